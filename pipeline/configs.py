@@ -49,7 +49,9 @@ class DataConfig:
         "input file or folder; may contain {SPAN} (default: the bundled sample)",
     )
     format: str = _setting("auto", "input format", choices=FORMATS)
-    header: str = _setting("auto", "whether CSV/TSV files start with a header row", choices=HEADER_MODES)
+    header: str = _setting(
+        "auto", "whether CSV/TSV files start with a header row", choices=HEADER_MODES
+    )
     text_column: str = _setting(
         "", "text column (CSV/TSV: header name or 0-based index) or key (JSON Lines); '' = auto"
     )
@@ -59,7 +61,9 @@ class DataConfig:
     labels: tuple[str, ...] = _setting(
         (), "declared label set, comma separated; rows with other labels are rejected"
     )
-    eval_percent: int = _setting(20, "eval share (percent) of the hash split when there is no eval file")
+    eval_percent: int = _setting(
+        20, "eval share (percent) of the hash split when there is no eval file"
+    )
     max_rejected_fraction: float = _setting(
         0.001, "fail ExampleGen when more than this fraction of the rows is rejected"
     )
@@ -104,7 +108,9 @@ class TrainConfig:
     warmup_fraction: float = _setting(0.1, "share of the steps with linear learning-rate warmup")
     weight_decay: float = _setting(0.01, "AdamW weight decay")
     strategy: str = _setting("auto", "distribution strategy", choices=STRATEGIES)
-    tpu_address: str = _setting("", "TPU address or name (default: TPU_NAME / COLAB_TPU_ADDR)", flag="tpu")
+    tpu_address: str = _setting(
+        "", "TPU address or name (default: TPU_NAME / COLAB_TPU_ADDR)", flag="tpu"
+    )
     mixed_precision: str = _setting(
         "auto", "Keras mixed-precision policy (auto = mixed_bfloat16 on TPU)", choices=PRECISIONS
     )
@@ -174,7 +180,9 @@ class Config:
             )
         unknown_sections = sorted(set(values) - set(sections))
         if unknown_sections:
-            raise ValueError(f"unknown config section(s) {unknown_sections}; expected {sorted(sections)}")
+            raise ValueError(
+                f"unknown config section(s) {unknown_sections}; expected {sorted(sections)}"
+            )
         return cls(**sections)
 
     @classmethod
@@ -237,7 +245,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: tuple[str, .
             help_text = f"{f.metadata['help']} (default: {f.default!r})"
             if kind is bool:
                 group.add_argument(
-                    name, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text
+                    name,
+                    dest=dest,
+                    action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help=help_text,
                 )
             elif kind is tuple:
                 group.add_argument(name, dest=dest, default=None, type=_comma_list, help=help_text)

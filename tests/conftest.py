@@ -21,7 +21,9 @@ SMS_SPAM_FILE = SHARED_DATA / "sms_spam" / "SMSSpamCollection"
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"the real datasets are expected at {SHARED_DATA} (../shared/data beside the repo)")
+        pytest.fail(
+            f"the real datasets are expected at {SHARED_DATA} (../shared/data beside the repo)"
+        )
     return SHARED_DATA
 
 

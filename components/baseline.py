@@ -1,0 +1,69 @@
+"""The model in production, found where Pusher puts it, as a pipeline artifact.
+
+TFX's Resolver with `LatestBlessedModelStrategy` needs the orchestrator to query MLMD; the
+open-source Kubeflow Pipelines v2 backend does not run Resolver nodes, so the baseline would silently
+vanish there. `ProductionBaseline` instead looks at the push destination itself (the newest complete
+version folder, `<push_dir>/<version>/saved_model.pb`), which works on every orchestrator and is by
+definition what is serving. Its output feeds the Evaluator (no-regression check) and the Trainer
+(warm start).
+"""
+
+import logging
+import os
+
+import tensorflow as tf
+from tfx import types
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils, path_utils
+
+HAS_MODEL = "has_model"
+VERSION = "production_version"
+SOURCE = "production_model_path"
+
+
+def production_versions(push_dir: str) -> list[int]:
+    """Version numbers of the complete models under `push_dir`, oldest first.
+
+    A version counts once its `saved_model.pb` is in place (TF Serving's own rule); staging folders
+    (non-numeric names) are ignored.
+    """
+    if not push_dir or not tf.io.gfile.isdir(push_dir):
+        return []
+    versions = []
+    for name in tf.io.gfile.listdir(push_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(os.path.join(push_dir, name, "saved_model.pb")):
+            versions.append(int(name))
+    return sorted(versions)
+
+
+def latest_production_model(push_dir: str) -> str | None:
+    """The folder of the newest complete version under `push_dir`, or None."""
+    versions = production_versions(push_dir)
+    return os.path.join(push_dir, str(versions[-1])) if versions else None
+
+
+def has_model(model: types.Artifact) -> bool:
+    """Whether a ProductionBaseline output (or any Model artifact) holds a model."""
+    if model.has_custom_property(HAS_MODEL):
+        return bool(model.get_int_custom_property(HAS_MODEL))
+    return True
+
+
+# Finds the model in production (the newest pushed version) for the no-regression check and warm start.
+@tfx.dsl.components.component
+def ProductionBaseline(  # noqa: N802
+    push_dir: tfx.dsl.components.Parameter[str],
+    baseline: tfx.dsl.components.OutputArtifact[standard_artifacts.Model],
+) -> None:
+    source = latest_production_model(push_dir)
+    if source is None:
+        logging.info("No model in production under %s: the first model is judged alone.", push_dir)
+        baseline.set_int_custom_property(HAS_MODEL, 0)
+        return
+    io_utils.copy_dir(source, path_utils.serving_model_dir(baseline.uri))
+    baseline.set_int_custom_property(HAS_MODEL, 1)
+    baseline.set_string_custom_property(SOURCE, source)
+    baseline.set_int_custom_property(VERSION, int(os.path.basename(source)))
+    logging.info("Model in production: %s", source)

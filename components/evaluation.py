@@ -1,0 +1,108 @@
+"""The Evaluator: TFMA metrics, slices and the blessing rule, built from the typed config.
+
+Blessing needs accuracy >= `min_accuracy` and, when a model is in production, accuracy no more than
+`max_accuracy_drop` below it. Labels are compared as ids through the Transform's label vocabulary:
+TFMA runs the exported model's `transform_features` signature first, which yields `label_id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx import v1 as tfx
+from tfx.components.evaluator import executor as tfx_evaluator_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_component_specs
+
+from components.baseline import has_model
+from pipeline.configs import Config
+
+LABEL_ID_KEY = "label_id"
+PREDICTIONS_KEY = "probabilities"
+EXAMPLES_SIGNATURE = "serving_examples"
+TRANSFORM_SIGNATURE = "transform_features"
+LENGTH_BUCKET_FEATURE = "length_bucket"
+ACCURACY = "sparse_categorical_accuracy"
+
+
+def build_eval_config(config: Config, class_names: tuple[str, ...] = ()) -> tfma.EvalConfig:
+    """The EvalConfig of the pipeline. `class_names`, when known, adds per-class metrics."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.eval.max_accuracy_drop},
+        ),
+    )
+    metrics_specs = [
+        tfma.MetricsSpec(
+            metrics=[
+                tfma.MetricConfig(class_name="ExampleCount"),
+                tfma.MetricConfig(
+                    class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold
+                ),
+                tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+            ]
+        )
+    ]
+    if class_names:
+        class_ids = list(range(len(class_names)))
+        metrics_specs.append(
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="Precision"),
+                    tfma.MetricConfig(class_name="Recall"),
+                    tfma.MetricConfig(class_name="F1Score"),
+                ],
+                binarize=tfma.BinarizationOptions(class_ids={"values": class_ids}),
+                aggregate=tfma.AggregationOptions(macro_average=True),
+            )
+        )
+    if len(class_names) == 2:
+        metrics_specs.append(
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="AUC")],
+                binarize=tfma.BinarizationOptions(class_ids={"values": [1]}),
+            )
+        )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=EXAMPLES_SIGNATURE,
+                preprocessing_function_names=[TRANSFORM_SIGNATURE],
+                label_key=LABEL_ID_KEY,
+                prediction_key=PREDICTIONS_KEY,
+            )
+        ],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=["label"]),
+            tfma.SlicingSpec(feature_keys=[LENGTH_BUCKET_FEATURE]),
+        ],
+        metrics_specs=metrics_specs,
+    )
+
+
+class Executor(tfx_evaluator_executor.Executor):
+    """TFX's Evaluator executor, with an empty `ProductionBaseline` treated as no baseline."""
+
+    def Do(  # noqa: N802  (TFX's executor interface)
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        baseline_key = standard_component_specs.BASELINE_MODEL_KEY
+        baselines = [m for m in input_dict.get(baseline_key, []) if has_model(m)]
+        input_dict = {k: v for k, v in input_dict.items() if k != baseline_key}
+        if baselines:
+            input_dict[baseline_key] = baselines
+        super().Do(input_dict, output_dict, exec_properties)
+
+
+class Evaluator(tfx.components.Evaluator):
+    """TFX's Evaluator, judging the first model (no model in production) on absolute bounds alone."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

@@ -1,0 +1,86 @@
+"""A Pusher whose pushes are all-or-nothing.
+
+TFX's Pusher copies the model straight into `<push_dir>/<version>/`. Here the model is copied into
+a staging folder whose name is not a number (TF Serving and `ProductionBaseline` ignore it), with
+`saved_model.pb` last, and only then renamed to its version number. A crash during a push leaves at
+most a staging folder, never a partial version that a server would load. Versions are Unix
+timestamps, kept strictly increasing even when two pushes fall in the same second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import tensorflow as tf
+from tfx import types
+from tfx import v1 as tfx
+from tfx.components.pusher import executor as tfx_pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from components.baseline import production_versions
+
+STAGING_PREFIX = ".incoming-"
+
+
+def push_model(model_path: str, push_dir: str) -> tuple[str, str]:
+    """Copies the SavedModel at `model_path` to a new version under `push_dir`, atomically.
+
+    Returns (version, version folder).
+    """
+    tf.io.gfile.makedirs(push_dir)
+    existing = production_versions(push_dir)
+    version = str(max([int(time.time())] + [v + 1 for v in existing]))
+    staging = os.path.join(push_dir, f"{STAGING_PREFIX}{version}")
+    final = os.path.join(push_dir, version)
+    if tf.io.gfile.exists(staging):
+        tf.io.gfile.rmtree(staging)
+    io_utils.copy_dir(model_path, staging, deny_regex_patterns=[r"saved_model\.pb"])
+    io_utils.copy_file(
+        os.path.join(model_path, "saved_model.pb"), os.path.join(staging, "saved_model.pb")
+    )
+    tf.io.gfile.rename(staging, final)
+    logging.info("Pushed model version %s to %s", version, final)
+    return version, final
+
+
+class Executor(tfx_pusher_executor.Executor):
+    """Pushes blessed models to a filesystem destination with `push_model`."""
+
+    def Do(  # noqa: N802  (TFX's executor interface)
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+        )
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+        )
+        if destination.WhichOneof("destination") != "filesystem":
+            raise ValueError(
+                "this Pusher pushes to a filesystem destination only; got "
+                f"{destination.WhichOneof('destination')!r}"
+            )
+        model_path = self.GetModelPath(input_dict)
+        version, final = push_model(model_path, destination.filesystem.base_directory)
+        io_utils.copy_dir(model_path, model_push.uri)
+        self._MarkPushed(model_push, pushed_destination=final, pushed_version=version)
+
+
+class Pusher(tfx.components.Pusher):
+    """TFX's Pusher with all-or-nothing pushes to a versioned folder."""
+
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -1,0 +1,141 @@
+"""The curated raw-data schemas in `schemas/`: picking one, reading its label domain, proposing one.
+
+A schema lives at `schemas/<name>/schema.pbtxt`. With no schema configured, the data folder's name
+picks one (data in `.../sst2` uses `schemas/sst2`); a dataset with no curated schema gets
+`schemas/generic` (text and label required, any label), and `bertpipe infer-schema` proposes a
+curated one for review.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+
+from pipeline.configs import LABEL_FEATURE, SAMPLE_DATA_DIR, SCHEMAS_DIR, TEXT_FEATURE, DataConfig
+
+SCHEMA_FILE = "schema.pbtxt"
+GENERIC = "generic"
+SAMPLE = "sample"
+MAX_DOMAIN_SIZE = 100
+
+
+def schema_file(data: DataConfig) -> str:
+    """The schema file a run validates its data against."""
+    if data.schema:
+        path = data.schema
+        if os.path.isdir(path):
+            path = os.path.join(path, SCHEMA_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"schema {data.schema!r} not found: expected a schema.pbtxt file or its folder"
+            )
+        return path
+    return str(SCHEMAS_DIR / _schema_name(data.data) / SCHEMA_FILE)
+
+
+def _schema_name(data_path: str) -> str:
+    path = Path(data_path.split("{SPAN}")[0].rstrip("/"))
+    if path.resolve() == SAMPLE_DATA_DIR.resolve():
+        return SAMPLE
+    for candidate in (path, path.parent):
+        if candidate.name and (SCHEMAS_DIR / candidate.name / SCHEMA_FILE).is_file():
+            return candidate.name
+    return GENERIC
+
+
+def load_schema(path: str) -> schema_pb2.Schema:
+    return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+
+
+def label_domain(schema: schema_pb2.Schema) -> tuple[str, ...]:
+    """The label values the schema allows, or () when it does not restrict them."""
+    for feature in schema.feature:
+        if feature.name != LABEL_FEATURE:
+            continue
+        if feature.HasField("string_domain"):
+            return tuple(feature.string_domain.value)
+        if feature.domain:
+            for domain in schema.string_domain:
+                if domain.name == feature.domain:
+                    return tuple(domain.value)
+    return ()
+
+
+def class_names(data: DataConfig) -> tuple[str, ...]:
+    """The classes in label-id order when known before training: declared, or the schema's domain.
+
+    The Transform's label vocabulary uses the declared order, else lexicographic order.
+    """
+    if data.labels:
+        return data.labels
+    return tuple(sorted(label_domain(load_schema(schema_file(data)))))
+
+
+def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
+    """(texts, labels, rejected row count) of every input split, read as ExampleGen reads them."""
+    from components.text_example_gen import readers
+
+    input_base, input_config, _ = readers.input_split_config(data)
+    texts, labels, rejected = [], [], 0
+    for split in input_config.splits:
+        folder = readers.is_folder_split(data, split.pattern)
+        for path in readers.split_files(input_base, split.pattern):
+            with open(path, "rb") as handle:
+                raw = handle.read()
+            if folder:
+                rows = [readers.parse_text_file(path, raw, data)]
+            else:
+                rows = readers.parse_file(path, raw, data).rows
+            for row in rows:
+                if row.reason is None:
+                    texts.append(row.text)
+                    labels.append(row.label)
+                else:
+                    rejected += 1
+    return texts, labels, rejected
+
+
+def infer_schema(data: DataConfig) -> str:
+    """Proposes a curated schema (as text) for a dataset, from TFDV statistics of its rows.
+
+    TFDV infers types and presence; the proposal then applies the project's curation: both features
+    required and single-valued, a label domain of the observed labels (when there are at most
+    MAX_DOMAIN_SIZE of them), and no domain on the free text.
+    """
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+    from google.protobuf import text_format
+
+    texts, labels, rejected = read_accepted_rows(data)
+    if not texts:
+        raise ValueError(
+            f"{data.data}: no accepted rows, so there is nothing to infer a schema from"
+        )
+    frame = pd.DataFrame({TEXT_FEATURE: texts, LABEL_FEATURE: labels})
+    statistics = tfdv.generate_statistics_from_dataframe(frame)
+    schema = tfdv.infer_schema(statistics, infer_feature_shape=True)
+    values = sorted(set(labels))
+    del schema.string_domain[:]
+    for feature in schema.feature:
+        feature.ClearField("domain_info")
+        feature.presence.min_fraction = 1.0
+        feature.presence.min_count = 1
+        if feature.name == LABEL_FEATURE and len(values) <= MAX_DOMAIN_SIZE:
+            feature.domain = LABEL_FEATURE
+    notes = [
+        f"# Proposed by `bertpipe infer-schema` from {data.data}: review it, then commit it as",
+        "# schemas/<dataset>/schema.pbtxt (the data folder's name picks it).",
+        f"# {len(texts)} accepted rows ({rejected} rejected); labels: "
+        + ", ".join(f"{v!r} x{labels.count(v)}" for v in values[:MAX_DOMAIN_SIZE]),
+    ]
+    if len(values) <= MAX_DOMAIN_SIZE:
+        schema.string_domain.add(name=LABEL_FEATURE, value=values)
+    else:
+        notes.append(
+            f"# {len(values)} distinct labels (more than {MAX_DOMAIN_SIZE}): no label domain was "
+            "set; is the label column right?"
+        )
+    return "\n".join(notes) + "\n" + text_format.MessageToString(schema)

@@ -1,0 +1,27 @@
+"""The ExampleGen of the pipeline: a FileBasedExampleGen with the raw-text executor."""
+
+from __future__ import annotations
+
+from tfx.components import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+
+from components.text_example_gen.executor import Executor, custom_config_proto
+from components.text_example_gen.readers import input_split_config
+from pipeline.configs import Config
+
+
+def text_example_gen(config: Config) -> FileBasedExampleGen:
+    """ExampleGen over `config.data` (CSV, TSV, JSON Lines or folder-per-label text).
+
+    The input base and splits come from `input_split_config(config.data)`: train/eval files or
+    folders when present, otherwise a hash split. Raises readers.InputError at once when the input
+    path (or every span of it) does not exist.
+    """
+    input_base, input_config, output_config = input_split_config(config.data)
+    return FileBasedExampleGen(
+        input_base=input_base,
+        input_config=input_config,
+        output_config=output_config,
+        custom_config=custom_config_proto(config),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+    )

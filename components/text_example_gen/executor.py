@@ -1,0 +1,359 @@
+"""FileBasedExampleGen executor for raw text: CSV, TSV, JSON Lines and folder-per-label files.
+
+Each input file is one Beam element, parsed whole by `readers` (which keeps quoted fields with
+embedded newlines and physical line numbers right). Accepted rows become tf.Examples with two
+bytes features, `text` and `label`; every rejected row is written, with its file, line, reason and
+raw content, next to the examples:
+
+    <examples uri>/Split-<output split>/data_tfrecord-*.gz      the examples (as any ExampleGen)
+    <examples uri>/RejectedRows/Split-<input split>/rejected-*.jsonl
+        one JSON object per rejected row: {"file", "line", "reason", "content"}
+    <examples uri>/RejectedRows/summary.json
+        {"splits": {<input split>: {"files", "rows_read", "rows_accepted", "rows_rejected",
+                                    "rejected_by_reason", "first_rejected_by_reason",
+                                    "rejected_fraction", "blank_lines_skipped"}},
+         "max_rejected_fraction", "passed"}
+
+After the Beam pipeline, `Do` reads back what was written, checks rows_read == rows_accepted +
+rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
+is above `data.max_rejected_fraction`. Missing files, empty splits and unknown columns fail
+before the pipeline starts (`readers.check_input`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import apache_beam as beam
+from google.protobuf import json_format, struct_pb2
+from tensorflow.core.example import example_pb2
+from tfx import types
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.text_example_gen import readers
+from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
+
+logger = logging.getLogger(__name__)
+
+CONFIG_KEY = "config"  # custom_config {"config": Config JSON}
+REJECTED_ROWS_DIR = "RejectedRows"
+SUMMARY_FILE = "summary.json"
+_COUNTS_DIR = "_counts"  # per-split counts written by Beam, folded into summary.json
+_REJECTED_URI_KEY = "_text_example_gen_rejected_rows_uri"  # exec property added by Do
+_REJECTED = "rejected"
+_COUNTS = "counts"
+
+
+class RejectedRowsError(RuntimeError):
+    """More rows were rejected than `data.max_rejected_fraction` allows."""
+
+
+# -- config plumbing --------------------------------------------------------------------------------
+def custom_config_proto(config: Config) -> example_gen_pb2.CustomConfig:
+    """The ExampleGen custom_config carrying `{"config": config.to_json()}` (a packed Struct)."""
+    struct = struct_pb2.Struct()
+    struct.update({CONFIG_KEY: config.to_json()})
+    custom_config = example_gen_pb2.CustomConfig()
+    custom_config.custom_config.Pack(struct)
+    return custom_config
+
+
+def config_from_exec_properties(exec_properties: dict[str, Any]) -> Config:
+    """The Config in exec_properties["custom_config"].
+
+    Accepts what TFX passes (the CustomConfig proto as JSON, or the proto itself) and, for direct
+    calls, a plain dict or JSON object `{"config": <Config JSON or dict>}`.
+    """
+    value = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if isinstance(value, str) and value.strip():
+        value = json.loads(value)
+    if isinstance(value, dict) and "custom_config" in value:
+        value = json_format.ParseDict(value, example_gen_pb2.CustomConfig())
+    if isinstance(value, example_gen_pb2.CustomConfig):
+        struct = struct_pb2.Struct()
+        if not value.custom_config.Unpack(struct):
+            raise ValueError(
+                f"custom_config holds {value.custom_config.type_url}, expected a Struct "
+                f'{{"{CONFIG_KEY}": <Config JSON>}} (see custom_config_proto)'
+            )
+        value = json_format.MessageToDict(struct)
+    if not isinstance(value, dict) or CONFIG_KEY not in value:
+        raise ValueError(
+            f'the text ExampleGen needs custom_config {{"{CONFIG_KEY}": <Config JSON>}}, '
+            f"got {value!r}"
+        )
+    config = value[CONFIG_KEY]
+    return Config.from_json(config) if isinstance(config, str) else Config.from_dict(config)
+
+
+def _proto(value, message):
+    if isinstance(value, type(message)):
+        return value
+    proto_utils.json_to_proto(value, message)
+    return message
+
+
+def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
+    input_config = _proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
+    )
+    for split in input_config.splits:
+        if split.pattern == split_pattern:
+            return split.name
+    raise ValueError(f"split pattern {split_pattern!r} is not in the input config {input_config}")
+
+
+def rejected_rows_uri(examples_uri: str) -> str:
+    """Where the rejected rows and summary.json of an Examples artifact are."""
+    return os.path.join(examples_uri, REJECTED_ROWS_DIR)
+
+
+def read_rejected_summary(examples_uri: str) -> dict[str, Any]:
+    """The summary.json of an Examples artifact written by this executor ({} when there is none).
+
+    {"splits": {<input split>: {"rows_read", "rows_accepted", "rows_rejected",
+    "rejected_by_reason", ...}}, "max_rejected_fraction", "passed"}
+    """
+    path = os.path.join(rejected_rows_uri(examples_uri), SUMMARY_FILE)
+    if not fileio.exists(path):
+        return {}
+    with fileio.open(path) as f:
+        return json.loads(f.read())
+
+
+# -- Beam -------------------------------------------------------------------------------------------
+def _example(text: str, label: str) -> bytes:
+    example = example_pb2.Example()
+    features = example.features.feature
+    features[TEXT_FEATURE].bytes_list.value.append(text.encode("utf-8"))
+    features[LABEL_FEATURE].bytes_list.value.append(label.encode("utf-8"))
+    return example.SerializeToString(deterministic=True)
+
+
+class _ParseFile(beam.DoFn):
+    """One input file -> serialized tf.Examples; rejected rows and per-file counts on the side."""
+
+    def __init__(self, config_json: str, folder: bool):
+        self._config_json = config_json
+        self._folder = folder
+        self._data_config = None
+
+    def setup(self):
+        self._data_config = Config.from_json(self._config_json).data
+
+    def process(self, path: str):
+        with fileio.open(path, "rb") as handle:
+            data = handle.read()
+        if self._folder:
+            rows, blank_lines = [readers.parse_text_file(path, data, self._data_config)], 0
+        else:
+            parsed = readers.parse_file(path, data, self._data_config)
+            rows, blank_lines = parsed.rows, parsed.blank_lines
+        for row in rows:
+            if row.accepted:
+                yield _example(row.text, row.label)
+            else:
+                yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
+        yield beam.pvalue.TaggedOutput(
+            _COUNTS, {"files": 1, "rows_read": len(rows), "blank_lines_skipped": blank_lines}
+        )
+
+
+def _sum_counts(counts) -> dict[str, int]:
+    total = {"files": 0, "rows_read": 0, "blank_lines_skipped": 0}
+    for count in counts:
+        for key, value in count.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _with_accepted(counts: dict[str, int], accepted: int) -> str:
+    return json.dumps({**counts, "rows_accepted": accepted}, sort_keys=True)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(bytes)
+def _TextToExample(  # noqa: N802  (Beam's naming for PTransforms)
+    pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
+) -> beam.pvalue.PCollection:
+    """Reads one input split; writes its rejected rows and counts under the RejectedRows folder."""
+    config = config_from_exec_properties(exec_properties)
+    rejected_uri = exec_properties.get(_REJECTED_URI_KEY)
+    if not rejected_uri:
+        raise RuntimeError("the text ExampleGen transform runs only inside its Executor.Do")
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    split_name = _split_name(exec_properties, split_pattern)
+    files = readers.split_files(input_base, split_pattern)
+    if not files:
+        raise readers.InputError(
+            f"no input files for split {split_name!r}: expected files matching "
+            f"{os.path.join(input_base, split_pattern)}"
+        )
+    folder = readers.is_folder_split(config.data, split_pattern)
+    logger.info("Reading split %s: %d file(s) matching %s", split_name, len(files), split_pattern)
+
+    parsed = (
+        pipeline
+        | "Files" >> beam.Create(files)
+        | "Parse"
+        >> beam.ParDo(_ParseFile(config.to_json(), folder)).with_outputs(
+            _REJECTED, _COUNTS, main="examples"
+        )
+    )
+    _ = parsed[_REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+        os.path.join(rejected_uri, f"Split-{split_name}", "rejected"), file_name_suffix=".jsonl"
+    )
+    accepted = parsed.examples | "CountAccepted" >> beam.combiners.Count.Globally()
+    _ = (
+        parsed[_COUNTS]
+        | "SumCounts" >> beam.CombineGlobally(_sum_counts)
+        | "AddAccepted" >> beam.Map(_with_accepted, beam.pvalue.AsSingleton(accepted))
+        | "WriteCounts"
+        >> beam.io.WriteToText(
+            os.path.join(rejected_uri, _COUNTS_DIR, f"Split-{split_name}"),
+            file_name_suffix=".json",
+            shard_name_template="",
+        )
+    )
+    return parsed.examples
+
+
+# -- accounting -------------------------------------------------------------------------------------
+def summarize_rejected_rows(rejected_uri: str, split_names: list[str]) -> dict[str, dict]:
+    """Per input split: counts from Beam plus the rejected rows read back from their files.
+
+    Raises RuntimeError when rows_read != rows_accepted + rows_rejected for a split.
+    """
+    splits = {}
+    for name in split_names:
+        with fileio.open(os.path.join(rejected_uri, _COUNTS_DIR, f"Split-{name}.json")) as f:
+            counts = json.loads(f.read())
+        by_reason: dict[str, int] = {}
+        first: dict[str, dict] = {}
+        pattern = os.path.join(rejected_uri, f"Split-{name}", "rejected-*.jsonl")
+        for path in sorted(fileio.glob(pattern)):
+            with fileio.open(path) as f:
+                for line in f:
+                    if not line.strip():
+                        continue
+                    row = json.loads(line)
+                    reason = row["reason"]
+                    by_reason[reason] = by_reason.get(reason, 0) + 1
+                    key = (row["file"], row["line"])
+                    if reason not in first or key < (first[reason]["file"], first[reason]["line"]):
+                        first[reason] = row
+        rejected = sum(by_reason.values())
+        read, accepted = counts["rows_read"], counts["rows_accepted"]
+        logger.info(
+            "Split %s: rows_read=%d, rows_accepted=%d, rows_rejected=%d (%s)",
+            name,
+            read,
+            accepted,
+            rejected,
+            "rows_read == rows_accepted + rows_rejected"
+            if read == accepted + rejected
+            else "MISMATCH",
+        )
+        if read != accepted + rejected:
+            raise RuntimeError(
+                f"row accounting of split {name!r} does not add up: rows_read={read} but "
+                f"rows_accepted={accepted} + rows_rejected={rejected} (rejected rows: {pattern})"
+            )
+        splits[name] = {
+            "files": counts["files"],
+            "rows_read": read,
+            "rows_accepted": accepted,
+            "rows_rejected": rejected,
+            "rejected_by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "first_rejected_by_reason": first,
+            "rejected_fraction": rejected / read if read else 0.0,
+            "blank_lines_skipped": counts["blank_lines_skipped"],
+        }
+    return splits
+
+
+def failures(summary: dict[str, Any]) -> list[str]:
+    """One message per input split whose rejected fraction is above the configured maximum."""
+    limit = summary["max_rejected_fraction"]
+    messages = []
+    for name, split in summary["splits"].items():
+        if split["rows_read"] == 0 or split["rejected_fraction"] <= limit:
+            continue
+        reasons = [
+            f"  {reason}: {count} (e.g. {example['file']}:{example['line']}: "
+            f"{example['content']!r})"
+            for reason, count in split["rejected_by_reason"].items()
+            for example in [split["first_rejected_by_reason"][reason]]
+        ]
+        messages.append(
+            f"split {name!r}: {split['rows_rejected']} of {split['rows_read']} rows rejected "
+            f"({split['rejected_fraction']:.2%}), more than data.max_rejected_fraction={limit} "
+            "allows. Reasons, most frequent first:\n" + "\n".join(reasons)
+        )
+    return messages
+
+
+class Executor(BaseExampleGenExecutor):
+    """TFX ExampleGen executor for raw text (see the module docstring).
+
+    Use with `FileBasedExampleGen(..., custom_executor_spec=BeamExecutorSpec(Executor),
+    custom_config=custom_config_proto(config))`, or simply `component.text_example_gen(config)`.
+    """
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
+        return _TextToExample
+
+    def Do(  # noqa: N802
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        config = config_from_exec_properties(exec_properties)
+        input_config = _proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
+        )
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        readers.check_input(config.data, input_base, input_config)  # fails fast, before Beam
+
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
+        rejected_uri = rejected_rows_uri(examples.uri)
+        if fileio.exists(rejected_uri):  # left over from an earlier attempt at this output
+            fileio.rmtree(rejected_uri)
+        properties = {**exec_properties, _REJECTED_URI_KEY: rejected_uri}
+        super().Do(input_dict, output_dict, properties)
+
+        split_names = [split.name for split in input_config.splits]
+        summary = {
+            "splits": summarize_rejected_rows(rejected_uri, split_names),
+            "max_rejected_fraction": config.data.max_rejected_fraction,
+        }
+        messages = failures(summary)
+        summary["passed"] = not messages
+        with fileio.open(os.path.join(rejected_uri, SUMMARY_FILE), "w") as f:
+            f.write(json.dumps(summary, indent=2, ensure_ascii=False))
+        fileio.rmtree(os.path.join(rejected_uri, _COUNTS_DIR))
+
+        empty = [name for name, split in summary["splits"].items() if split["rows_read"] == 0]
+        if empty:
+            raise readers.InputError(
+                f"input split(s) {empty} have no rows: expected at least one data row "
+                f"(see {os.path.join(rejected_uri, SUMMARY_FILE)})"
+            )
+        if messages:
+            raise RejectedRowsError(
+                "the text ExampleGen rejected too many rows:\n"
+                + "\n".join(messages)
+                + f"\nAll rejected rows: {rejected_uri}/Split-*/rejected-*.jsonl; "
+                f"counts: {os.path.join(rejected_uri, SUMMARY_FILE)}"
+            )

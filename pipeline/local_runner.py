@@ -1,0 +1,129 @@
+"""Runs the pipeline on this machine with TFX's LocalDagRunner or BeamDagRunner.
+
+Both orchestrators run the same `create_pipeline`; a run keeps its pipeline root and MLMD store in
+the run folder, so a second run with nothing changed reuses cached component outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfx import v1 as tfx
+from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+from pipeline.configs import Config
+from pipeline.pipeline import create_pipeline
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a local run keeps everything, all under the run folder."""
+
+    output: Path
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.output / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.output / "metadata.sqlite"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.output / "report"
+
+
+def beam_pipeline_args(config: Config) -> list[str]:
+    workers = config.run.beam_workers
+    args = [f"--direct_num_workers={workers}"]
+    if workers > 1:
+        args.append("--direct_running_mode=multi_processing")
+    return args
+
+
+def run_pipeline(config: Config) -> RunPaths:
+    """Runs the whole pipeline with the configured local orchestrator."""
+    paths = RunPaths(Path(config.run.output).resolve())
+    paths.output.mkdir(parents=True, exist_ok=True)
+    pipeline = create_pipeline(
+        config,
+        pipeline_root=str(paths.pipeline_root),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(paths.metadata_path)
+        ),
+        beam_pipeline_args=beam_pipeline_args(config),
+    )
+    runner = {
+        "local": tfx.orchestration.LocalDagRunner,
+        "beam": BeamDagRunner,
+    }[config.run.runner]()
+    with ComponentProgress():
+        runner.run(pipeline)
+    return paths
+
+
+class ComponentProgress(logging.Handler):
+    """Prints a line when each component starts and ends, with its duration.
+
+    TFX's orchestrators log "Component X is running." / "node X is finished." at INFO level; this
+    handler turns those into progress lines without showing the rest of TFX's INFO logging.
+    """
+
+    _EVENTS = {
+        ("component", "is running."): "start",
+        ("node", "is running."): "start",
+        ("component", "is finished."): "end",
+        ("node", "is finished."): "end",
+    }
+
+    def __init__(self, stream=None):
+        super().__init__(level=logging.INFO)
+        self._stream = stream
+        self._started: dict[str, float] = {}
+        self._cached: set[str] = set()
+        self._current: str | None = None
+
+    def __enter__(self):
+        root = logging.getLogger()
+        self._previous_level = root.level
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+            for handler in root.handlers:
+                if handler.level < logging.WARNING:
+                    handler.setLevel(logging.WARNING)
+        root.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        root = logging.getLogger()
+        root.removeHandler(self)
+        root.setLevel(self._previous_level)
+        return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("A cached execution") and self._current:
+            self._cached.add(self._current)
+            return
+        words = message.split(" ", 2)
+        if len(words) != 3:
+            return
+        kind = self._EVENTS.get((words[0].lower(), words[2]))
+        if kind is None:
+            return
+        node, now = words[1], time.monotonic()
+        if kind == "start":
+            self._started[node] = now
+            self._current = node
+            self._print(f"[{time.strftime('%H:%M:%S')}] {node} started")
+        else:
+            seconds = now - self._started.get(node, now)
+            note = " (cached)" if node in self._cached else ""
+            self._print(f"[{time.strftime('%H:%M:%S')}] {node} finished in {seconds:.1f} s{note}")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self._stream, flush=True)

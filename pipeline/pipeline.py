@@ -1,0 +1,102 @@
+"""The TFX pipeline: raw text in, a blessed serving model out."""
+
+from __future__ import annotations
+
+from tfx import v1 as tfx
+
+from components import evaluation, pusher
+from components.baseline import ProductionBaseline
+from components.schema import class_names, schema_file
+from components.text_example_gen.component import text_example_gen
+from components.validation_gate import ValidationGate
+from pipeline.configs import PIPELINE_NAME, Config
+
+
+def create_pipeline(
+    config: Config,
+    pipeline_root: str,
+    metadata_connection_config=None,
+    beam_pipeline_args: list[str] | None = None,
+) -> tfx.dsl.Pipeline:
+    """Implements the BERT text-classification pipeline with TFX."""
+    custom_config = {"config": config.to_json()}
+    components = []
+
+    # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
+    example_gen = text_example_gen(config)
+    components.append(example_gen)
+
+    # Imports the curated raw-data schema from schemas/.
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file(config.data))
+    components.append(schema_gen)
+
+    # Computes statistics over the data for validation and the report.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
+    )
+    components.append(statistics_gen)
+
+    # Checks the statistics against the schema.
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    components.append(example_validator)
+
+    # Stops the run before Transform when ExampleValidator found anomalies.
+    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
+    components.append(validation_gate)
+
+    # Tokenizes with the checkpoint's WordPiece vocabulary and maps labels to ids, in the graph.
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="components.transform.preprocessing_fn",
+        custom_config=custom_config,
+    )
+    transform.add_upstream_node(validation_gate)
+    components.append(transform)
+
+    # Finds the model in production (newest pushed version) for warm start and the regression check.
+    production_baseline = ProductionBaseline(push_dir=config.push_dir)
+    components.append(production_baseline)
+
+    # Fine-tunes BERT with a classification head under the configured distribution strategy.
+    trainer = tfx.components.Trainer(
+        run_fn="components.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
+        custom_config=custom_config,
+    )
+    components.append(trainer)
+
+    # Computes metrics and slices with TFMA and blesses the model if it passes the thresholds.
+    evaluator = evaluation.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=production_baseline.outputs["baseline"],
+        schema=schema_gen.outputs["schema"],
+        eval_config=evaluation.build_eval_config(config, class_names(config.data)),
+    )
+    components.append(evaluator)
+
+    # Pushes blessed models to a versioned folder that TF Serving watches.
+    model_pusher = pusher.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.push_dir)
+        ),
+    )
+    components.append(model_pusher)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=config.run.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args,
+    )

@@ -1,0 +1,760 @@
+"""The text ExampleGen: parsing (readers), input discovery, and real TFX runs of the executor."""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from components.text_example_gen import (
+    Executor,
+    InputError,
+    RejectedRowsError,
+    check_input,
+    config_from_exec_properties,
+    custom_config_proto,
+    input_split_config,
+    read_rejected_summary,
+    readers,
+    text_example_gen,
+)
+from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config, DataConfig
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def data_config(**settings) -> DataConfig:
+    return DataConfig(**{"data": "unused", **settings})
+
+
+def parse(name: str, content: str | bytes, **settings) -> readers.ParsedFile:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return readers.parse_file(name, data, data_config(**settings))
+
+
+def accepted(parsed: readers.ParsedFile) -> list[tuple[str, str]]:
+    return [(row.text, row.label) for row in parsed.rows if row.accepted]
+
+
+def rejected(parsed: readers.ParsedFile) -> list[tuple[int, str]]:
+    return [(row.line, row.reason) for row in parsed.rows if not row.accepted]
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def exec_properties(config: Config) -> dict:
+    """What TFX hands the executor: protos as JSON strings (the driver has resolved spans)."""
+    from tfx.proto import example_gen_pb2
+    from tfx.utils import proto_utils
+
+    input_base, input_config, output_config = input_split_config(config.data)
+    return {
+        "input_base": input_base,
+        "input_config": proto_utils.proto_to_json(input_config),
+        "output_config": proto_utils.proto_to_json(output_config),
+        "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
+        "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        "custom_config": proto_utils.proto_to_json(custom_config_proto(config)),
+    }
+
+
+def run_executor(config: Config, out: Path):
+    """Runs the real executor (a Beam pipeline); returns the Examples artifact."""
+    from tfx.types import standard_artifacts
+
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out)
+    Executor().Do({}, {"examples": [examples]}, exec_properties(config))
+    return examples
+
+
+def read_examples(uri: str, split: str) -> list[tuple[str, str]]:
+    """(text, label) of every tf.Example in an output split, read with tf.data."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(uri, f"Split-{split}", "*.gz")))
+    assert files, f"no examples written to {uri}/Split-{split}"
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    for record in dataset.take(20):  # exactly two bytes features, one value each
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        assert set(features) == {TEXT_FEATURE, LABEL_FEATURE}
+        for name in (TEXT_FEATURE, LABEL_FEATURE):
+            assert len(features[name].bytes_list.value) == 1
+    spec = {
+        TEXT_FEATURE: tf.io.FixedLenFeature([], tf.string),
+        LABEL_FEATURE: tf.io.FixedLenFeature([], tf.string),
+    }
+    result = []
+    for batch in dataset.batch(8192).map(lambda records: tf.io.parse_example(records, spec)):
+        texts, labels = batch[TEXT_FEATURE].numpy(), batch[LABEL_FEATURE].numpy()
+        result += [
+            (text.decode(), label.decode()) for text, label in zip(texts, labels, strict=True)
+        ]
+    return result
+
+
+def rejected_rows(uri: str, split: str) -> list[dict]:
+    rows = []
+    for path in sorted(glob.glob(os.path.join(uri, "RejectedRows", f"Split-{split}", "*.jsonl"))):
+        rows += [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
+    return sorted(rows, key=lambda row: (row["file"], row["line"]))
+
+
+def summary(uri: str) -> dict:
+    result = json.loads(Path(uri, "RejectedRows", "summary.json").read_text("utf-8"))
+    assert read_rejected_summary(uri) == result
+    return result
+
+
+# -- CSV --------------------------------------------------------------------------------------------
+def test_csv_with_header_quotes_embedded_newlines_bom_and_crlf():
+    content = (
+        "\ufefftext,label\r\n"
+        '"hello, ""quoted"" world",pos\r\n'
+        '"first line\r\nsecond line\r\nthird",neg\r\n'
+        "plain text,pos\r\n"
+        '"after, the multi-line",neg\r\n'
+    )
+    parsed = parse("data.csv", content)
+    assert accepted(parsed) == [
+        ('hello, "quoted" world', "pos"),
+        ("first line\r\nsecond line\r\nthird", "neg"),
+        ("plain text", "pos"),
+        ("after, the multi-line", "neg"),
+    ]
+    assert [row.line for row in parsed.rows] == [2, 3, 6, 7]  # where each record starts
+    assert rejected(parsed) == []
+
+
+def test_csv_header_detection_and_column_choice():
+    # The configured names, in another order and another case, with an extra column.
+    parsed = parse("d.csv", "id,Label,Review\n1,spam,buy now\n", text_column="review")
+    assert accepted(parsed) == [("buy now", "spam")]
+    # Aliases: sentence / target.
+    assert accepted(parse("d.csv", "target,sentence\n1,good\n")) == [("good", "1")]
+    # Indexes with a header row that holds aliases: the header is still skipped.
+    parsed = parse("d.csv", "label,text\nham,hi\n", text_column="1", label_column="0")
+    assert accepted(parsed) == [("hi", "ham")]
+
+
+def test_csv_without_header():
+    content = "good movie,1\nbad movie,0\n"
+    for header in ("auto", "no"):
+        parsed = parse("d.csv", content, header=header, text_column="0", label_column="1")
+        assert accepted(parsed) == [("good movie", "1"), ("bad movie", "0")]
+    assert [row.line for row in parsed.rows] == [1, 2]
+    # header=yes takes the first row as the header, whatever it says.
+    parsed = parse("d.csv", content, header="yes", text_column="0", label_column="1")
+    assert accepted(parsed) == [("bad movie", "0")]
+
+
+def test_csv_blank_lines_are_counted_not_rows():
+    parsed = parse("d.csv", "text,label\n\na,1\n\n\nb,0\n\n")
+    assert accepted(parsed) == [("a", "1"), ("b", "0")]
+    assert parsed.blank_lines == 4
+    assert [row.line for row in parsed.rows] == [3, 6]
+
+
+# -- TSV --------------------------------------------------------------------------------------------
+def test_tsv_quotes_are_plain_text():
+    content = 'sentence\tlabel\n"quoted" start\t1\nit \'s "unbalanced\t0\nend"\t1\n'
+    parsed = parse("train.tsv", content)
+    assert accepted(parsed) == [('"quoted" start', "1"), ("it 's \"unbalanced", "0"), ('end"', "1")]
+    assert [row.line for row in parsed.rows] == [2, 3, 4]
+
+
+def test_tsv_headerless_label_first_crlf_no_trailing_newline():
+    content = 'ham\tsee you, then\r\nspam\tWIN "cash" now\r\nham\tok'
+    parsed = parse(
+        "SMSCollection", content, format="tsv", header="no", label_column="0", text_column="1"
+    )
+    assert accepted(parsed) == [("see you, then", "ham"), ('WIN "cash" now', "spam"), ("ok", "ham")]
+
+
+def test_format_detection():
+    assert readers.detect_format("a.CSV", "") == "csv"
+    assert readers.detect_format("a.tsv", "") == "tsv"
+    assert readers.detect_format("a.jsonl", "") == "jsonl"
+    assert readers.detect_format("a.json", "") == "jsonl"
+    assert readers.detect_format("a.txt", "text\tlabel\n") == "tsv"
+    assert readers.detect_format("noext", "ham\thello\n") == "tsv"
+    assert readers.detect_format("a.txt", "text,label\n") == "csv"
+    assert readers.detect_format("a.txt", '{"text": "x"}\n') == "jsonl"
+    assert readers.detect_format("a.csv", "", "tsv") == "tsv"  # the config wins
+    with pytest.raises(InputError, match="data.format"):
+        readers.detect_format("a.txt", "just words\n")
+
+
+# -- JSON Lines -------------------------------------------------------------------------------------
+def test_jsonl_string_and_int_labels_and_keys():
+    content = (
+        '{"text": "great", "label": 1}\n'
+        '{"text": "awful", "label": "0", "extra": [1, 2]}\n'
+        "\n"
+        '{"label": " spam ", "text": "unicode \\u00e9 \u00e9"}\n'
+    )
+    parsed = parse("d.jsonl", content)
+    assert accepted(parsed) == [("great", "1"), ("awful", "0"), ("unicode \u00e9 \u00e9", "spam")]
+    assert [row.line for row in parsed.rows] == [1, 2, 4]
+    parsed = parse("d.json", '{"body": "x", "y": 2}\n', text_column="body", label_column="y")
+    assert accepted(parsed) == [("x", "2")]
+
+
+# -- folder per label -------------------------------------------------------------------------------
+def test_folder_file_is_one_example_labelled_by_its_folder():
+    row = readers.parse_text_file("/d/train/pos/1_10.txt", b"Loved it.\nTwice.", data_config())
+    assert (row.text, row.label, row.line, row.accepted) == ("Loved it.\nTwice.", "pos", 1, True)
+    row = readers.parse_text_file("/d/neg/2.txt", "\ufeffbom".encode(), data_config())
+    assert (row.text, row.label) == ("bom", "neg")
+    row = readers.parse_text_file("/d/neg/3.txt", b"bad \xff", data_config())
+    assert (row.reason, row.content) == ("invalid_utf8", "bad \\xff")
+    row = readers.parse_text_file("/d/neg/4.txt", b" \n", data_config())
+    assert row.reason == "empty_text"
+    row = readers.parse_text_file("/d/unsup/5.txt", b"x", data_config(labels=("pos", "neg")))
+    assert row.reason == "unknown_label"
+
+
+# -- bad rows ---------------------------------------------------------------------------------------
+BAD_ROWS = [
+    # (file name, content, settings, expected (line, reason) of the rejected rows)
+    ("d.csv", b"text,label\nok,1\nbad \xff\xfe,1\n", {}, [(3, "invalid_utf8")]),
+    ("d.tsv", b"text\tlabel\nok\t1\n\xc3(\t0\n", {}, [(3, "invalid_utf8")]),
+    (
+        "d.jsonl",
+        b'{"text": "ok", "label": 1}\n{"text": "\xe9", "label": 1}\n',
+        {},
+        [(2, "invalid_utf8")],
+    ),
+    ("d.csv", "text,label\nok,1\n,1\n   ,0\n", {}, [(3, "empty_text"), (4, "empty_text")]),
+    ("d.tsv", "text\tlabel\nok\t1\n \t1\n", {}, [(3, "empty_text")]),
+    (
+        "d.jsonl",
+        '{"text": " ", "label": 1}\n{"label": 1}\n',
+        {},
+        [(1, "empty_text"), (2, "empty_text")],
+    ),
+    (
+        "d.csv",
+        "text,label\nok,1\nno label,\nspaces,  \n",
+        {},
+        [(3, "missing_label"), (4, "missing_label")],
+    ),
+    (
+        "d.jsonl",
+        '{"text": "a", "label": ""}\n{"text": "b"}\n{"text": "c", "label": null}\n',
+        {},
+        [(1, "missing_label"), (2, "missing_label"), (3, "missing_label")],
+    ),
+    (
+        "d.csv",
+        "text,label\nok,1\ntoo,many,columns\njust one\n",
+        {},
+        [(3, "wrong_column_count"), (4, "wrong_column_count")],
+    ),
+    ("d.tsv", "text\tlabel\nok\t1\ntab\tin text\t1\n", {}, [(3, "wrong_column_count")]),
+    (
+        "d.csv",
+        'text,label\n"bad"quote,1\n"never closed,1\nok,1\n',
+        {},
+        [(2, "malformed_csv"), (3, "malformed_csv")],
+    ),
+    (
+        "d.jsonl",
+        '{"text": "ok", "label": 1}\n{"text": "cut\n[1, 2]\n"str"\n',
+        {},
+        [(2, "malformed_json"), (3, "malformed_json"), (4, "malformed_json")],
+    ),
+    (
+        "d.jsonl",
+        '{"text": "ok", "label": 1}\n{"text": 5, "label": 1}\n{"text": "x", "label": [1]}\n',
+        {},
+        [(2, "invalid_text"), (3, "invalid_label")],
+    ),
+    (
+        "d.csv",
+        "text,label\na,pos\nb,neutral\nc,Pos\n",
+        {"labels": ("pos", "neg")},
+        [(3, "unknown_label"), (4, "unknown_label")],
+    ),
+    (
+        "d.jsonl",
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 2}\n',
+        {"labels": ("0", "1")},
+        [(2, "unknown_label")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "settings", "expected"), BAD_ROWS)
+def test_each_bad_row_is_rejected_with_its_line(name, content, settings, expected):
+    parsed = parse(name, content, **settings)
+    assert rejected(parsed) == expected
+    for row in parsed.rows:
+        if not row.accepted:
+            record = json.loads(row.to_json())
+            assert record == {
+                "file": name,
+                "line": row.line,
+                "reason": row.reason,
+                "content": row.content,
+            }
+            assert row.content
+    assert len(parsed.rows) == len(accepted(parsed)) + len(expected)
+
+
+def test_malformed_csv_record_does_not_swallow_the_rest_of_the_file():
+    content = 'text,label\n"opens and never closes,1\n' + "".join(f"row {i},1\n" for i in range(50))
+    parsed = parse("d.csv", content)
+    assert rejected(parsed) == [(2, "malformed_csv")]
+    assert len(accepted(parsed)) == 50
+
+
+def test_rejected_content_is_truncated():
+    parsed = parse("d.csv", "text,label\n" + "x" * 1000 + ",1,extra\n")
+    (row,) = parsed.rows
+    assert row.reason == "wrong_column_count"
+    assert len(row.content) <= readers.MAX_CONTENT_CHARS + 3
+    assert row.content.startswith("xxxx")
+
+
+# -- column errors ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("header", ["auto", "yes"])
+def test_nonexistent_named_column_lists_the_header(header):
+    with pytest.raises(InputError, match=r"no text column .*'body'.*\['sentence', 'label'\]"):
+        parse("d.tsv", "sentence\tlabel\nx\t1\n", text_column="body", header=header)
+
+
+def test_no_alias_in_header_lists_it():
+    with pytest.raises(InputError, match=r"text\|sentence\|review\|message.*\['words', 'label'\]"):
+        parse("d.csv", "words,label\nx,1\n", header="yes")
+    with pytest.raises(InputError, match=r"label\|labels\|class\|category\|target"):
+        parse("d.csv", "text,stars\nx,1\n")
+
+
+def test_headerless_file_needs_indexes():
+    with pytest.raises(InputError, match=r"no header row.*0-based index.*data.text_column"):
+        parse("d.tsv", "ham\thello\n")
+
+
+def test_column_index_out_of_range():
+    with pytest.raises(InputError, match=r"label column 5 does not exist.*2 column"):
+        parse("d.tsv", "ham\thello\n", text_column="1", label_column="5")
+
+
+def test_jsonl_missing_key():
+    with pytest.raises(InputError, match=r"no text key 'body'.*\['text', 'label'\]"):
+        parse("d.jsonl", '{"text": "x", "label": 1}\n', text_column="body")
+    with pytest.raises(InputError, match=r"no label key.*label\|labels"):
+        parse("d.jsonl", '{"text": "x", "stars": 1}\n')
+
+
+# -- input discovery --------------------------------------------------------------------------------
+def splits_of(input_config) -> list[tuple[str, str]]:
+    return [(split.name, split.pattern) for split in input_config.splits]
+
+
+def hash_buckets(output_config) -> list[tuple[str, int]]:
+    return [(split.name, split.hash_buckets) for split in output_config.split_config.splits]
+
+
+def test_input_split_config_single_file(tmp_path):
+    write(tmp_path / "reviews.csv", "text,label\na,1\n")
+    base, input_config, output_config = input_split_config(
+        data_config(data=str(tmp_path / "reviews.csv"), eval_percent=25)
+    )
+    assert base == str(tmp_path)
+    assert splits_of(input_config) == [("single_split", "reviews.csv")]
+    assert hash_buckets(output_config) == [("train", 75), ("eval", 25)]
+
+
+def test_input_split_config_train_and_eval_files(tmp_path):
+    for name in ("train.tsv", "dev.tsv", "test.tsv", "README.md"):
+        write(tmp_path / name, "sentence\tlabel\nx\t1\n")
+    base, input_config, output_config = input_split_config(data_config(data=str(tmp_path)))
+    assert base == str(tmp_path)
+    assert splits_of(input_config) == [("train", "train.tsv"), ("eval", "dev.tsv")]
+    assert not output_config.split_config.splits  # output splits = input splits
+
+
+@pytest.mark.parametrize("eval_name", ["eval.jsonl", "validation.csv", "test.csv"])
+def test_input_split_config_eval_file_names(tmp_path, eval_name):
+    write(tmp_path / "train.csv", "text,label\nx,1\n")
+    write(tmp_path / eval_name, "text,label\nx,1\n")
+    _, input_config, _ = input_split_config(data_config(data=str(tmp_path)))
+    assert splits_of(input_config) == [("train", "train.csv"), ("eval", eval_name)]
+
+
+def test_input_split_config_hash_split_of_a_folder(tmp_path):
+    write(tmp_path / "part-1.jsonl", '{"text": "x", "label": 1}\n')
+    write(tmp_path / "part-2.jsonl", '{"text": "y", "label": 0}\n')
+    write(tmp_path / "train.jsonl.bak", "ignored")
+    base, input_config, output_config = input_split_config(data_config(data=str(tmp_path)))
+    assert splits_of(input_config) == [("single_split", "*.jsonl")]
+    assert hash_buckets(output_config) == [("train", 80), ("eval", 20)]
+
+
+def test_input_split_config_folder_per_label(tmp_path):
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            write(tmp_path / "imdb" / split / label / "1.txt", "x")
+    write(tmp_path / "imdb" / "README", "about")
+    _, input_config, output_config = input_split_config(data_config(data=str(tmp_path / "imdb")))
+    assert splits_of(input_config) == [("train", "train/*/*.txt"), ("eval", "test/*/*.txt")]
+    assert not output_config.split_config.splits
+    _, input_config, output_config = input_split_config(
+        data_config(data=str(tmp_path / "imdb" / "train"))
+    )
+    assert splits_of(input_config) == [("single_split", "*/*.txt")]
+    assert hash_buckets(output_config) == [("train", 80), ("eval", 20)]
+
+
+def test_input_split_config_spans(tmp_path):
+    for span in ("1", "9", "10"):
+        write(tmp_path / f"span-{span}" / "train.csv", "text,label\nx,1\n")
+        write(tmp_path / f"span-{span}" / "dev.csv", "text,label\nx,1\n")
+    write(tmp_path / "span-latest" / "other.csv", "text,label\nx,1\n")
+    base, input_config, _ = input_split_config(data_config(data=str(tmp_path / "span-{SPAN}")))
+    assert base == str(tmp_path)
+    assert splits_of(input_config) == [
+        ("train", "span-{SPAN}/train.csv"),
+        ("eval", "span-{SPAN}/dev.csv"),
+    ]
+    base, input_config, _ = input_split_config(
+        data_config(data=str(tmp_path / "span-{SPAN}" / "train.csv"))
+    )
+    assert (base, splits_of(input_config)) == (
+        str(tmp_path),
+        [("single_split", "span-{SPAN}/train.csv")],
+    )
+
+
+def test_missing_path_fails_when_the_pipeline_is_built(tmp_path):
+    config = Config().replace(data={"data": str(tmp_path / "nowhere")})
+    with pytest.raises(InputError, match=r"nowhere does not exist"):
+        text_example_gen(config)
+    config = Config().replace(data={"data": str(tmp_path / "span-{SPAN}")})
+    with pytest.raises(InputError, match=r"no span of .*span-\{SPAN\}"):
+        text_example_gen(config)
+
+
+def test_text_example_gen_component(tmp_path):
+    write(tmp_path / "train.csv", "text,label\nx,1\n")
+    write(tmp_path / "dev.csv", "text,label\nx,1\n")
+    config = Config().replace(data={"data": str(tmp_path), "labels": ("0", "1")})
+    component = text_example_gen(config)
+    properties = component.exec_properties
+    assert properties["input_base"] == str(tmp_path)
+    splits = json.loads(properties["input_config"])["splits"]
+    assert [(split["name"], split["pattern"]) for split in splits] == [
+        ("train", "train.csv"),
+        ("eval", "dev.csv"),
+    ]
+    assert config_from_exec_properties({"custom_config": properties["custom_config"]}) == config
+    assert config_from_exec_properties({"custom_config": {"config": config.to_json()}}) == config
+    assert "examples" in component.outputs
+
+
+# -- preflight --------------------------------------------------------------------------------------
+def test_check_input_lists_split_files(tmp_path):
+    write(tmp_path / "train.csv", "text,label\nx,1\n")
+    write(tmp_path / "dev.csv", "text,label\nx,1\n")
+    dc = data_config(data=str(tmp_path))
+    base, input_config, _ = input_split_config(dc)
+    assert check_input(dc, base, input_config) == {
+        "train": [str(tmp_path / "train.csv")],
+        "eval": [str(tmp_path / "dev.csv")],
+    }
+
+
+def test_check_input_no_files(tmp_path):
+    from tfx.proto import example_gen_pb2
+
+    input_config = example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name="train", pattern="span-3/train.csv")]
+    )
+    with pytest.raises(InputError, match=r"no input files for split 'train'.*span-3/train.csv"):
+        check_input(data_config(), str(tmp_path), input_config)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "\n\n", "text,label\n", "text,label\r\n\r\n"],
+    ids=["zero", "blank", "header", "crlf"],
+)
+def test_check_input_empty_input(tmp_path, content):
+    write(tmp_path / "data.csv", content)
+    dc = data_config(data=str(tmp_path / "data.csv"))
+    with pytest.raises(InputError, match=r"split 'single_split' is empty.*at least one data row"):
+        check_input(dc, *input_split_config(dc)[:2])
+
+
+def test_check_input_nonexistent_column(tmp_path):
+    write(tmp_path / "data.tsv", "sentence\tlabel\nx\t1\n")
+    dc = data_config(data=str(tmp_path / "data.tsv"), label_column="sentiment")
+    with pytest.raises(InputError, match=r"no label column .*'sentiment'.*\['sentence', 'label'\]"):
+        check_input(dc, *input_split_config(dc)[:2])
+
+
+# -- the executor, for real (Beam) ------------------------------------------------------------------
+def test_executor_fails_fast_before_beam(tmp_path):
+    write(tmp_path / "in" / "train.csv", "words,label\nx,1\n")
+    write(tmp_path / "in" / "dev.csv", "words,label\nx,1\n")
+    config = Config().replace(data={"data": str(tmp_path / "in")})
+    with pytest.raises(InputError, match=r"no text column .*\['words', 'label'\]"):
+        run_executor(config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+@pytest.fixture(scope="module")
+def messy_input(tmp_path_factory) -> Path:
+    """train.csv (BOM, CRLF, quoted newlines, every CSV bad row) and dev.jsonl (int labels)."""
+    folder = tmp_path_factory.mktemp("messy")
+    write(
+        folder / "train.csv",
+        b"\xef\xbb\xbfid,text,label\r\n"
+        b'1,"multi\r\nline, quoted",spam\r\n'  # lines 2-3
+        b"2,plain,ham\r\n"  # line 4
+        b"3,bad \xff byte,ham\r\n"  # line 5: invalid_utf8
+        b"4,   ,ham\r\n"  # line 6: empty_text
+        b"5,no label,\r\n"  # line 7: missing_label
+        b"6,too,many,columns\r\n"  # line 8: wrong_column_count
+        b"7,unknown,eggs\r\n"  # line 9: unknown_label
+        b'8,"bad"quote,ham\r\n'  # line 10: malformed_csv
+        b"\r\n"  # line 11: blank
+        b'9,"said ""hi""",ham\r\n',  # line 12
+    )
+    write(
+        folder / "dev.jsonl",
+        '{"text": "first", "label": "spam"}\n'
+        '{"message": "other key", "label": "ham"}\n'  # line 2: empty_text (no text key)
+        "{broken\n"  # line 3: malformed_json
+        '{"text": "last", "label": "ham"}\n',
+    )
+    return folder
+
+
+@pytest.mark.slow
+def test_executor_writes_examples_and_rejected_rows(messy_input, tmp_path, caplog):
+    config = Config().replace(
+        data={"data": str(messy_input), "labels": ("ham", "spam"), "max_rejected_fraction": 1.0}
+    )
+    with caplog.at_level(logging.INFO):
+        examples = run_executor(config, tmp_path / "out")
+    uri = examples.uri
+    assert json.loads(examples.split_names) == ["train", "eval"]
+    assert sorted(read_examples(uri, "train")) == [
+        ("multi\r\nline, quoted", "spam"),
+        ("plain", "ham"),
+        ('said "hi"', "ham"),
+    ]
+    assert sorted(read_examples(uri, "eval")) == [("first", "spam"), ("last", "ham")]
+
+    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
+    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "train")] == [
+        (train_csv, 5, "invalid_utf8"),
+        (train_csv, 6, "empty_text"),
+        (train_csv, 7, "missing_label"),
+        (train_csv, 8, "wrong_column_count"),
+        (train_csv, 9, "unknown_label"),
+        (train_csv, 10, "malformed_csv"),
+    ]
+    assert rejected_rows(uri, "train")[0]["content"] == "3,bad \\xff byte,ham"
+    assert rejected_rows(uri, "train")[4]["content"] == "7,unknown,eggs"
+    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "eval")] == [
+        (dev_jsonl, 2, "empty_text"),
+        (dev_jsonl, 3, "malformed_json"),
+    ]
+
+    result = summary(uri)
+    assert result["passed"] is True
+    train, evaluation = result["splits"]["train"], result["splits"]["eval"]
+    assert (train["rows_read"], train["rows_accepted"], train["rows_rejected"]) == (9, 3, 6)
+    assert train["blank_lines_skipped"] == 1
+    assert train["rejected_by_reason"] == {
+        reason: 1
+        for reason in (
+            "empty_text",
+            "invalid_utf8",
+            "malformed_csv",
+            "missing_label",
+            "unknown_label",
+            "wrong_column_count",
+        )
+    }
+    assert (evaluation["rows_read"], evaluation["rows_accepted"], evaluation["rows_rejected"]) == (
+        4,
+        2,
+        2,
+    )
+    assert evaluation["rejected_by_reason"] == {"empty_text": 1, "malformed_json": 1}
+    for split in result["splits"].values():
+        assert split["rows_read"] == split["rows_accepted"] + split["rows_rejected"]
+    assert "rows_read == rows_accepted + rows_rejected" in caplog.text
+    assert not Path(uri, "RejectedRows", "_counts").exists()
+    assert read_rejected_summary(str(tmp_path / "nothing-here")) == {}
+
+
+@pytest.mark.slow
+def test_executor_fails_over_the_rejected_threshold(messy_input, tmp_path):
+    config = Config().replace(data={"data": str(messy_input), "labels": ("ham", "spam")})
+    with pytest.raises(RejectedRowsError) as error:
+        run_executor(config, tmp_path / "out")
+    message = str(error.value)
+    train_csv = str(messy_input / "train.csv")
+    assert "split 'train': 6 of 9 rows rejected (66.67%)" in message
+    assert "max_rejected_fraction=0.001" in message
+    assert f"invalid_utf8: 1 (e.g. {train_csv}:5: '3,bad \\\\xff byte,ham')" in message
+    assert f"wrong_column_count: 1 (e.g. {train_csv}:8: '6,too,many,columns')" in message
+    assert "split 'eval': 2 of 4 rows rejected" in message
+    assert f"malformed_json: 1 (e.g. {messy_input / 'dev.jsonl'}:3: '{{broken')" in message
+    assert "RejectedRows/Split-*/rejected-*.jsonl" in message
+    assert summary(str(tmp_path / "out"))["passed"] is False
+
+
+@pytest.mark.slow
+def test_executor_folder_per_label(tmp_path):
+    root = tmp_path / "imdb"
+    write(root / "train" / "pos" / "0_9.txt", "A fine film.")
+    write(root / "train" / "pos" / "1_8.txt", "Loved it,\nreally.")
+    write(root / "train" / "neg" / "2_1.txt", b"\xef\xbb\xbfDull.")
+    write(root / "train" / "neg" / "3_2.txt", b"broken \xc3")
+    write(root / "train" / "urls_pos.txt", "not an example")  # beside the label folders
+    write(root / "test" / "pos" / "0_10.txt", "Great.")
+    write(root / "test" / "neg" / "1_3.txt", "Bad.")
+    config = Config().replace(data={"data": str(root), "max_rejected_fraction": 0.5})
+    examples = run_executor(config, tmp_path / "out")
+    assert sorted(read_examples(examples.uri, "train")) == [
+        ("A fine film.", "pos"),
+        ("Dull.", "neg"),
+        ("Loved it,\nreally.", "pos"),
+    ]
+    assert sorted(read_examples(examples.uri, "eval")) == [("Bad.", "neg"), ("Great.", "pos")]
+    (bad,) = rejected_rows(examples.uri, "train")
+    assert (bad["file"], bad["line"], bad["reason"]) == (
+        str(root / "train" / "neg" / "3_2.txt"),
+        1,
+        "invalid_utf8",
+    )
+    assert summary(examples.uri)["splits"]["train"]["files"] == 4
+
+
+@pytest.mark.slow
+def test_executor_hash_split_of_a_headerless_file(tmp_path):
+    rows = [f"review number {i}\t{i % 3}" for i in range(300)]
+    write(tmp_path / "reviews.txt", "\n".join(rows) + "\n")
+    config = Config().replace(
+        data={
+            "data": str(tmp_path / "reviews.txt"),
+            "text_column": "0",
+            "label_column": "1",
+            "eval_percent": 30,
+        }
+    )
+    examples = run_executor(config, tmp_path / "out")
+    assert json.loads(examples.split_names) == ["train", "eval"]
+    train = read_examples(examples.uri, "train")
+    evaluation = read_examples(examples.uri, "eval")
+    assert sorted(train + evaluation) == sorted(
+        (f"review number {i}", str(i % 3)) for i in range(300)
+    )
+    assert 50 <= len(evaluation) <= 130  # ~30% of 300
+    assert summary(examples.uri)["splits"]["single_split"]["rows_accepted"] == 300
+    # The split is a hash of the example: the same on every run.
+    again = run_executor(config, tmp_path / "again")
+    assert sorted(read_examples(again.uri, "eval")) == sorted(evaluation)
+
+
+@pytest.mark.slow
+def test_pipeline_picks_the_newest_span(tmp_path):
+    """A real LocalDagRunner run: the FileBasedExampleGen driver resolves {SPAN} to the newest."""
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    for span, count in ((2, 3), (9, 4), (10, 5)):
+        folder = tmp_path / "data" / f"span-{span}"
+        write(
+            folder / "train.csv",
+            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
+        )
+        write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
+    config = Config().replace(data={"data": str(tmp_path / "data" / "span-{SPAN}")})
+    connection = metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
+    LocalDagRunner().run(
+        tfx_pipeline.Pipeline(
+            pipeline_name="text-example-gen-test",
+            pipeline_root=str(tmp_path / "root"),
+            components=[text_example_gen(config)],
+            metadata_connection_config=connection,
+            enable_cache=False,
+        )
+    )
+    with metadata.Metadata(connection) as store:
+        (artifact,) = store.store.get_artifacts_by_type("Examples")
+    assert artifact.custom_properties["span"].int_value == 10
+    assert sorted(read_examples(artifact.uri, "train")) == [(f"s10 t{i}", "1") for i in range(5)]
+    assert read_examples(artifact.uri, "eval") == [("s10 dev", "0")]
+    assert summary(artifact.uri)["splits"]["train"]["rows_read"] == 5
+
+
+# -- the real datasets ------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_sst2_loads_unchanged(shared_data, tmp_path):
+    config = Config().replace(data={"data": str(shared_data / "sst2"), "labels": ("0", "1")})
+    base, input_config, _ = input_split_config(config.data)
+    assert splits_of(input_config) == [("train", "train.tsv"), ("eval", "dev.tsv")]
+    examples = run_executor(config, tmp_path / "out")
+    train = read_examples(examples.uri, "train")
+    evaluation = read_examples(examples.uri, "eval")
+    assert len(train) == 67349
+    assert len(evaluation) == 872
+    assert {label for _, label in train} == {"0", "1"}
+    assert sum(label == "1" for _, label in evaluation) == 444
+    result = summary(examples.uri)["splits"]
+    assert (result["train"]["rows_read"], result["train"]["rows_rejected"]) == (67349, 0)
+    assert (result["eval"]["rows_read"], result["eval"]["rows_rejected"]) == (872, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_sms_spam_loads_unchanged(shared_data, tmp_path):
+    config = Config().replace(
+        data={
+            "data": str(shared_data / "sms_spam" / "SMSSpamCollection"),
+            "format": "tsv",
+            "header": "no",
+            "label_column": "0",
+            "text_column": "1",
+            "labels": ("ham", "spam"),
+        }
+    )
+    examples = run_executor(config, tmp_path / "out")
+    rows = read_examples(examples.uri, "train") + read_examples(examples.uri, "eval")
+    assert len(rows) == 5574
+    assert sum(label == "spam" for _, label in rows) == 747
+    assert sum(label == "ham" for _, label in rows) == 4827
+    assert ("Ok lar... Joking wif u oni...", "ham") in rows
+    split = summary(examples.uri)["splits"]["single_split"]
+    assert (split["rows_read"], split["rows_accepted"], split["rows_rejected"]) == (5574, 5574, 0)
+
+
+def test_default_config_reads_the_bundled_sample():
+    dc = DataConfig()
+    base, input_config, output_config = input_split_config(dc)
+    assert [split.name for split in input_config.splits] == ["train", "eval"]
+    assert not output_config.split_config.splits
+    for split, files in check_input(dc, base, input_config).items():
+        for path in files:
+            parsed = readers.parse_file(path, Path(path).read_bytes(), dc)
+            assert parsed.rows, f"{split}: {path} has no rows"
+            assert rejected(parsed) == [], f"{split}: {path} has rejected rows"

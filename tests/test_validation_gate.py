@@ -1,0 +1,72 @@
+"""The data-validation gate: schema anomalies stop a real pipeline run before Transform and Trainer."""
+
+import pytest
+
+from components.schema import class_names, infer_schema, schema_file
+from components.validation_gate import DataValidationError
+from pipeline.configs import SCHEMAS_DIR, Config
+from pipeline.local_runner import run_pipeline
+
+
+def write_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "text,label\n" + "".join(f"{t},{label}\n" for t, label in rows), encoding="utf-8"
+    )
+
+
+@pytest.mark.slow
+def test_an_unknown_label_stops_the_run_before_transform(tmp_path):
+    data = tmp_path / "sst2"
+    rows = [(f"a fine sentence number {i}", i % 2) for i in range(40)]
+    write_csv(data / "train.csv", rows + [("an unexpected third class", 2)])
+    write_csv(data / "eval.csv", rows[:10])
+    config = Config().replace(
+        data={"data": str(data), "max_rejected_fraction": 0.0},
+        run={"output": str(tmp_path / "run")},
+    )
+    assert schema_file(config.data) == str(SCHEMAS_DIR / "sst2" / "schema.pbtxt")
+
+    with pytest.raises(DataValidationError) as failure:
+        run_pipeline(config)
+
+    message = str(failure.value)
+    assert "split 'train', feature 'label'" in message
+    assert "Unexpected string values" in message and "2" in message
+    assert "split 'eval'" not in message
+    root = tmp_path / "run" / "pipeline_root"
+    assert (root / "ExampleValidator").is_dir()
+    assert not (root / "Transform").exists() and not (root / "Trainer").exists()
+
+
+def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):
+    assert schema_file(Config().data).endswith("schemas/sample/schema.pbtxt")
+    assert class_names(Config().data) == ("negative", "positive")
+    other = Config().replace(data={"data": str(tmp_path / "reviews")}).data
+    assert schema_file(other).endswith("schemas/generic/schema.pbtxt")
+    assert class_names(other) == ()
+    declared = Config().replace(data={"data": str(tmp_path), "labels": ("b", "a")}).data
+    assert class_names(declared) == ("b", "a")
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_infer_schema_proposes_the_label_domain(shared_data):
+    data = (
+        Config()
+        .replace(
+            data={
+                "data": str(shared_data / "sms_spam" / "SMSSpamCollection"),
+                "format": "tsv",
+                "header": "no",
+                "label_column": "0",
+                "text_column": "1",
+            }
+        )
+        .data
+    )
+    text = infer_schema(data)
+    assert "5574 accepted rows (0 rejected)" in text
+    assert "'ham' x4827" in text and "'spam' x747" in text
+    assert 'string_domain {\n  name: "label"\n  value: "ham"\n  value: "spam"\n}' in text
+    assert text.count("min_fraction: 1.0") == 2
