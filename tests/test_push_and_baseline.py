@@ -26,7 +26,8 @@ def test_versions_increase_and_the_newest_is_in_production(tmp_path):
     assert int(v2) > int(v1)
     assert production_versions(push_dir) == [int(v1), int(v2)]
     assert latest_production_model(push_dir) == final
-    assert open(os.path.join(final, "saved_model.pb")).read() == "two"
+    with open(os.path.join(final, "saved_model.pb")) as f:
+        assert f.read() == "two"
 
 
 def test_a_crash_mid_push_leaves_no_version_a_server_would_load(tmp_path, monkeypatch):
