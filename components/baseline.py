@@ -44,6 +44,12 @@ def latest_production_model(push_dir: str) -> str | None:
     return os.path.join(push_dir, str(versions[-1])) if versions else None
 
 
+def newest_version(push_dir: str) -> int:
+    """The newest complete version under `push_dir`, 0 when there is none."""
+    versions = production_versions(push_dir)
+    return versions[-1] if versions else 0
+
+
 def has_model(model: types.Artifact) -> bool:
     """Whether a ProductionBaseline output (or any Model artifact) holds a model."""
     if model.has_custom_property(HAS_MODEL):
@@ -56,7 +62,10 @@ def has_model(model: types.Artifact) -> bool:
 def ProductionBaseline(  # noqa: N802
     push_dir: tfx.dsl.components.Parameter[str],
     baseline: tfx.dsl.components.OutputArtifact[standard_artifacts.Model],
+    expected_version: tfx.dsl.components.Parameter[int] = 0,
 ) -> None:
+    """`expected_version` is the newest version when the pipeline was built; it only keys the cache."""
+    del expected_version
     source = latest_production_model(push_dir)
     if source is None:
         logging.info("No model in production under %s: the first model is judged alone.", push_dir)

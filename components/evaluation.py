@@ -57,7 +57,9 @@ def build_eval_config(config: Config, class_names: tuple[str, ...] = ()) -> tfma
                     tfma.MetricConfig(class_name="F1Score"),
                 ],
                 binarize=tfma.BinarizationOptions(class_ids={"values": class_ids}),
-                aggregate=tfma.AggregationOptions(macro_average=True),
+                aggregate=tfma.AggregationOptions(
+                    macro_average=True, class_weights={i: 1.0 for i in class_ids}
+                ),
             )
         )
     if len(class_names) == 2:

@@ -88,20 +88,20 @@ class ComponentProgress(logging.Handler):
         self._current: str | None = None
 
     def __enter__(self):
-        root = logging.getLogger()
-        self._previous_level = root.level
-        if root.level > logging.INFO or root.level == logging.NOTSET:
-            root.setLevel(logging.INFO)
-            for handler in root.handlers:
-                if handler.level < logging.WARNING:
-                    handler.setLevel(logging.WARNING)
-        root.addHandler(self)
+        # TFX logs through absl's logger; a handler there survives handler changes on the root
+        # logger that components make while they run.
+        self._logger = logging.getLogger("absl")
+        self._previous_level = self._logger.level
+        self._logger.setLevel(logging.INFO)
+        for handler in logging.getLogger().handlers:
+            if handler.level < logging.WARNING:
+                handler.setLevel(logging.WARNING)
+        self._logger.addHandler(self)
         return self
 
     def __exit__(self, *exc):
-        root = logging.getLogger()
-        root.removeHandler(self)
-        root.setLevel(self._previous_level)
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._previous_level)
         return False
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tfx import v1 as tfx
 
 from components import evaluation, pusher
-from components.baseline import ProductionBaseline
+from components.baseline import ProductionBaseline, newest_version
 from components.schema import class_names, schema_file
 from components.text_example_gen.component import text_example_gen
 from components.validation_gate import ValidationGate
@@ -57,7 +57,10 @@ def create_pipeline(
     components.append(transform)
 
     # Finds the model in production (newest pushed version) for warm start and the regression check.
-    production_baseline = ProductionBaseline(push_dir=config.push_dir)
+    # The newest version at build time keys the cache: a new push makes this node run again.
+    production_baseline = ProductionBaseline(
+        push_dir=config.push_dir, expected_version=newest_version(config.push_dir)
+    )
     components.append(production_baseline)
 
     # Fine-tunes BERT with a classification head under the configured distribution strategy.

@@ -105,8 +105,8 @@ def _data_counts(report: Report, examples: RunArtifact | None) -> None:
 def _transform(report: Report, graph: RunArtifact | None, stats: RunArtifact | None) -> None:
     from components.transform import truncation_share
 
-    if graph is not None:
-        report.truncation_share = truncation_share(graph.uri, stats.uri if stats else None)
+    if stats is not None:
+        report.truncation_share = truncation_share(stats.uri)
 
 
 def _history(report: Report, model_run: RunArtifact | None, out_dir: Path) -> None:
@@ -169,11 +169,11 @@ def _evaluation(report: Report, evaluation: RunArtifact | None, out_dir: Path) -
         if _slice_name(plots.slice_key) != "overall":
             continue
         for kv in plots.plot_keys_and_values:
-            matrix = kv.value.multi_class_confusion_matrix
-            if kv.key.model_name != BASELINE_MODEL_NAME and matrix.entries:
+            matrices = kv.value.multi_class_confusion_matrix_at_thresholds.matrices
+            if kv.key.model_name != BASELINE_MODEL_NAME and matrices:
                 report.confusion = [
                     (e.actual_class_id, e.predicted_class_id, e.num_weighted_examples)
-                    for e in matrix.entries
+                    for e in matrices[0].entries
                 ]
     if report.confusion:
         _plot_confusion(report, out_dir)

@@ -10,7 +10,13 @@ from components.text_example_gen.readers import input_split_config
 from pipeline.configs import Config
 
 
-def text_example_gen(config: Config) -> FileBasedExampleGen:
+class TextExampleGen(FileBasedExampleGen):
+    """FileBasedExampleGen with the raw-text executor (CSV/TSV, JSON Lines, folder per label)."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+
+def text_example_gen(config: Config) -> TextExampleGen:
     """ExampleGen over `config.data` (CSV, TSV, JSON Lines or folder-per-label text).
 
     The input base and splits come from `input_split_config(config.data)`: train/eval files or
@@ -18,10 +24,9 @@ def text_example_gen(config: Config) -> FileBasedExampleGen:
     path (or every span of it) does not exist.
     """
     input_base, input_config, output_config = input_split_config(config.data)
-    return FileBasedExampleGen(
+    return TextExampleGen(
         input_base=input_base,
         input_config=input_config,
         output_config=output_config,
         custom_config=custom_config_proto(config),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
     )
