@@ -160,8 +160,16 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+    def to_json(self, sections: tuple[str, ...] | None = None) -> str:
+        """JSON of the config, or of only `sections`.
+
+        A component gets only the sections it reads, so that changing, say, a blessing threshold
+        does not invalidate the cached Transform and Trainer.
+        """
+        values = self.to_dict()
+        if sections is not None:
+            values = {name: values[name] for name in sections}
+        return json.dumps(values, sort_keys=True)
 
     @classmethod
     def from_dict(cls, values: dict) -> Config:
@@ -198,6 +206,11 @@ class Config:
                 for name, changes in sections.items()
             },
         )
+
+    # Sections each component reads (from_dict fills the others with their defaults).
+    EXAMPLE_GEN_SECTIONS = ("data",)
+    TRANSFORM_SECTIONS = ("data", "model")
+    TRAINER_SECTIONS = ("data", "model", "train")
 
     # -- derived values ---------------------------------------------------------------------------
     @property

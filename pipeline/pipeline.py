@@ -19,7 +19,6 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
 ) -> tfx.dsl.Pipeline:
     """Implements the BERT text-classification pipeline with TFX."""
-    custom_config = {"config": config.to_json()}
     components = []
 
     # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
@@ -51,7 +50,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="components.transform.preprocessing_fn",
-        custom_config=custom_config,
+        custom_config={"config": config.to_json(Config.TRANSFORM_SECTIONS)},
     )
     transform.add_upstream_node(validation_gate)
     components.append(transform)
@@ -71,7 +70,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
-        custom_config=custom_config,
+        custom_config={"config": config.to_json(Config.TRAINER_SECTIONS)},
     )
     components.append(trainer)
 

@@ -121,12 +121,14 @@ def _history(report: Report, model_run: RunArtifact | None, out_dir: Path) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    steps = report.history.get("steps", [])
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, values in report.history.items():
-        if isinstance(values, list) and values and "loss" in name:
-            ax.plot(range(1, len(values) + 1), values, label=name)
-    ax.set_xlabel("logged step")
-    ax.set_ylabel("loss")
+    ax.plot([s["step"] for s in steps], [s["loss"] for s in steps], label="training loss")
+    if steps and "accuracy" in steps[0]:
+        ax.plot(
+            [s["step"] for s in steps], [s["accuracy"] for s in steps], label="training accuracy"
+        )
+    ax.set_xlabel("step")
     ax.legend()
     ax.set_title("Training curve")
     fig.tight_layout()

@@ -59,7 +59,7 @@ class RejectedRowsError(RuntimeError):
 def custom_config_proto(config: Config) -> example_gen_pb2.CustomConfig:
     """The ExampleGen custom_config carrying `{"config": config.to_json()}` (a packed Struct)."""
     struct = struct_pb2.Struct()
-    struct.update({CONFIG_KEY: config.to_json()})
+    struct.update({CONFIG_KEY: config.to_json(Config.EXAMPLE_GEN_SECTIONS)})
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(struct)
     return custom_config

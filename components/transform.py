@@ -1,0 +1,309 @@
+"""The Tokenization Transform: tf.Transform `preprocessing_fn` for TFX `Transform`, and its readers.
+
+Wiring::
+
+    Transform(
+        examples=..., schema=...,
+        preprocessing_fn="components.transform.preprocessing_fn",
+        custom_config={"config": config.to_json()},
+    )
+
+Raw features (`pipeline.configs.TEXT_FEATURE` / `LABEL_FEATURE`, both tf.string, one value per
+example, arriving as shape [batch] or [batch, 1]) become, per example:
+
+    input_ids       int64 [max_seq_length]  [CLS] word pieces [SEP] [PAD]... (checkpoint vocab)
+    attention_mask  int64 [max_seq_length]  1 on real tokens, 0 on padding
+    token_type_ids  int64 [max_seq_length]  all 0
+    truncated       int64 scalar            1 when the text had more than max_seq_length - 2
+                                            word pieces (its mean in the post-transform
+                                            statistics is the truncated share)
+    label_id        int64 scalar            index of the label in the `label_vocab` asset;
+                                            -1 for a label that is not in it
+
+The label vocabulary is computed by the Transform over the analysed (train) data and written as
+the asset `label_vocab` of the transform graph: one label per line, in the declared order of
+`config.data.labels` when labels are declared (other labels then fail the analysis), otherwise in
+lexicographic (UTF-8 byte) order, so ids are stable across runs, runners and worker counts
+(`tft.vocabulary` would order by frequency). `label_vocabulary(transform_output_dir)` reads it back;
+`tft.TFTransformOutput(dir).vocabulary_by_name("label_vocab")` works too.
+
+The checkpoint's `vocab.txt` is an asset of the transform graph as well (the tokenizer's lookup
+table is tracked), so the graph does not depend on the checkpoint folder after the Transform.
+
+The graph contains tensorflow_text ops: every process that loads it must `import tensorflow_text`
+first (importing this module or components.tokenizer does it). tf.Transform does it itself before
+it loads a transform graph, so Transform's Beam worker processes are covered; the Trainer, the
+Evaluator and any server that loads the graph (or a model that embeds it) must do it.
+
+It runs in TF2 mode (TFX's default, `force_tf_compat_v1=False`) and in compat-v1 mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the ops of the tokenizer in this process)
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+
+from components.checkpoint import resolve_checkpoint
+from components.tokenizer import BertTokenizer
+from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
+
+logger = logging.getLogger(__name__)
+
+INPUT_IDS = "input_ids"
+ATTENTION_MASK = "attention_mask"
+TOKEN_TYPE_IDS = "token_type_ids"
+TRUNCATED = "truncated"
+LABEL_ID = "label_id"
+MODEL_INPUT_KEYS = (INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS)
+LENGTH_BUCKET = "length_bucket"
+OUTPUT_KEYS = (*MODEL_INPUT_KEYS, TRUNCATED, LENGTH_BUCKET, LABEL_ID)
+# Token-count buckets ([CLS] and [SEP] included) for slicing the evaluation by text length.
+LENGTH_BUCKETS = ((1, 16), (17, 32), (33, 64), (65, 128), (129, 256), (257, 512))
+
+LABEL_VOCAB_NAME = "label_vocab"
+TOKENIZER_OBJECT_NAME = "bert_tokenizer"
+TRUNCATION_WARNING_SHARE = 0.10
+
+_STATS_FILE = "FeatureStats.pb"
+_SHARDED_STATS_PREFIX = "FeatureStats.rio"
+
+
+# -- preprocessing_fn -------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _parse_config(config_json: str) -> Config:
+    return Config.from_json(config_json)
+
+
+def config_from_custom_config(custom_config: dict | None) -> Config:
+    """The pipeline Config carried in Transform's custom_config ({"config": Config.to_json()})."""
+    if not custom_config or "config" not in custom_config:
+        return Config()
+    value = custom_config["config"]
+    return value if isinstance(value, Config) else _parse_config(value)
+
+
+def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
+    """tf.Transform preprocessing: tokenizes `text`, maps `label` through `label_vocab`."""
+    config = config_from_custom_config(custom_config)
+    texts = _as_vector(inputs[TEXT_FEATURE], TEXT_FEATURE)
+    labels = _as_vector(inputs[LABEL_FEATURE], LABEL_FEATURE)
+
+    def make_tokenizer() -> BertTokenizer:
+        return BertTokenizer(
+            resolve_checkpoint(config.model.checkpoint), config.model.max_seq_length
+        )
+
+    if tf.inside_function():  # TF2 tracing: track the tokenizer so its table and vocab are saved
+        tokenizer = tft.make_and_track_object(make_tokenizer, name=TOKENIZER_OBJECT_NAME)
+    else:  # compat.v1 graph: the table's TextFileInitializer registers vocab.txt as an asset
+        tokenizer = make_tokenizer()
+    outputs = tokenizer.tokenize(texts)
+
+    outputs[LENGTH_BUCKET] = length_bucket(outputs[ATTENTION_MASK], outputs[TRUNCATED])
+
+    vocab_path = label_vocabulary_analyzer(labels, declared=config.data.labels)
+    outputs[LABEL_ID] = tft.apply_vocabulary(labels, vocab_path, default_value=-1)
+    return outputs
+
+
+def length_bucket(attention_mask: tf.Tensor, truncated: tf.Tensor) -> tf.Tensor:
+    """A readable token-count bucket per example ("1-16", ..., "truncated"), for TFMA slices."""
+    tokens = tf.reduce_sum(tf.cast(attention_mask, tf.int64), axis=1)
+    names = tf.constant([f"{lo}-{hi}" for lo, hi in LENGTH_BUCKETS] + ["truncated"])
+    index = tf.zeros_like(tokens)
+    for lo, _ in LENGTH_BUCKETS[1:]:
+        index += tf.cast(tokens >= lo, tf.int64)
+    index = tf.where(truncated > 0, tf.cast(len(LENGTH_BUCKETS), tf.int64), index)
+    return tf.gather(names, index)
+
+
+def _as_vector(tensor, name: str) -> tf.Tensor:
+    """A [batch] tensor from a one-value-per-example feature ([batch], [batch, 1], sparse, ragged)."""
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tensor)
+    elif isinstance(tensor, tf.RaggedTensor):
+        tensor = tensor.to_tensor()
+    if tensor.shape.rank == 1:
+        return tensor
+    if tensor.shape.rank == 2 and tensor.shape[1] in (1, None):
+        if tensor.shape[1] == 1:
+            return tensor[:, 0]
+        # Sparse/ragged input: the first value, or '' for an example without one.
+        return tf.pad(tensor, [[0, 0], [0, 1]], constant_values=tf.zeros([], tensor.dtype))[:, 0]
+    raise ValueError(f"feature {name!r} must hold one value per example, got shape {tensor.shape}")
+
+
+# -- the label vocabulary analyzer ------------------------------------------------------------------
+def label_vocabulary_analyzer(labels: tf.Tensor, declared: tuple[str, ...] = ()) -> tf.Tensor:
+    """Analyzer: the path of the `label_vocab` asset (declared order, else sorted distinct labels).
+
+    Returns a deferred asset path for `tft.apply_vocabulary`; the file is registered under the
+    name `label_vocab` (`TFTransformOutput.vocabulary_by_name`).
+    """
+    (path,) = tft.experimental.ptransform_analyzer(
+        inputs=[labels],
+        ptransform=SortedLabelVocabulary(declared),
+        output_dtypes=[tf.string],
+        output_shapes=[[]],
+        output_asset_default_values=["\n".join(declared).encode("utf-8") or b"label"],
+        name=LABEL_VOCAB_NAME,
+    )
+    tft.annotate_asset(LABEL_VOCAB_NAME, LABEL_VOCAB_NAME)
+    return path
+
+
+class SortedLabelVocabulary(tft_beam.experimental.PTransformAnalyzer):
+    """Beam side of `label_vocabulary_analyzer`: distinct labels -> ordered vocabulary file.
+
+    Input: a PCollection of 1-tuples of label batches (numpy arrays of bytes). Output: a single
+    element, the path of the written file (named `label_vocab`, in a fresh temporary folder).
+    """
+
+    def __init__(self, declared: tuple[str, ...] = ()):
+        super().__init__()
+        self._declared = tuple(declared)
+
+    def expand(self, pcoll):
+        folder = self.base_temp_dir
+        return (
+            pcoll
+            | "DistinctPerBatch" >> beam.FlatMap(_distinct_labels)
+            | "Distinct" >> beam.Distinct()
+            | "ToList" >> beam.combiners.ToList()
+            | "Write" >> beam.Map(_write_label_vocab, folder=folder, declared=self._declared)
+        )
+
+
+def _distinct_labels(batches) -> list[bytes]:
+    (labels,) = batches
+    return sorted({tf.compat.as_bytes(label) for label in np.asarray(labels).ravel()})
+
+
+def ordered_labels(seen, declared: tuple[str, ...] = ()) -> list[bytes]:
+    """The vocabulary order: `declared` (all seen labels must be in it), else sorted `seen`."""
+    seen = {tf.compat.as_bytes(label) for label in seen}
+    bad = sorted(label for label in seen if b"\n" in label or b"\r" in label)
+    if bad:
+        raise ValueError(f"labels may not contain line breaks: {bad}")
+    if not declared:
+        return sorted(seen)
+    order = [tf.compat.as_bytes(label) for label in declared]
+    unknown = sorted(seen - set(order))
+    if unknown:
+        raise ValueError(
+            f"the data holds labels {[u.decode('utf-8', 'replace') for u in unknown]} "
+            f"that are not among the declared labels {list(declared)}"
+        )
+    return order
+
+
+def _write_label_vocab(seen, folder: str, declared: tuple[str, ...]) -> bytes:
+    labels = ordered_labels(seen, declared)
+    tf.io.gfile.makedirs(folder)
+    path = os.path.join(folder, LABEL_VOCAB_NAME)
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(b"".join(label + b"\n" for label in labels))
+    return path.encode("utf-8")
+
+
+# -- readers ----------------------------------------------------------------------------------------
+def label_vocabulary(transform_output_dir: str) -> list[str]:
+    """The labels in id order, from a Transform `transform_graph` artifact folder."""
+    output = tft.TFTransformOutput(transform_output_dir)
+    return [label.decode("utf-8") for label in output.vocabulary_by_name(LABEL_VOCAB_NAME)]
+
+
+def truncation_share(
+    uri: str,
+    *,
+    split: str = "train",
+    warn_above: float = TRUNCATION_WARNING_SHARE,
+) -> float:
+    """The share (0..1) of examples whose text had more word pieces than max_seq_length - 2.
+
+    `uri` is one of:
+      - Transform's `post_transform_stats` artifact folder (or its FeatureStats.pb): the mean of
+        the `truncated` feature over everything Transform transformed (all splits together;
+        `split` does not apply);
+      - Transform's `transformed_examples` artifact folder (its `Split-<split>` is read), or any
+        folder of transformed TFRecord files (gzip or not): counted from the `truncated` feature.
+    Logs a warning when the share is above `warn_above` (10% by default): the texts are longer than
+    the model sees, and a larger max_seq_length may be worth its cost.
+    """
+    share = _share_from_statistics(uri)
+    if share is None:
+        share = _share_from_examples(uri, split)
+    if share > warn_above:
+        logger.warning(
+            "%.1f%% of the examples were truncated to max_seq_length (more than %.0f%%): "
+            "consider a larger --max-seq-length",
+            100 * share,
+            100 * warn_above,
+        )
+    else:
+        logger.info("%.2f%% of the examples were truncated to max_seq_length", 100 * share)
+    return share
+
+
+def _share_from_statistics(uri: str) -> float | None:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    if tf.io.gfile.isdir(uri):
+        if tf.io.gfile.exists(os.path.join(uri, _STATS_FILE)):
+            path = os.path.join(uri, _STATS_FILE)
+        elif tf.io.gfile.glob(os.path.join(uri, _SHARDED_STATS_PREFIX + "*")):
+            import tensorflow_data_validation as tfdv
+
+            stats = tfdv.load_sharded_statistics(
+                input_path_prefix=os.path.join(uri, _SHARDED_STATS_PREFIX)
+            ).proto()
+            return _truncated_mean(stats)
+        else:
+            return None
+    elif os.path.basename(uri).startswith("FeatureStats"):
+        path = uri
+    else:
+        return None
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        stats.ParseFromString(handle.read())
+    return _truncated_mean(stats)
+
+
+def _truncated_mean(stats) -> float:
+    for dataset in stats.datasets:
+        for feature in dataset.features:
+            name = feature.path.step[-1] if feature.path.step else feature.name
+            if name == TRUNCATED:
+                return float(feature.num_stats.mean)
+    raise ValueError(f"the statistics have no {TRUNCATED!r} feature")
+
+
+def _share_from_examples(uri: str, split: str) -> float:
+    folder = os.path.join(uri, f"Split-{split}")
+    if not tf.io.gfile.isdir(folder):
+        folder = uri
+    files = sorted(
+        path for path in tf.io.gfile.glob(os.path.join(folder, "*")) if not tf.io.gfile.isdir(path)
+    )
+    if not files:
+        raise ValueError(f"no statistics or transformed examples found at {uri!r}")
+    compression = "GZIP" if all(path.endswith(".gz") for path in files) else None
+    dataset = tf.data.TFRecordDataset(files, compression_type=compression)
+    spec = {TRUNCATED: tf.io.FixedLenFeature([], tf.int64)}
+    total = truncated = 0
+    for batch in dataset.batch(4096).map(lambda x: tf.io.parse_example(x, spec)):
+        flags = batch[TRUNCATED].numpy()
+        total += flags.size
+        truncated += int(flags.sum())
+    if not total:
+        raise ValueError(f"no examples at {folder!r}")
+    return truncated / total
