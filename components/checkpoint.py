@@ -44,7 +44,7 @@ def _is_remote(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolve_checkpoint(uri: str = "") -> str:
     """A local folder holding the checkpoint at `uri` ('' = the default), validated.
 

@@ -45,7 +45,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
         if (real / name).exists():
             shutil.copy(real / name, folder / name)
-    vocab_size = sum(1 for _ in open(folder / "vocab.txt", encoding="utf-8"))
+    vocab_size = len((folder / "vocab.txt").read_text(encoding="utf-8").splitlines())
     config = BertConfig(
         vocab_size=vocab_size,
         hidden_size=32,
