@@ -40,8 +40,14 @@ def build_eval_config(config: Config, class_names: tuple[str, ...] = ()) -> tfma
         tfma.MetricsSpec(
             metrics=[
                 tfma.MetricConfig(class_name="ExampleCount"),
+                # Judged on the whole eval split; slices are reported, not gated.
                 tfma.MetricConfig(
-                    class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold
+                    class_name="SparseCategoricalAccuracy",
+                    per_slice_thresholds=[
+                        tfma.PerSliceMetricThreshold(
+                            slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
+                        )
+                    ],
                 ),
                 tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
             ]

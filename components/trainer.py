@@ -393,7 +393,13 @@ def train_and_evaluate(
         )
         train_seconds = time.monotonic() - started
         examples, batches = _count_examples(eval_dataset)
-        evaluation = model.evaluate(eval_dataset, steps=batches, return_dict=True, verbose=verbose)
+        evaluation = {}
+        if batches:
+            evaluation = model.evaluate(
+                eval_dataset, steps=batches, return_dict=True, verbose=verbose
+            )
+        else:
+            log.warning("the eval split is empty; nothing to evaluate")
     # The loss is averaged over padded batches (zero-weight rows add 0); rescale to real examples.
     evaluation = {name: float(value) for name, value in evaluation.items()}
     if examples:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import pipeline  # noqa: F401  (environment for TensorFlow)
 from pipeline.configs import add_config_arguments, config_from_args
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # google-api-core warns about Python 3.11 support on import; it says nothing about this run.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

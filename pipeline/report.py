@@ -209,8 +209,11 @@ def _plot_confusion(report: Report, out_dir: Path) -> None:
     for i in range(n):
         for j in range(n):
             ax.text(j, i, int(grid[i, j]), ha="center", va="center")
-    ax.set_xlabel("predicted class id")
-    ax.set_ylabel("actual class id")
+    names = report.history.get("labels") or [str(i) for i in range(n)]
+    ax.set_xticks(range(n), names[:n], rotation=45, ha="right")
+    ax.set_yticks(range(n), names[:n])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
     ax.set_title("Confusion matrix (eval)")
     fig.tight_layout()
     fig.savefig(out_dir / "confusion_matrix.png", dpi=100)

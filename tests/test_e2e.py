@@ -63,13 +63,19 @@ def local_run(tiny_checkpoint, tmp_path_factory):
     return config, paths, write_report(config, paths)
 
 
-def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run):
+def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run, capsys):
     config, paths, report = local_run
     versions = production_versions(config.push_dir)
     assert len(versions) == 1
     assert report.blessed and report.pushed_to == os.path.join(config.push_dir, str(versions[0]))
     labels = answer_in_fresh_process(report.pushed_to, ["a wonderful product", "it broke at once"])
     assert set(labels) <= {"negative", "positive"} and len(labels) == 2
+
+    assert bertpipe(["predict", "--model", config.push_dir, "a wonderful product", "meh"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert [line.split("\t")[2] for line in lines] == ["a wonderful product", "meh"]
+    assert all(line.split("\t")[0] in {"negative", "positive"} for line in lines)
+    assert all(0.5 <= float(line.split("\t")[1]) <= 1.0 for line in lines)
 
 
 def test_report_has_the_numbers(local_run):

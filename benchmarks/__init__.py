@@ -1,0 +1,1 @@
+"""Benchmarks of bertpipe (tokenization, training, end to end, accuracy); see BENCHMARKS.md."""

@@ -1,0 +1,111 @@
+"""Shared helpers: machine description, results JSON, subprocess runs of `bertpipe`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SHARED_DATA = REPO.parent / "shared" / "data"
+SST2 = SHARED_DATA / "sst2"
+BERTPIPE = REPO / ".venv" / "bin" / "bertpipe"
+PROGRESS = re.compile(r"^\[(\d\d:\d\d:\d\d)\] (\S+) finished in ([0-9.]+) s(.*)$")
+
+
+def machine() -> dict:
+    """CPU model, cores, clock, SIMD flags, RAM (from /proc)."""
+    info: dict = {"python": platform.python_version(), "cores": os.cpu_count()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+        mhz = re.search(r"^cpu MHz\s*:\s*(.*)$", text, re.M)
+        flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+        info["cpu_model"] = model.group(1) if model else "?"
+        info["cpu_mhz"] = float(mhz.group(1)) if mhz else None
+        have = set(flags.group(1).split()) if flags else set()
+        wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx_vnni")
+        info["simd_flags"] = {name: name in have for name in wanted}
+        meminfo = Path("/proc/meminfo").read_text()
+        total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+        info["ram_gib"] = round(int(total.group(1)) / 2**20, 1) if total else None
+    except OSError:
+        pass
+    return info
+
+
+def write_results(name: str, results: dict) -> Path:
+    """Writes `results` (plus the machine) to benchmarks/results/<name>.json and returns the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "argv": sys.argv,
+        "machine": machine(),
+        **results,
+    }
+    path.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"results written to {path}")
+    return path
+
+
+def peak_rss_mib() -> dict:
+    """Peak RSS (MiB) of this process and of its largest terminated child (ru_maxrss is in KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"self_mib": round(own / 1024, 1), "children_max_mib": round(children / 1024, 1)}
+
+
+def run_bertpipe(args: list[str], log_path: Path | None = None) -> dict:
+    """Runs `bertpipe run <args>` as a subprocess; wall time, peak child RSS, component times."""
+    command = [str(BERTPIPE), "run", *args]
+    print("$", " ".join(command), flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines: list[str] = []
+    components: dict[str, dict] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        match = PROGRESS.match(line.strip())
+        if match:
+            components[match.group(2)] = {
+                "seconds": float(match.group(3)),
+                "cached": "cached" in match.group(4),
+            }
+            print(line.rstrip(), flush=True)
+    code = process.wait()
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if log_path is not None:
+        log_path.write_text("".join(lines), encoding="utf-8")
+    if code != 0:
+        print("".join(lines[-40:]), file=sys.stderr)
+        raise RuntimeError(f"bertpipe run exited with {code}")
+    return {
+        "command": " ".join(command),
+        "wall_s": round(wall, 1),
+        # ru_maxrss of RUSAGE_CHILDREN is the largest peak RSS among waited-for descendants.
+        "peak_rss_children_mib": round(after.ru_maxrss / 1024, 1),
+        "child_cpu_s": round(
+            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1
+        ),
+        "components": components,
+        "output": lines,
+    }

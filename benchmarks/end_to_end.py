@@ -1,0 +1,67 @@
+"""Wall time, peak memory and per-component times of `bertpipe run` on the bundled sample.
+
+    .venv/bin/python -m benchmarks.end_to_end [--extra "--train-steps 10"] [--repeat 1]
+
+Each run goes to a fresh temporary folder (no MLMD cache). Peak memory: ru_maxrss of
+RUSAGE_CHILDREN (the `bertpipe` process and anything it waited for; DirectRunner with one
+worker runs Beam inside that process) and RUSAGE_SELF (this driver, for reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import statistics
+import tempfile
+from pathlib import Path
+
+from benchmarks._common import peak_rss_mib, run_bertpipe, write_results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs (each in a fresh folder)")
+    parser.add_argument("--extra", default="", help="extra bertpipe flags, e.g. '--train-steps 10'")
+    parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    args = parser.parse_args(argv)
+
+    runs = []
+    for i in range(args.repeat):
+        folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
+        result = run_bertpipe(
+            ["--output", folder, *shlex.split(args.extra)],
+            log_path=Path(folder) / "bertpipe.log" if args.keep else None,
+        )
+        result.pop("output")
+        print(
+            f"run {i + 1}: wall {result['wall_s']} s, peak RSS (bertpipe) "
+            f"{result['peak_rss_children_mib']} MiB, child CPU {result['child_cpu_s']} s"
+        )
+        total = sum(c["seconds"] for c in result["components"].values())
+        for name, c in result["components"].items():
+            print(
+                f"  {name:<22} {c['seconds']:7.1f} s  {100 * c['seconds'] / result['wall_s']:5.1f}%"
+            )
+        print(
+            f"  {'(sum of components)':<22} {total:7.1f} s; rest (start-up, report) "
+            f"{result['wall_s'] - total:.1f} s"
+        )
+        result["startup_and_report_s"] = round(result["wall_s"] - total, 1)
+        result["folder"] = folder if args.keep else None
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        runs.append(result)
+    summary = {
+        "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+        "peak_rss_children_mib_max": max(r["peak_rss_children_mib"] for r in runs),
+        "driver_rss": peak_rss_mib(),
+    }
+    print(summary)
+    write_results("end_to_end", {"runs": runs, "summary": summary})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
