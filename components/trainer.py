@@ -378,6 +378,9 @@ def train_and_evaluate(
     with keras_policy(precision), strategy.scope():
         model = build_classifier(config.model, len(labels))
         compile_classifier(model, train)
+        # Optimizer state exists before BackupAndRestore restores it (restored at once, not
+        # deferred, also when a finished training is resumed and no step runs).
+        model.optimizer.build(model.trainable_variables)
         print(
             f"Training {train.train_steps} steps of {train.batch_size} examples "
             f"({strategies.describe(strategy)}, {precision}, XLA {train.jit_compile}), "

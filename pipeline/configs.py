@@ -104,7 +104,7 @@ class TrainConfig:
     train_steps: int = _setting(60, "training steps (batches)")
     eval_steps: int = _setting(0, "evaluation steps after training; 0 = the whole eval split")
     batch_size: int = _setting(32, "global batch size")
-    learning_rate: float = _setting(5e-5, "peak learning rate of AdamW")
+    learning_rate: float = _setting(1e-4, "peak learning rate of AdamW")
     warmup_fraction: float = _setting(0.1, "share of the steps with linear learning-rate warmup")
     weight_decay: float = _setting(0.01, "AdamW weight decay")
     strategy: str = _setting("auto", "distribution strategy", choices=STRATEGIES)
