@@ -17,7 +17,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SHARED_DATA = REPO.parent / "shared" / "data"
 SST2 = SHARED_DATA / "sst2"
 BERTPIPE = REPO / ".venv" / "bin" / "bertpipe"
-PROGRESS = re.compile(r"^\[(\d\d:\d\d:\d\d)\] (\S+) finished in ([0-9.]+) s(.*)$")
+PROGRESS = re.compile(r"\[(\d\d:\d\d:\d\d)\] (\S+) (started|finished in ([0-9.]+) s(.*))")
 
 
 def machine() -> dict:
@@ -83,13 +83,13 @@ def run_bertpipe(args: list[str], log_path: Path | None = None) -> dict:
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
-        match = PROGRESS.match(line.strip())
-        if match:
-            components[match.group(2)] = {
-                "seconds": float(match.group(3)),
-                "cached": "cached" in match.group(4),
-            }
-            print(line.rstrip(), flush=True)
+        for match in PROGRESS.finditer(line):
+            print(match.group(0), flush=True)
+            if match.group(4) is not None:
+                components[match.group(2)] = {
+                    "seconds": float(match.group(4)),
+                    "cached": "cached" in match.group(5),
+                }
     code = process.wait()
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -109,3 +109,25 @@ def run_bertpipe(args: list[str], log_path: Path | None = None) -> dict:
         "components": components,
         "output": lines,
     }
+
+
+def mlmd_component_times(metadata_path: Path) -> dict:
+    """Seconds per component execution from the run's MLMD store (create -> last update).
+
+    A fallback for the progress lines, which stop after the Transform (its Beam run changes the
+    absl logging set-up, so the ComponentProgress handler sees no more events).
+    """
+    import sqlite3
+
+    if not Path(metadata_path).exists():
+        return {}
+    with sqlite3.connect(str(metadata_path)) as db:
+        rows = db.execute(
+            "SELECT t.name, e.create_time_since_epoch, e.last_update_time_since_epoch "
+            "FROM Execution e JOIN Type t ON e.type_id = t.id ORDER BY e.id"
+        ).fetchall()
+    times = {}
+    for name, created, updated in rows:
+        short = name.rsplit(".", 1)[-1]
+        times[short] = round((updated - created) / 1000, 1)
+    return times

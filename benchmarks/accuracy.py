@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import SST2, run_bertpipe, write_results
+from benchmarks._common import SST2, mlmd_component_times, run_bertpipe, write_results
 
 PUBLISHED = {
     "BERT-base": "93.2-93.5",
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     result = run_bertpipe(flags, log_path=work / "bertpipe.log")
     output = "".join(result.pop("output"))
+    result["mlmd_component_s"] = mlmd_component_times(work / "run" / "metadata.sqlite")
     match = re.search(r"^sparse_categorical_accuracy: ([0-9.]+)", output, re.M)
     count = re.search(r"^example_count: ([0-9.]+)", output, re.M)
     accuracy = float(match.group(1)) if match else None

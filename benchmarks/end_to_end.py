@@ -15,7 +15,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import peak_rss_mib, run_bertpipe, write_results
+from benchmarks._common import mlmd_component_times, peak_rss_mib, run_bertpipe, write_results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
             log_path=Path(folder) / "bertpipe.log" if args.keep else None,
         )
         result.pop("output")
+        result["mlmd_component_s"] = mlmd_component_times(Path(folder) / "metadata.sqlite")
+        print(f"  MLMD execution times (s): {result['mlmd_component_s']}")
         print(
             f"run {i + 1}: wall {result['wall_s']} s, peak RSS (bertpipe) "
             f"{result['peak_rss_children_mib']} MiB, child CPU {result['child_cpu_s']} s"

@@ -113,6 +113,10 @@ def bench_tokenizers(texts: list[str], length: int, batch: int, repeat: int) -> 
         "tokenizers_parallelism_env": os.environ.get("TOKENIZERS_PARALLELISM", "(unset)"),
         "mismatching_rows": {"input_ids": id_mismatch, "attention_mask": mask_mismatch},
         "tokens_per_example_mean": round(float(lengths.mean()), 2),
+        "tokens_per_example_p50_p90_p99_max": [
+            int(np.percentile(lengths, q)) for q in (50, 90, 99, 100)
+        ],
+        "padding_share": round(1 - float(lengths.mean()) / length, 4),
         "truncated_rows": int((lengths >= length).sum()),
     }
     for name, seconds in times.items():
@@ -224,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             all_texts, all_labels, [args.beam, 2 * args.beam], workers
         )
         print(results["beam_transform"])
-    write_results("tokenization", results)
+    write_results("tokenization_beam" if args.skip_tokenizers else "tokenization", results)
     return 0
 
 

@@ -123,13 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="interleaving rounds")
     parser.add_argument("--examples", type=int, default=2048, help="SST-2 sentences used")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--output-name", default="", help="results/training_<name>.json")
     parser.add_argument("--ghz", type=float, default=0.0, help="clock for the peak (0 = cpuinfo)")
     args = parser.parse_args(argv)
 
     import numpy as np
     import tensorflow as tf
 
-    from components.model import build_classifier, compile_classifier, keras_policy, make_optimizer
+    from components.model import (
+        build_classifier,
+        compile_classifier,
+        keras_policy,
+        learning_rate_schedule,
+        make_optimizer,
+    )
     from components.trainer import (
         ResumableBackup,
         TrainingHistory,
@@ -138,24 +145,41 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.configs import ModelConfig, TrainConfig
 
     work = tempfile.mkdtemp(prefix="bench_training_")
-    arrays, labels, tfrecord, mean_tokens = make_data(args.examples, args.seq_len, work)
-    n = len(labels) - len(labels) % args.batch
-    in_memory = (
-        tf.data.Dataset.from_tensor_slices(
-            ({k: tf.cast(v[:n], tf.int32) for k, v in arrays.items()}, labels[:n])
-        )
-        .batch(args.batch, drop_remainder=True)
-        .cache()
-        .repeat()
-    )
-    spec = _SpecOnly(args.seq_len)
+    data: dict[int, dict] = {}
+
+    def data_for(length: int) -> dict:
+        """Tokenized data at `length`: TFRecord file, in-memory dataset, spec (cached)."""
+        if length not in data:
+            folder = tempfile.mkdtemp(dir=work)
+            arrays, labels, tfrecord, mean_tokens = make_data(args.examples, length, folder)
+            n = len(labels) - len(labels) % args.batch
+            in_memory = (
+                tf.data.Dataset.from_tensor_slices(
+                    ({k: tf.cast(v[:n], tf.int32) for k, v in arrays.items()}, labels[:n])
+                )
+                .batch(args.batch, drop_remainder=True)
+                .cache()
+                .repeat()
+            )
+            data[length] = {
+                "tfrecord": tfrecord,
+                "in_memory": in_memory,
+                "spec": _SpecOnly(length),
+                "mean_tokens": mean_tokens,
+            }
+        return data[length]
+
     timer = StepTimer()
     total_steps = args.warmup + args.steps + 100
-    model_config = ModelConfig(max_seq_length=args.seq_len)
 
     variants = {}
     for name in [v for v in args.variants.split(",") if v]:
-        kind, xla, precision = name.split("-", 2)
+        # A variant may carry its own length: "project-noxla-float32@L32".
+        base_name, _, length_text = name.partition("@L")
+        length = int(length_text) if length_text else args.seq_len
+        kind, xla, precision = base_name.split("-", 2)
+        model_config = ModelConfig(max_seq_length=length)
+        d = data_for(length)
         train_config = TrainConfig(
             train_steps=total_steps,
             batch_size=args.batch,
@@ -168,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             model = build_classifier(model_config, 2)
             if kind == "project":
                 compile_classifier(model, train_config)
-                dataset = make_train_dataset(tfrecord, spec, args.batch, seed=42)
+                dataset = make_train_dataset(d["tfrecord"], d["spec"], args.batch, seed=42)
             else:
                 model.compile(
                     optimizer=make_optimizer(train_config),
@@ -176,10 +200,11 @@ def main(argv: list[str] | None = None) -> int:
                     metrics=["accuracy"],
                     jit_compile=xla == "xla",
                 )
-                dataset = in_memory
+                dataset = d["in_memory"]
         variants[name] = {
             "kind": kind,
             "precision": precision,
+            "length": length,
             "config": train_config,
             "model": model,
             "iterator": dataset,
@@ -195,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             backup = tempfile.mkdtemp(dir=work)
             history = TrainingHistory(
                 os.path.join(backup, "history.json"),
-                make_optimizer(variant["config"]).learning_rate,
+                learning_rate_schedule(variant["config"]),
             )
             callbacks = [
                 ResumableBackup(
@@ -240,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     peak = cores * ghz * 1e9 * flops_per_cycle
     params = parameter_counts(next(iter(variants.values()))["model"])
     flops_per_example = 6 * params["non_embedding"] * args.seq_len
+    mean_tokens = data[args.seq_len]["mean_tokens"] if args.seq_len in data else None
 
     results: dict = {
         "seq_len": args.seq_len,
         "batch": args.batch,
-        "mean_real_tokens_per_example": round(mean_tokens, 1),
+        "mean_real_tokens_per_example": {k: round(v["mean_tokens"], 1) for k, v in data.items()},
         "parameters": params,
         "flops_per_example": flops_per_example,
         "peak": {
@@ -263,14 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"FLOPs/example = 6 x {params['non_embedding']:,} x {args.seq_len} tokens = "
-        f"{flops_per_example / 1e9:.2f} GFLOP (padded length; real tokens average {mean_tokens:.1f})"
+        f"{flops_per_example / 1e9:.2f} GFLOP (padded length; real tokens average {mean_tokens})"
     )
     print(f"peak = {cores} cores x {ghz:.3f} GHz x {flops_per_cycle} = {peak / 1e9:.1f} GFLOP/s")
     for name, v in variants.items():
         median = statistics.median(v["step_s"])
         eps = args.batch / median
-        achieved = eps * flops_per_example
+        achieved = eps * 6 * params["non_embedding"] * v["length"]
         results["variants"][name] = {
+            "seq_len": v["length"],
             "build_s": round(v["build_s"], 1),
             "warmup_s": round(v["warmup_s"], 1),
             "step_s_median": round(median, 4),
@@ -297,10 +324,23 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if a in base and b in base:
             ratios[f"{a} / {b}"] = round(base[a]["examples_per_s"] / base[b]["examples_per_s"], 3)
+    lengths = sorted({v["length"] for v in variants.values()})
+    for name in variants:
+        for other in variants:
+            a, b = variants[name], variants[other]
+            if (
+                len(lengths) > 1
+                and a["length"] == lengths[0]
+                and b["length"] == lengths[-1]
+                and name.split("@")[0] == other.split("@")[0]
+            ):
+                ratios[f"{name} / {other}"] = round(
+                    base[name]["examples_per_s"] / base[other]["examples_per_s"], 3
+                )
     results["throughput_ratios"] = ratios
     for k, value in ratios.items():
         print(f"  {k}: {value}")
-    write_results(f"training_L{args.seq_len}", results)
+    write_results(f"training_{args.output_name or f'L{args.seq_len}'}", results)
     return 0
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from absl import logging as absl_logging
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -89,19 +90,23 @@ class ComponentProgress(logging.Handler):
 
     def __enter__(self):
         # TFX logs through absl's logger; a handler there survives handler changes on the root
-        # logger that components make while they run.
+        # logger that components make while they run. The level must be set through absl's
+        # verbosity flag: TensorFlow's SavedModel code saves and restores that flag, which would
+        # otherwise put the logger back to its default, WARNING, in the middle of the run. The
+        # handlers that print log records keep showing warnings and errors only.
         self._logger = logging.getLogger("absl")
-        self._previous_level = self._logger.level
-        self._logger.setLevel(logging.INFO)
-        for handler in logging.getLogger().handlers:
-            if handler.level < logging.WARNING:
-                handler.setLevel(logging.WARNING)
+        self._previous_verbosity = absl_logging.get_verbosity()
+        absl_logging.set_verbosity(absl_logging.INFO)
+        for logger in (logging.getLogger(), logging.getLogger("tensorflow")):
+            for handler in logger.handlers:
+                if handler.level < logging.WARNING:
+                    handler.setLevel(logging.WARNING)
         self._logger.addHandler(self)
         return self
 
     def __exit__(self, *exc):
         self._logger.removeHandler(self)
-        self._logger.setLevel(self._previous_level)
+        absl_logging.set_verbosity(self._previous_verbosity)
         return False
 
     def emit(self, record: logging.LogRecord) -> None:
