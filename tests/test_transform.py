@@ -313,16 +313,24 @@ def _feature_spec() -> dict:
 def _expected(tokenizer: BertTokenizer, rows, vocab: list[str]) -> list[tuple]:
     out = tokenizer.tokenize(tf.constant([text for _, text in rows]))
     labels = [vocab.index(label) if label in vocab else -1 for label, _ in rows]
+    buckets = tr.length_bucket(out[tr.ATTENTION_MASK], out[tr.TRUNCATED]).numpy()
     return _records(
         [
             {
                 **{key: out[key][i].numpy() for key in tr.MODEL_INPUT_KEYS},
                 tr.TRUNCATED: out[tr.TRUNCATED][i].numpy(),
+                tr.LENGTH_BUCKET: buckets[i],
                 tr.LABEL_ID: labels[i],
             }
             for i in range(len(rows))
         ]
     )
+
+
+def test_length_buckets_name_token_counts_and_truncation():
+    mask = tf.constant([[1] * 3 + [0] * 29, [1] * 17 + [0] * 15, [1] * 32], tf.int64)
+    buckets = tr.length_bucket(mask, tf.constant([0, 0, 1], tf.int64)).numpy().tolist()
+    assert buckets == [b"1-16", b"17-32", b"truncated"]
 
 
 def _records(instances) -> list[tuple]:
@@ -386,6 +394,7 @@ def _check_transform_output(output_dir, rows, train, evaluation, labels, checkpo
     assert spec == {
         **{key: tf.io.FixedLenFeature([24], tf.int64) for key in tr.MODEL_INPUT_KEYS},
         tr.TRUNCATED: tf.io.FixedLenFeature([], tf.int64),
+        tr.LENGTH_BUCKET: tf.io.FixedLenFeature([], tf.string),
         tr.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
     }
     tokenizer = BertTokenizer(checkpoint, 24)
@@ -450,6 +459,7 @@ def _read_transformed(folder: str) -> list[tuple]:
     files = sorted(glob.glob(os.path.join(folder, "*")))
     spec = {key: tf.io.FixedLenFeature([24], tf.int64) for key in tr.MODEL_INPUT_KEYS}
     spec |= {key: tf.io.FixedLenFeature([], tf.int64) for key in (tr.TRUNCATED, tr.LABEL_ID)}
+    spec[tr.LENGTH_BUCKET] = tf.io.FixedLenFeature([], tf.string)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return _records(tf.io.parse_single_example(record, spec) for record in dataset)
 
