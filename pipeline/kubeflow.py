@@ -430,6 +430,18 @@ def _require_name(value: str, what: str) -> str:
     return value
 
 
+def _prepare(package_path, params, endpoint, namespace, client_options, pipeline_name, **names):
+    """What submit and schedule check before any request, then the client and pipeline source:
+    (client, checked params, source kwargs)."""
+    spec = load_package(package_path)
+    params = check_parameters(spec, params)
+    for what, value in names.items():
+        _require_name(value, what)
+    client = connect(endpoint, namespace, client_options)
+    source = _pipeline_source(client, endpoint, Path(package_path), pipeline_name, namespace)
+    return client, params, source
+
+
 def _pipeline_source(
     client, endpoint: str, path: Path, pipeline_name: str | None, namespace: str | None
 ) -> dict[str, str]:
@@ -463,12 +475,10 @@ def submit(
     the version. `pipeline_root` sets where the run keeps its artifacts (TFX's YAML carries none,
     so KFP's default root is used without it).
     """
-    spec = load_package(package_path)
-    params = check_parameters(spec, params)
-    _require_name(experiment, "experiment")
-    _require_name(run_name, "run_name")
-    client = connect(endpoint, namespace, client_options)
-    source = _pipeline_source(client, endpoint, Path(package_path), pipeline_name, namespace)
+    client, params, source = _prepare(
+        package_path, params, endpoint, namespace, client_options, pipeline_name,
+        experiment=experiment, run_name=run_name,
+    )  # fmt: skip
     with _api_errors(f"start run {run_name!r}", endpoint):
         experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
         run = client.run_pipeline(
@@ -517,12 +527,10 @@ def schedule(
         raise ValueError(f"max_concurrency must be an integer, got {max_concurrency!r}")
     if not low <= max_concurrency <= high:
         raise ValueError(f"max_concurrency must be between {low} and {high}, got {max_concurrency}")
-    spec = load_package(package_path)
-    params = check_parameters(spec, params)
-    _require_name(experiment, "experiment")
-    _require_name(job_name, "job_name")
-    client = connect(endpoint, namespace, client_options)
-    source = _pipeline_source(client, endpoint, Path(package_path), pipeline_name, namespace)
+    client, params, source = _prepare(
+        package_path, params, endpoint, namespace, client_options, pipeline_name,
+        experiment=experiment, job_name=job_name,
+    )  # fmt: skip
     with _api_errors(f"create recurring run {job_name!r}", endpoint):
         experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
         recurring_run = client.create_recurring_run(

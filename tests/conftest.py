@@ -16,6 +16,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 SST2_DIR = SHARED_DATA / "sst2"
 SMS_SPAM_FILE = SHARED_DATA / "sms_spam" / "SMSSpamCollection"
+# How the SMS Spam Collection is read: no header, tab separated, label first.
+SMS_SPAM_SETTINGS = {
+    "data": str(SMS_SPAM_FILE),
+    "format": "tsv",
+    "header": "no",
+    "label_column": "0",
+    "text_column": "1",
+}
 
 
 @pytest.fixture(scope="session")

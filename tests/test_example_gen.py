@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import SMS_SPAM_SETTINGS
 
 from components.text_example_gen import (
     Executor,
@@ -728,16 +729,7 @@ def test_sst2_loads_unchanged(shared_data, tmp_path):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_sms_spam_loads_unchanged(shared_data, tmp_path):
-    config = Config().replace(
-        data={
-            "data": str(shared_data / "sms_spam" / "SMSSpamCollection"),
-            "format": "tsv",
-            "header": "no",
-            "label_column": "0",
-            "text_column": "1",
-            "labels": ("ham", "spam"),
-        }
-    )
+    config = Config().replace(data={**SMS_SPAM_SETTINGS, "labels": ("ham", "spam")})
     examples = run_executor(config, tmp_path / "out")
     rows = read_examples(examples.uri, "train") + read_examples(examples.uri, "eval")
     assert len(rows) == 5574

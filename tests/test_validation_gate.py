@@ -1,6 +1,7 @@
 """The data-validation gate: schema anomalies stop a real pipeline run before Transform and Trainer."""
 
 import pytest
+from conftest import SMS_SPAM_SETTINGS
 
 from components.schema import class_names, infer_schema, schema_file
 from components.validation_gate import DataValidationError
@@ -52,19 +53,7 @@ def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_infer_schema_proposes_the_label_domain(shared_data):
-    data = (
-        Config()
-        .replace(
-            data={
-                "data": str(shared_data / "sms_spam" / "SMSSpamCollection"),
-                "format": "tsv",
-                "header": "no",
-                "label_column": "0",
-                "text_column": "1",
-            }
-        )
-        .data
-    )
+    data = Config().replace(data=SMS_SPAM_SETTINGS).data
     text = infer_schema(data)
     assert "5574 accepted rows (0 rejected)" in text
     assert "'ham' x4827" in text and "'spam' x747" in text
