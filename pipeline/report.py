@@ -48,7 +48,7 @@ class Report:
             )
         if self.truncation_share is not None:
             lines.append(f"truncated examples: {self.truncation_share:.1%}")
-        for name in ("example_count", ACCURACY, "macro_f1", "auc"):
+        for name in ("example_count", ACCURACY, "macro_f1_score", "auc/class_1"):
             if name in self.metrics:
                 lines.append(f"{name}: {self.metrics[name]:.4f}")
         if self.baseline:
@@ -208,7 +208,10 @@ def _plot_confusion(report: Report, out_dir: Path) -> None:
     ax.imshow(grid, cmap="Blues")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, int(grid[i, j]), ha="center", va="center")
+            dark = grid[i, j] > grid.max() / 2
+            ax.text(
+                j, i, int(grid[i, j]), ha="center", va="center", color="white" if dark else "black"
+            )
     names = report.history.get("labels") or [str(i) for i in range(n)]
     ax.set_xticks(range(n), names[:n], rotation=45, ha="right")
     ax.set_yticks(range(n), names[:n])
