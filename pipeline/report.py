@@ -25,7 +25,6 @@ class Report:
 
     path: Path
     data_counts: dict = field(default_factory=dict)
-    rejected: dict = field(default_factory=dict)
     truncation_share: float | None = None
     history: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -72,9 +71,7 @@ def write_report(config: Config, paths: RunPaths) -> Report:
     paths.report_dir.mkdir(parents=True, exist_ok=True)
     report = Report(path=paths.report_dir / REPORT_FILE)
     _data_counts(report, _find(artifacts, "examples"))
-    _transform(
-        report, _find(artifacts, "transform_graph"), _find(artifacts, "post_transform_stats")
-    )
+    _transform(report, _find(artifacts, "post_transform_stats"))
     _history(report, _find(artifacts, "model_run"), paths.report_dir)
     _evaluation(report, _find(artifacts, "evaluation"), paths.report_dir)
     _blessing(report, _find(artifacts, "blessing"), _find(artifacts, "baseline"))
@@ -95,14 +92,10 @@ def _data_counts(report: Report, examples: RunArtifact | None) -> None:
 
     if examples is None:
         return
-    summary = read_rejected_summary(examples.uri)
-    report.data_counts = summary.get("splits", summary)
-    report.rejected = {
-        split: counts.get("rejected_by_reason", {}) for split, counts in report.data_counts.items()
-    }
+    report.data_counts = read_rejected_summary(examples.uri)["splits"]
 
 
-def _transform(report: Report, graph: RunArtifact | None, stats: RunArtifact | None) -> None:
+def _transform(report: Report, stats: RunArtifact | None) -> None:
     from components.transform import truncation_share
 
     if stats is not None:
