@@ -11,31 +11,16 @@ definition what is serving. Its output feeds the Evaluator (no-regression check)
 import logging
 import os
 
-import tensorflow as tf
 from tfx import types
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from components.export import production_versions
+
 HAS_MODEL = "has_model"
 VERSION = "production_version"
 SOURCE = "production_model_path"
-
-
-def production_versions(push_dir: str) -> list[int]:
-    """Version numbers of the complete models under `push_dir`, oldest first.
-
-    A version counts once its `saved_model.pb` is in place (TF Serving's own rule); staging folders
-    (non-numeric names) are ignored.
-    """
-    if not push_dir or not tf.io.gfile.isdir(push_dir):
-        return []
-    versions = []
-    for name in tf.io.gfile.listdir(push_dir):
-        name = name.rstrip("/")
-        if name.isdigit() and tf.io.gfile.exists(os.path.join(push_dir, name, "saved_model.pb")):
-            versions.append(int(name))
-    return sorted(versions)
 
 
 def latest_production_model(push_dir: str) -> str | None:

@@ -16,14 +16,15 @@ from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 
+from components import export, features
 from components.baseline import has_model
 from pipeline.configs import Config
 
-LABEL_ID_KEY = "label_id"
-PREDICTIONS_KEY = "probabilities"
-EXAMPLES_SIGNATURE = "serving_examples"
-TRANSFORM_SIGNATURE = "transform_features"
-LENGTH_BUCKET_FEATURE = "length_bucket"
+LABEL_ID_KEY = features.LABEL_ID
+PREDICTIONS_KEY = export.OUTPUT_PROBABILITIES
+EXAMPLES_SIGNATURE = export.SERVING_EXAMPLES
+TRANSFORM_SIGNATURE = export.TRANSFORM_FEATURES
+LENGTH_BUCKET_FEATURE = features.LENGTH_BUCKET
 ACCURACY = "sparse_categorical_accuracy"
 
 

@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from components.features import LABEL_ID
 from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ SERVING_DEFAULT = "serving_default"
 SERVING_EXAMPLES = "serving_examples"
 TRANSFORM_FEATURES = "transform_features"
 OUTPUT_LABEL = "label"
-OUTPUT_LABEL_ID = "label_id"
+OUTPUT_LABEL_ID = LABEL_ID
 OUTPUT_PROBABILITIES = "probabilities"
 TEXT_INPUT = "text"
 EXAMPLES_INPUT = "examples"
@@ -148,6 +149,22 @@ class Prediction(NamedTuple):
     probability: float
 
 
+def production_versions(push_dir: str) -> list[int]:
+    """Version numbers of the complete models under a serving folder, oldest first.
+
+    A version counts once its `saved_model.pb` is in place (TF Serving's own rule); staging folders
+    (non-numeric names) are ignored.
+    """
+    if not push_dir or not tf.io.gfile.isdir(push_dir):
+        return []
+    versions = []
+    for name in tf.io.gfile.listdir(push_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(os.path.join(push_dir, name, "saved_model.pb")):
+            versions.append(int(name))
+    return sorted(versions)
+
+
 def find_saved_model(path: str) -> str:
     """The SavedModel folder at `path`: the folder itself, a TFX Trainer model artifact
     (`Format-Serving/`), or a Pusher/serving folder of numbered versions (the newest)."""
@@ -156,15 +173,9 @@ def find_saved_model(path: str) -> str:
     serving = os.path.join(path, "Format-Serving")
     if tf.io.gfile.exists(os.path.join(serving, "saved_model.pb")):
         return serving
-    if tf.io.gfile.isdir(path):
-        versions = [
-            name.rstrip("/")
-            for name in tf.io.gfile.listdir(path)
-            if name.rstrip("/").isdigit()
-            and tf.io.gfile.exists(os.path.join(path, name.rstrip("/"), "saved_model.pb"))
-        ]
-        if versions:
-            return os.path.join(path, max(versions, key=int))
+    versions = production_versions(path)
+    if versions:
+        return os.path.join(path, str(versions[-1]))
     raise FileNotFoundError(
         f"no SavedModel at {path!r} (expected saved_model.pb, Format-Serving/, or numbered "
         "version folders)"

@@ -25,14 +25,15 @@ import logging
 
 import tensorflow as tf
 
+from components import features
 from components.checkpoint import resolve_checkpoint
 from pipeline.configs import ModelConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
 # The transformed features the model reads (written by the Transform), and the label.
-INPUT_FEATURES = ("input_ids", "attention_mask", "token_type_ids")
-LABEL_ID_FEATURE = "label_id"
+INPUT_FEATURES = features.MODEL_INPUT_KEYS
+LABEL_ID_FEATURE = features.LABEL_ID
 INPUT_DTYPE = tf.int32
 
 BERT_LAYER = "bert"

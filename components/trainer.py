@@ -41,7 +41,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import export
+from components import export, features
 from components import strategy as strategies
 from components.model import (
     INPUT_DTYPE,
@@ -56,7 +56,7 @@ from pipeline.configs import Config
 
 log = logging.getLogger(__name__)
 
-LABEL_VOCABULARY = "label_vocab"
+LABEL_VOCABULARY = features.LABEL_VOCAB_NAME
 HISTORY_FILE = "history.json"
 RESUME_FOLDER = "_resume"
 SHUFFLE_BUFFER = 10_000
@@ -437,14 +437,7 @@ def train_and_evaluate(
 
 
 def config_from_fn_args(fn_args) -> Config:
-    custom = fn_args.custom_config or {}
-    if "config" not in custom:
-        raise ValueError(
-            "the Trainer's custom_config must hold the pipeline config as JSON under 'config' "
-            "(custom_config={'config': config.to_json()})"
-        )
-    value = custom["config"]
-    return Config.from_dict(value) if isinstance(value, dict) else Config.from_json(value)
+    return Config.from_custom_config(fn_args.custom_config, "Trainer")
 
 
 def resume_dir(fn_args, config: Config) -> str:

@@ -40,7 +40,6 @@ It runs in TF2 mode (TFX's default, `force_tf_compat_v1=False`) and in compat-v1
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 
@@ -52,23 +51,25 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
 from components.checkpoint import resolve_checkpoint
+from components.features import (  # noqa: F401  (re-exported: the names of this Transform's output)
+    ATTENTION_MASK,
+    INPUT_IDS,
+    LABEL_ID,
+    LABEL_VOCAB_NAME,
+    LENGTH_BUCKET,
+    MODEL_INPUT_KEYS,
+    OUTPUT_KEYS,
+    TOKEN_TYPE_IDS,
+    TRUNCATED,
+)
 from components.tokenizer import BertTokenizer
 from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
 
 logger = logging.getLogger(__name__)
 
-INPUT_IDS = "input_ids"
-ATTENTION_MASK = "attention_mask"
-TOKEN_TYPE_IDS = "token_type_ids"
-TRUNCATED = "truncated"
-LABEL_ID = "label_id"
-MODEL_INPUT_KEYS = (INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS)
-LENGTH_BUCKET = "length_bucket"
-OUTPUT_KEYS = (*MODEL_INPUT_KEYS, TRUNCATED, LENGTH_BUCKET, LABEL_ID)
 # Token-count buckets ([CLS] and [SEP] included) for slicing the evaluation by text length.
 LENGTH_BUCKETS = ((1, 16), (17, 32), (33, 64), (65, 128), (129, 256), (257, 512))
 
-LABEL_VOCAB_NAME = "label_vocab"
 TOKENIZER_OBJECT_NAME = "bert_tokenizer"
 TRUNCATION_WARNING_SHARE = 0.10
 
@@ -77,17 +78,9 @@ _SHARDED_STATS_PREFIX = "FeatureStats.rio"
 
 
 # -- preprocessing_fn -------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _parse_config(config_json: str) -> Config:
-    return Config.from_json(config_json)
-
-
 def config_from_custom_config(custom_config: dict | None) -> Config:
     """The pipeline Config carried in Transform's custom_config ({"config": Config.to_json()})."""
-    if not custom_config or "config" not in custom_config:
-        return Config()
-    value = custom_config["config"]
-    return value if isinstance(value, Config) else _parse_config(value)
+    return Config.from_custom_config(custom_config, "Transform")
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:

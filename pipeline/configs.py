@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ TEXT_FEATURE = "text"
 LABEL_FEATURE = "label"
 
 PIPELINE_NAME = "bert-text-classifier"
+# Components that read the Config get it as JSON under this key of their custom_config.
+CUSTOM_CONFIG_KEY = "config"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PACKAGE_ROOT / "schemas"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
@@ -197,6 +200,20 @@ class Config:
     def from_json(cls, text: str) -> Config:
         return cls.from_dict(json.loads(text))
 
+    @classmethod
+    def from_custom_config(cls, custom_config, component: str) -> Config:
+        """The Config a component receives in its custom_config: `{"config": <JSON or dict>}`."""
+        if not isinstance(custom_config, dict) or CUSTOM_CONFIG_KEY not in custom_config:
+            raise ValueError(
+                f"the {component}'s custom_config must hold the pipeline config under "
+                f'"{CUSTOM_CONFIG_KEY}" ({{"{CUSTOM_CONFIG_KEY}": config.to_json()}}), '
+                f"got {custom_config!r}"
+            )
+        value = custom_config[CUSTOM_CONFIG_KEY]
+        if isinstance(value, cls):
+            return value
+        return cls.from_dict(value) if isinstance(value, dict) else _parse_json(value)
+
     def replace(self, **sections: dict) -> Config:
         """A copy with some settings changed: `config.replace(train={"train_steps": 5})`."""
         return dataclasses.replace(
@@ -216,6 +233,11 @@ class Config:
     @property
     def push_dir(self) -> str:
         return self.run.push_dir or str(Path(self.run.output) / "serving")
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_json(text: str) -> Config:
+    return Config.from_json(text)
 
 
 def _section_types() -> dict[str, type]:

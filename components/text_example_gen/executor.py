@@ -38,11 +38,11 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.text_example_gen import readers
-from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
+from pipeline.configs import CUSTOM_CONFIG_KEY, LABEL_FEATURE, TEXT_FEATURE, Config
 
 logger = logging.getLogger(__name__)
 
-CONFIG_KEY = "config"  # custom_config {"config": Config JSON}
+CONFIG_KEY = CUSTOM_CONFIG_KEY  # custom_config {"config": Config JSON}
 REJECTED_ROWS_DIR = "RejectedRows"
 SUMMARY_FILE = "summary.json"
 _COUNTS_DIR = "_counts"  # per-split counts written by Beam, folded into summary.json
@@ -84,13 +84,7 @@ def config_from_exec_properties(exec_properties: dict[str, Any]) -> Config:
                 f'{{"{CONFIG_KEY}": <Config JSON>}} (see custom_config_proto)'
             )
         value = json_format.MessageToDict(struct)
-    if not isinstance(value, dict) or CONFIG_KEY not in value:
-        raise ValueError(
-            f'the text ExampleGen needs custom_config {{"{CONFIG_KEY}": <Config JSON>}}, '
-            f"got {value!r}"
-        )
-    config = value[CONFIG_KEY]
-    return Config.from_json(config) if isinstance(config, str) else Config.from_dict(config)
+    return Config.from_custom_config(value, "text ExampleGen")
 
 
 def _proto(value, message):
