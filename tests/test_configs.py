@@ -64,3 +64,12 @@ def test_choices_are_enforced_on_the_command_line(capsys):
 def test_push_dir_defaults_under_the_run_folder():
     assert Config().replace(run={"output": "/x/run"}).push_dir == "/x/run/serving"
     assert Config().replace(run={"push_dir": "gs://b/serving"}).push_dir == "gs://b/serving"
+
+
+def test_components_get_the_config_from_custom_config_or_fail_naming_themselves():
+    config = Config().replace(train={"train_steps": 3})
+    as_json = {"config": config.to_json(Config.TRAINER_SECTIONS)}
+    assert Config.from_custom_config(as_json, "Trainer").train.train_steps == 3
+    assert Config.from_custom_config({"config": config.to_dict()}, "Trainer") == config
+    with pytest.raises(ValueError, match="the Transform's custom_config must hold"):
+        Config.from_custom_config(None, "Transform")
