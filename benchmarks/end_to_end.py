@@ -1,6 +1,11 @@
 """Wall time, peak memory and per-component times of `bertpipe run` on the bundled sample.
 
     .venv/bin/python -m benchmarks.end_to_end [--extra "--train-steps 10"] [--repeat 1]
+        [--variants "--trim-padding off;--trim-padding on" --output-name trim_padding]
+
+With --variants (flag sets separated by ';'), every repeat runs each variant in turn (same
+--extra flags), so a before/after pair is measured under the same conditions; the Trainer's
+`train_seconds` (fit, with tracing/XLA compilation) is read from its history.json.
 
 Each run goes to a fresh temporary folder (no MLMD cache). Peak memory: ru_maxrss of
 RUSAGE_CHILDREN (the `bertpipe` process and anything it waited for; DirectRunner with one
@@ -10,6 +15,7 @@ worker runs Beam inside that process) and RUSAGE_SELF (this driver, for referenc
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import statistics
 import tempfile
@@ -23,17 +29,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs (each in a fresh folder)")
     parser.add_argument("--extra", default="", help="extra bertpipe flags, e.g. '--train-steps 10'")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    parser.add_argument("--variants", default="", help="';'-separated flag sets to compare")
+    parser.add_argument("--output-name", default="", help="results/end_to_end_<name>.json")
     args = parser.parse_args(argv)
 
+    variants = [v.strip() for v in args.variants.split(";")] if args.variants else [""]
     runs = []
-    for i in range(args.repeat):
+    for i, variant in ((i, v) for i in range(args.repeat) for v in variants):
         folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
         result = run_bertpipe(
-            ["--output", folder, *shlex.split(args.extra)],
+            ["--output", folder, *shlex.split(args.extra), *shlex.split(variant)],
             log_path=Path(folder) / "bertpipe.log" if args.keep else None,
         )
         result.pop("output")
+        result["variant"] = variant
         result["mlmd_component_s"] = mlmd_component_times(Path(folder) / "metadata.sqlite")
+        histories = sorted(Path(folder).glob("**/Trainer/model_run/*/history.json"))
+        if histories:
+            history = json.loads(histories[-1].read_text(encoding="utf-8"))
+            result["trainer_fit_s"] = history.get("train_seconds")
+            result["trim_padding"] = history.get("trim_padding")
+            result["eval_accuracy_trainer"] = history.get("eval", {}).get("accuracy")
+            print(
+                f"  Trainer fit {result['trainer_fit_s']} s, trim_padding {result['trim_padding']}"
+            )
         print(f"  MLMD execution times (s): {result['mlmd_component_s']}")
         print(
             f"run {i + 1}: wall {result['wall_s']} s, peak RSS (bertpipe) "
@@ -60,8 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_children_mib_max": max(r["peak_rss_children_mib"] for r in runs),
         "driver_rss": peak_rss_mib(),
     }
+    if len(variants) > 1:
+        summary["by_variant"] = {
+            variant: {
+                "wall_s_median": statistics.median(r["wall_s"] for r in these),
+                "trainer_mlmd_s_median": statistics.median(
+                    r["mlmd_component_s"].get("Trainer", float("nan")) for r in these
+                ),
+                "trainer_fit_s_median": statistics.median(
+                    r.get("trainer_fit_s") or float("nan") for r in these
+                ),
+            }
+            for variant in variants
+            for these in [[r for r in runs if r["variant"] == variant]]
+        }
     print(summary)
-    write_results("end_to_end", {"runs": runs, "summary": summary})
+    name = f"end_to_end_{args.output_name}" if args.output_name else "end_to_end"
+    write_results(name, {"runs": runs, "summary": summary})
     return 0
 
 

@@ -15,7 +15,9 @@ reported, and the ids and attention masks of both are compared row by row.
 Part 2 (--beam N): the whole Transform analysis+transform of tf.Transform
 (tft_beam.AnalyzeAndTransformDataset with components.transform.preprocessing_fn) on N and 2N
 sentences, with each --beam-workers value (>1 = multi_processing DirectRunner): the difference
-between the 2N and N runs gives the per-example cost, the rest is fixed start-up cost.
+between the 2N and N runs gives the per-example cost, the rest is fixed start-up cost. A discarded
+warm-up run (1,000 sentences, 1 worker) goes first: the first pipeline of a process also pays
+one-time costs (imports, first tracing).
 """
 
 from __future__ import annotations
@@ -134,7 +136,13 @@ def bench_tokenizers(texts: list[str], length: int, batch: int, repeat: int) -> 
     return result
 
 
-def bench_beam(texts: list[str], labels: list[str], sizes: list[int], workers: list[int]) -> dict:
+def bench_beam(
+    texts: list[str],
+    labels: list[str],
+    sizes: list[int],
+    workers: list[int],
+    warmup_examples: bool = True,
+) -> dict:
     """tft_beam.AnalyzeAndTransformDataset(preprocessing_fn) wall time per (workers, size)."""
     import apache_beam as beam
     import tensorflow as tf
@@ -158,28 +166,34 @@ def bench_beam(texts: list[str], labels: list[str], sizes: list[int], workers: l
     def fn(inputs):
         return preprocessing_fn(inputs, custom)
 
+    def run(size: int, n_workers: int) -> float:
+        rows = [{"text": t, "label": y} for t, y in zip(texts[:size], labels[:size], strict=True)]
+        flags = [f"--direct_num_workers={n_workers}"]
+        if n_workers > 1:
+            flags.append("--direct_running_mode=multi_processing")
+        started = time.perf_counter()
+        with (
+            tempfile.TemporaryDirectory() as temp,
+            beam.Pipeline(options=PipelineOptions(flags)) as p,
+            tft_beam.Context(temp_dir=temp, force_tf_compat_v1=False),
+        ):
+            data = p | "Create" >> beam.Create(rows)
+            (transformed, _), _ = (data, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+            _ = transformed | beam.combiners.Count.Globally() | beam.Map(print)
+        return time.perf_counter() - started
+
+    # The first pipeline of a process also pays one-time costs (imports, first tracing): a
+    # discarded warm-up run, so that they do not land on the first timed size.
+    warmup = run(min(1000, sizes[0]), 1) if warmup_examples else None
+    if warmup is not None:
+        print(f"  beam warm-up (1,000 examples, 1 worker, discarded): {warmup:.1f} s")
     runs = []
     for size in sizes:
         for n_workers in workers:
-            rows = [
-                {"text": t, "label": y} for t, y in zip(texts[:size], labels[:size], strict=True)
-            ]
-            flags = [f"--direct_num_workers={n_workers}"]
-            if n_workers > 1:
-                flags.append("--direct_running_mode=multi_processing")
-            started = time.perf_counter()
-            with (
-                tempfile.TemporaryDirectory() as temp,
-                beam.Pipeline(options=PipelineOptions(flags)) as p,
-                tft_beam.Context(temp_dir=temp, force_tf_compat_v1=False),
-            ):
-                data = p | "Create" >> beam.Create(rows)
-                (transformed, _), _ = (data, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
-                _ = transformed | beam.combiners.Count.Globally() | beam.Map(print)
-            seconds = time.perf_counter() - started
+            seconds = run(size, n_workers)
             print(f"  beam: {size} examples, {n_workers} worker(s): {seconds:.1f} s")
             runs.append({"examples": size, "workers": n_workers, "seconds": round(seconds, 2)})
-    result: dict = {"runs": runs}
+    result: dict = {"runs": runs, "warmup_s": round(warmup, 2) if warmup else None}
     if len(sizes) == 2:
         small, large = sizes
         for n_workers in workers:
@@ -202,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beam", type=int, default=0, help="N for the Beam part (0 = skip)")
     parser.add_argument("--beam-workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--skip-tokenizers", action="store_true")
+    parser.add_argument("--output-name", default="", help="results/<name>.json instead")
     args = parser.parse_args(argv)
 
     texts, labels = read_sentences(args.limit)
@@ -228,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             all_texts, all_labels, [args.beam, 2 * args.beam], workers
         )
         print(results["beam_transform"])
-    write_results("tokenization_beam" if args.skip_tokenizers else "tokenization", results)
+    name = "tokenization_beam" if args.skip_tokenizers else "tokenization"
+    write_results(args.output_name or name, results)
     return 0
 
 

@@ -12,7 +12,18 @@ checkpoint, 2 classes). Variants:
     (ResumableBackup, TrainingHistory, TensorBoard), as in trainer.train_and_evaluate;
   - bare-*: the same model and the same optimizer, model.compile(loss, "accuracy") and fit on
     in-memory batches (tf.data.Dataset.from_tensor_slices of the same token ids), no callbacks.
-  - *-xla / *-noxla: jit_compile on/off;  *-float32 / *-mixed_bfloat16: Keras policy.
+  - *-xla / *-noxla: jit_compile on/off;  *-float32 / *-mixed_bfloat16: Keras policy;
+  - *+trim (project only): the Trainer's trim_padding (make_train_dataset(trim_padding=True),
+    build_classifier(variable_length=True)): each batch cut to its longest sequence rounded up to
+    16/32/64/.../--seq-len; without it every batch has --seq-len tokens;
+  - @L<n>: a variant's own --seq-len.
+Each fit() of a project variant continues in the data where the previous one stopped
+(make_train_dataset(skip_batches=...)), so the timed steps see a representative mix of batches
+(and so of bucket lengths). The length of each step's batch is recorded; with XLA a step whose
+length is met for the first time includes an XLA compilation: such steps are left out of the
+steady-state figures and reported separately (`first_length_steps`). `examples_per_s_mean` =
+batch x steps / their summed time (the figure for a mix of lengths), `examples_per_s` = batch /
+median step.
 All models are built first and warmed up (--warmup steps, includes tracing/XLA compilation); then
 the variants take turns (--rounds rounds of --steps // --rounds steps each). The step time is the
 interval between consecutive on_train_batch_end calls (so input pipeline and callback work count).
@@ -25,6 +36,7 @@ length, which is what the model computes on); peak = cores x GHz x 32 FP32 FLOPs
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -103,6 +115,33 @@ def make_data(examples: int, length: int, folder: str):
     return arrays, label, path, mean_tokens
 
 
+def step_records(variant: dict, data: dict, batch: int, make_train_dataset) -> list[dict]:
+    """Every recorded step of a variant: phase, batch length, seconds, first time of the length.
+
+    The first interval of each fit (fit() set-up) is dropped. Batch lengths of a trimmed variant
+    come from iterating its (deterministic) dataset again over the batches the fits consumed.
+    """
+    lengths = [variant["length"]] * variant["consumed"]
+    if variant["trim"]:
+        dataset = make_train_dataset(
+            data["tfrecord"], data["spec"], batch, seed=42, trim_padding=True
+        )
+        lengths = [int(x["input_ids"].shape[1]) for x, _ in dataset.take(variant["consumed"])]
+    records, seen = [], set()
+    for index, (start, times) in enumerate(variant["fits"]):
+        for offset, seconds in enumerate(times):
+            length = lengths[start + offset]
+            first = length not in seen
+            seen.add(length)
+            if offset == 0 and len(times) > 1:
+                continue
+            phase = "warmup" if index == 0 else "timed"
+            records.append(
+                {"phase": phase, "length": length, "seconds": seconds, "first_length": first}
+            )
+    return records
+
+
 def parameter_counts(model) -> dict:
     total = embedding = 0
     for weight in model.trainable_weights:
@@ -177,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         # A variant may carry its own length: "project-noxla-float32@L32".
         base_name, _, length_text = name.partition("@L")
         length = int(length_text) if length_text else args.seq_len
-        kind, xla, precision = base_name.split("-", 2)
+        trim = base_name.endswith("+trim")
+        kind, xla, precision = base_name.removesuffix("+trim").split("-", 2)
+        if trim and kind != "project":
+            raise ValueError(f"{name}: +trim is a variant of the project's input pipeline only")
         model_config = ModelConfig(max_seq_length=length)
         d = data_for(length)
         train_config = TrainConfig(
@@ -189,10 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         tf.keras.utils.set_random_seed(42)
         with keras_policy(precision):
-            model = build_classifier(model_config, 2)
+            model = build_classifier(model_config, 2, variable_length=trim)
             if kind == "project":
                 compile_classifier(model, train_config)
-                dataset = make_train_dataset(d["tfrecord"], d["spec"], args.batch, seed=42)
+                dataset = functools.partial(
+                    make_train_dataset,
+                    d["tfrecord"],
+                    d["spec"],
+                    args.batch,
+                    seed=42,
+                    trim_padding=trim,
+                )
             else:
                 model.compile(
                     optimizer=make_optimizer(train_config),
@@ -204,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         variants[name] = {
             "kind": kind,
             "precision": precision,
+            "trim": trim,
             "length": length,
+            "consumed": 0,
+            "fits": [],
             "config": train_config,
             "model": model,
             "iterator": dataset,
@@ -235,11 +287,17 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 cb,
             ]
+        dataset = variant["iterator"]
+        if variant["kind"] == "project":  # continue where the last fit stopped
+            dataset = dataset(skip_batches=variant["consumed"])
         with keras_policy(variant["precision"]):
             variant["model"].fit(
-                variant["iterator"], epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0
+                dataset, epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0
             )
-        return list(np.diff(cb.stamps))
+        times = list(np.diff(cb.stamps))
+        variant["fits"].append((variant["consumed"], times))
+        variant["consumed"] += steps
+        return times
 
     for name, v in variants.items():
         started = time.perf_counter()
@@ -293,24 +351,50 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"peak = {cores} cores x {ghz:.3f} GHz x {flops_per_cycle} = {peak / 1e9:.1f} GFLOP/s")
     for name, v in variants.items():
-        median = statistics.median(v["step_s"])
+        steps = step_records(v, data[v["length"]], args.batch, make_train_dataset)
+        warm = [s for s in steps if s["phase"] == "warmup"]
+        timed = [s for s in steps if s["phase"] == "timed"]
+        steady = [s for s in timed if not s["first_length"]]
+        times = [s["seconds"] for s in steady]
+        median = statistics.median(times)
         eps = args.batch / median
-        achieved = eps * 6 * params["non_embedding"] * v["length"]
+        eps_mean = args.batch * len(times) / sum(times)
+        tokens = statistics.fmean(s["length"] for s in steady)  # padded tokens per example
+        achieved = eps_mean * 6 * params["non_embedding"] * tokens
+        by_length = {}
+        for length in sorted({s["length"] for s in steady}):
+            these = [s["seconds"] for s in steady if s["length"] == length]
+            by_length[length] = {
+                "steps": len(these),
+                "step_s_median": round(statistics.median(these), 4),
+            }
         results["variants"][name] = {
             "seq_len": v["length"],
+            "trim_padding": v["trim"],
             "build_s": round(v["build_s"], 1),
             "warmup_s": round(v["warmup_s"], 1),
+            "warmup_lengths": [s["length"] for s in warm],
             "step_s_median": round(median, 4),
-            "step_s_min": round(min(v["step_s"]), 4),
-            "timed_steps": len(v["step_s"]),
+            "step_s_min": round(min(times), 4),
+            "timed_steps": len(times),
             "examples_per_s": round(eps, 2),
+            "examples_per_s_mean": round(eps_mean, 2),
+            "padded_tokens_per_example": round(tokens, 1),
+            "by_length": by_length,
+            "first_length_steps": [
+                {"length": s["length"], "seconds": round(s["seconds"], 2)}
+                for s in timed
+                if s["first_length"]
+            ],
+            "keras_traces": v["model"].train_function.experimental_get_tracing_count(),
             "achieved_gflops": round(achieved / 1e9, 2),
             "share_of_peak": round(achieved / peak, 4) if peak else None,
         }
         r = results["variants"][name]
         print(
-            f"{name:<30} {r['examples_per_s']:7.2f} ex/s  step {median:.3f} s  "
-            f"{r['achieved_gflops']:6.1f} GFLOP/s = {100 * (r['share_of_peak'] or 0):4.1f}% of peak"
+            f"{name:<30} {r['examples_per_s_mean']:7.2f} ex/s (mean)  median step {median:.3f} s "
+            f" {tokens:5.1f} tokens/ex  {r['achieved_gflops']:6.1f} GFLOP/s = "
+            f"{100 * (r['share_of_peak'] or 0):4.1f}% of peak  lengths {by_length}"
         )
     base = results["variants"]
     ratios = {}
@@ -337,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
                 ratios[f"{name} / {other}"] = round(
                     base[name]["examples_per_s"] / base[other]["examples_per_s"], 3
                 )
+    for name in variants:
+        if name.replace("+trim", "") != name and name.replace("+trim", "") in base:
+            other = name.replace("+trim", "")
+            ratios[f"{name} / {other} (mean ex/s)"] = round(
+                base[name]["examples_per_s_mean"] / base[other]["examples_per_s_mean"], 3
+            )
     results["throughput_ratios"] = ratios
     for k, value in ratios.items():
         print(f"  {k}: {value}")

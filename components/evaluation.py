@@ -7,6 +7,7 @@ TFMA runs the exported model's `transform_features` signature first, which yield
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -15,8 +16,9 @@ from tfx import v1 as tfx
 from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 
-from components import export, features
+from components import export, features, runtime_settings
 from components.baseline import has_model
 from pipeline.configs import Config
 
@@ -103,6 +105,12 @@ class Executor(tfx_evaluator_executor.Executor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        exec_properties, settings = runtime_settings.pop_settings(exec_properties)
+        if "min_accuracy" in settings:
+            key = standard_component_specs.EVAL_CONFIG_KEY
+            eval_config = proto_utils.json_to_proto(exec_properties[key], tfma.EvalConfig())
+            set_min_accuracy(eval_config, float(settings["min_accuracy"]))
+            exec_properties = {**exec_properties, key: proto_utils.proto_to_json(eval_config)}
         baseline_key = standard_component_specs.BASELINE_MODEL_KEY
         baselines = [m for m in input_dict.get(baseline_key, []) if has_model(m)]
         input_dict = {k: v for k, v in input_dict.items() if k != baseline_key}
@@ -112,6 +120,31 @@ class Executor(tfx_evaluator_executor.Executor):
 
 
 class Evaluator(tfx.components.Evaluator):
-    """TFX's Evaluator, judging the first model (no model in production) on absolute bounds alone."""
+    """TFX's Evaluator, judging the first model (no model in production) on absolute bounds alone.
 
+    Takes `min_accuracy` as a runtime setting (components.runtime_settings).
+    """
+
+    SETTINGS = ("min_accuracy",)
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        runtime_settings.add_runtime_settings(self, runtime, self.SETTINGS)
+
+
+def set_min_accuracy(eval_config: tfma.EvalConfig, value: float) -> None:
+    """Sets the blessing lower bound on accuracy (overall slice) in `eval_config`, in place."""
+    found = 0
+    for metrics_spec in eval_config.metrics_specs:
+        for metric in metrics_spec.metrics:
+            if metric.class_name != "SparseCategoricalAccuracy":
+                continue
+            for per_slice in metric.per_slice_thresholds:
+                per_slice.threshold.value_threshold.lower_bound.value = value
+                found += 1
+    if not found:
+        raise ValueError(
+            "the EvalConfig has no accuracy threshold to set min_accuracy on; expected the"
+            " SparseCategoricalAccuracy per-slice threshold that build_eval_config writes"
+        )

@@ -67,10 +67,10 @@ def _raw_text(text: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor | tf.RaggedT
 def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir: str) -> str:
     """Writes the serving SavedModel of a trained classifier to `export_dir` (see module doc)."""
     from components.model import INPUT_DTYPE, INPUT_FEATURES, serving_copy
-    from components.trainer import label_vocabulary
+    from components.trainer import label_vocabulary, sequence_length
 
     labels = label_vocabulary(tf_transform_output)
-    serving_model = serving_copy(model)
+    serving_model = serving_copy(model, max_seq_length=sequence_length(tf_transform_output))
     raw_spec = tf_transform_output.raw_feature_spec()
     if TEXT_FEATURE not in raw_spec:
         raise ValueError(f"the Transform's raw schema has no {TEXT_FEATURE!r} feature: {raw_spec}")
@@ -139,6 +139,45 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir:
 def class_labels(loaded) -> list[str]:
     """The class labels by label id, from a loaded serving model (its `class_labels` function)."""
     return [value.decode("utf-8") for value in loaded.class_labels().numpy()]
+
+
+def load_serving_weights(model: tf.keras.Model, export_dir: str, labels: list[str]) -> None:
+    """Warm start: copies the weights of an exported serving model into `model`, in place.
+
+    The serving model must classify the same labels in the same order and hold weights of the
+    same shapes (the same checkpoint architecture); otherwise a ValueError says what differs.
+    """
+    import tensorflow_text  # noqa: F401  (registers the ops the tokenizer uses)
+
+    loaded = tf.saved_model.load(find_saved_model(export_dir))
+    if not all(hasattr(loaded, name) for name in ("class_labels", "model_variables")):
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: it is not a model this pipeline exported (no"
+            " class_labels or model_variables); train from the checkpoint with --no-warm-start"
+        )
+    production_labels = class_labels(loaded)
+    if production_labels != list(labels):
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: it classifies {production_labels}, this data"
+            f" has {list(labels)}; train from the checkpoint with --no-warm-start"
+        )
+    saved, current = list(loaded.model_variables), list(model.variables)
+    shapes = [(tuple(s.shape), tuple(c.shape)) for s, c in zip(saved, current, strict=False)]
+    mismatch = next((i for i, (a, b) in enumerate(shapes) if a != b), None)
+    if len(saved) != len(current) or mismatch is not None:
+        where = (
+            f"variable {current[mismatch].name} is {shapes[mismatch][1]} here and"
+            f" {shapes[mismatch][0]} there"
+            if mismatch is not None
+            else f"{len(current)} variables here, {len(saved)} there"
+        )
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: a different architecture ({where});"
+            " train from the checkpoint with --no-warm-start"
+        )
+    for target, source in zip(current, saved, strict=True):
+        target.assign(tf.cast(source, target.dtype))
+    log.info("warm start: %d weights from %s", len(current), export_dir)
 
 
 # -- prediction ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The classifier: a pretrained BERT encoder, dropout and a dense softmax layer (classic BERT).
 
-    input_ids, attention_mask, token_type_ids  (int32 [batch, max_seq_length], static length)
+    input_ids, attention_mask, token_type_ids  (int32 [batch, max_seq_length], static length;
+                                                [batch, None] with variable_length, for batches
+                                                trimmed of trailing padding)
       -> "bert"        transformers TFBertModel (pretrained weights from the checkpoint)
       -> pooled output (BERT pooler: tanh(dense([CLS] hidden state)))
          or, for a checkpoint without pooler weights, the [CLS] hidden state
@@ -69,6 +71,7 @@ def build_classifier(
     *,
     bert_config=None,
     head: str | None = None,
+    variable_length: bool = False,
 ) -> tf.keras.Model:
     """The Keras functional classifier (see the module docstring).
 
@@ -76,6 +79,8 @@ def build_classifier(
     With `bert_config` (a transformers BertConfig) it is built with fresh weights instead, which
     is how `serving_copy` rebuilds a trained model (`head` then says which head it had).
     The current global Keras mixed-precision policy applies to everything but the last two layers.
+    With `variable_length` the inputs are [batch, None] (any length up to max_seq_length: the
+    Trainer's padding-trimmed batches); otherwise [batch, max_seq_length].
     """
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
@@ -96,7 +101,7 @@ def build_classifier(
     # it costs tens of seconds each time a Keras call traces it, so it is called as plain Python.
     bert.call = tf.autograph.experimental.do_not_convert(bert.call)
 
-    length = model_config.max_seq_length
+    length = None if variable_length else model_config.max_seq_length
     inputs = {
         name: tf.keras.Input(shape=(length,), dtype=INPUT_DTYPE, name=name)
         for name in INPUT_FEATURES
@@ -140,16 +145,26 @@ def keras_policy(policy: str):
         tf.keras.mixed_precision.set_global_policy(previous)
 
 
-def serving_copy(model: tf.keras.Model) -> tf.keras.Model:
+def serving_copy(model: tf.keras.Model, max_seq_length: int | None = None) -> tf.keras.Model:
     """A float32, non-distributed copy of a trained classifier, with the same weights.
 
     Training may run under a distribution strategy (TPU, mirrored) and a mixed-precision policy;
     the exported model should not: it is rebuilt outside any strategy scope in float32 and the
-    trained weights are copied in (in order; the architecture is identical).
+    trained weights are copied in (in order; the architecture is identical). The copy takes
+    static [batch, max_seq_length] inputs: `max_seq_length` is needed for a model trained with
+    variable-length inputs, and must match the input length of one trained without.
     """
     bert = model.get_layer(BERT_LAYER)
+    trained_length = model.inputs[0].shape[1]
+    if max_seq_length is None and trained_length is None:
+        raise ValueError("the model takes inputs of any length: pass max_seq_length")
+    if None not in (max_seq_length, trained_length) and max_seq_length != trained_length:
+        raise ValueError(
+            f"max_seq_length {max_seq_length} differs from the model's input length "
+            f"{trained_length}"
+        )
     model_config = ModelConfig(
-        max_seq_length=int(model.inputs[0].shape[1]),
+        max_seq_length=int(max_seq_length or trained_length),
         dropout=float(model.get_layer(DROPOUT_LAYER).rate),
     )
     num_classes = int(model.get_layer(DENSE_LAYER).units)

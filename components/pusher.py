@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import tensorflow as tf
@@ -19,10 +20,10 @@ from tfx import types
 from tfx import v1 as tfx
 from tfx.components.pusher import executor as tfx_pusher_executor
 from tfx.dsl.components.base import executor_spec
-from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils
 
+from components import runtime_settings
 from components.baseline import production_versions
 
 STAGING_PREFIX = ".incoming-"
@@ -50,7 +51,7 @@ def push_model(model_path: str, push_dir: str) -> tuple[str, str]:
 
 
 class Executor(tfx_pusher_executor.Executor):
-    """Pushes blessed models to a filesystem destination with `push_model`."""
+    """Pushes blessed models to the push_dir runtime setting with `push_model`."""
 
     def Do(  # noqa: N802  (TFX's executor interface)
         self,
@@ -58,6 +59,7 @@ class Executor(tfx_pusher_executor.Executor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        exec_properties, settings = runtime_settings.pop_settings(exec_properties)
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.PUSHED_MODEL_KEY]
@@ -65,22 +67,26 @@ class Executor(tfx_pusher_executor.Executor):
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
-        destination = pusher_pb2.PushDestination()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
-        )
-        if destination.WhichOneof("destination") != "filesystem":
-            raise ValueError(
-                "this Pusher pushes to a filesystem destination only; got "
-                f"{destination.WhichOneof('destination')!r}"
-            )
+        push_dir = settings.get("push_dir", "")
+        if not push_dir:
+            raise ValueError("the Pusher has no push_dir (runtime setting) to push to")
         model_path = self.GetModelPath(input_dict)
-        version, final = push_model(model_path, destination.filesystem.base_directory)
+        version, final = push_model(model_path, push_dir)
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=final, pushed_version=version)
 
 
 class Pusher(tfx.components.Pusher):
-    """TFX's Pusher with all-or-nothing pushes to a versioned folder."""
+    """TFX's Pusher with all-or-nothing pushes to a versioned folder.
 
+    The folder is the runtime setting `push_dir` (components.runtime_settings).
+    """
+
+    SETTINGS = ("push_dir",)
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+        # The folder itself is the push_dir setting, so that it can change per run.
+        destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem())
+        super().__init__(push_destination=destination, **kwargs)
+        runtime_settings.add_runtime_settings(self, runtime, self.SETTINGS)

@@ -5,9 +5,13 @@ What `run_fn` does:
 1. parses `Config.from_json(fn_args.custom_config["config"])` (once; nothing else reads settings);
 2. picks the distribution strategy and precision policy (components.strategy);
 3. reads the Transform's gzip TFRecords with tf.data (transformed feature spec of the
-   TFTransformOutput): training batches of the *global* batch size with drop_remainder=True and
-   fully static shapes, shuffled (seeded) and repeated; evaluation batches padded to the full batch
-   size with zero-weight copies of an example, so no example is dropped and shapes stay static;
+   TFTransformOutput): training batches of the *global* batch size with drop_remainder=True,
+   shuffled (seeded) and repeated; evaluation batches padded to the full batch size with
+   zero-weight copies of an example, so no example is dropped. With `trim_padding` (the default
+   off TPU; see `use_trim_padding`) every batch is cut to its longest sequence rounded up to a
+   bucket length (16, 32, 64, ... max_seq_length; `length_buckets`), so the encoder does not
+   run on all-[PAD] columns: the model takes [batch, None] inputs (one Keras trace), XLA compiles
+   once per bucket that occurs. Without it (TPU) every shape is static;
 4. builds and compiles the model inside `strategy.scope()` (steps_per_execution, jit_compile);
 5. trains `config.train.train_steps` steps as one Keras epoch (`fn_args.train_steps`, from the
    TFX TrainArgs, is ignored: the typed config is the one source of settings), with
@@ -61,6 +65,7 @@ HISTORY_FILE = "history.json"
 RESUME_FOLDER = "_resume"
 SHUFFLE_BUFFER = 10_000
 _PARSE_BATCH = 256
+MIN_BUCKET = 16
 
 
 # -- input ---------------------------------------------------------------------------------------
@@ -94,15 +99,54 @@ def sequence_length(tf_transform_output: tft.TFTransformOutput) -> int:
     return int(next(iter(lengths))[0])
 
 
-def _parser(tf_transform_output: tft.TFTransformOutput):
-    """serialized [batch] -> (features {name: int32 [batch, length]}, label_id int64 [batch])."""
+def length_buckets(max_seq_length: int) -> tuple[int, ...]:
+    """The lengths a trimmed batch is cut to: 16, 32, 64, ... below max_seq_length, then it."""
+    buckets = []
+    length = MIN_BUCKET
+    while length < max_seq_length:
+        buckets.append(length)
+        length *= 2
+    return (*buckets, max_seq_length)
+
+
+def use_trim_padding(train_config, strategy: tf.distribute.Strategy) -> bool:
+    """Whether batches are trimmed (config.train.trim_padding; auto = on unless on a TPU)."""
+    tpu = strategies.is_tpu(strategy)
+    if train_config.trim_padding == "on" and tpu:
+        raise ValueError(
+            "trim_padding=on gives batches of varying length, but a TPU needs static shapes; "
+            "use trim_padding=auto or off on a TPU"
+        )
+    return train_config.trim_padding == "on" or (train_config.trim_padding == "auto" and not tpu)
+
+
+def trim_batch(features: dict, buckets: tuple[int, ...]) -> dict:
+    """Cuts the [batch, max_seq_length] token features of a batch to the smallest bucket that
+    holds its last real token (the last position where any attention_mask is set); only trailing
+    positions whose attention_mask is 0 in every row are removed."""
+    mask = features["attention_mask"]
+    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
+    used = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)))
+    bounds = tf.constant(buckets, dtype=mask.dtype)
+    target = tf.gather(bounds, tf.reduce_sum(tf.cast(bounds < used, tf.int32)))
+    return {name: value[:, :target] for name, value in features.items()}
+
+
+def _parser(tf_transform_output: tft.TFTransformOutput, trim_padding: bool = False):
+    """serialized [batch] -> (features {name: int32 [batch, length]}, label_id int64 [batch]).
+
+    length = max_seq_length, or with `trim_padding` the batch's bucket (`trim_batch`).
+    """
     full_spec = tf_transform_output.transformed_feature_spec()
     spec = {name: full_spec[name] for name in (*INPUT_FEATURES, LABEL_ID_FEATURE)}
+    buckets = length_buckets(sequence_length(tf_transform_output)) if trim_padding else ()
 
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
         features = {name: tf.cast(parsed[name], INPUT_DTYPE) for name in INPUT_FEATURES}
         label = tf.reshape(parsed[LABEL_ID_FEATURE], [-1])
+        if buckets:
+            features = trim_batch(features, buckets)
         return features, label
 
     return parse
@@ -123,8 +167,10 @@ def make_train_dataset(
     *,
     seed: int = 42,
     skip_batches: int = 0,
+    trim_padding: bool = False,
 ) -> tf.data.Dataset:
-    """Shuffled, repeated batches of the global batch size, every shape static.
+    """Shuffled, repeated batches of the global batch size, every shape static unless
+    `trim_padding` (then [batch, bucket length]; see `trim_batch`).
 
     `skip_batches` skips the batches a resumed run has already trained on (the order is
     deterministic for a given seed, so the resumed run sees the batches it would have seen).
@@ -141,7 +187,9 @@ def make_train_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if skip_batches:
         dataset = dataset.skip(skip_batches)
-    dataset = dataset.map(_parser(tf_transform_output), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        _parser(tf_transform_output, trim_padding), num_parallel_calls=tf.data.AUTOTUNE
+    )
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 
@@ -151,11 +199,13 @@ def make_eval_dataset(
     batch_size: int,
     *,
     steps: int = 0,
+    trim_padding: bool = False,
 ) -> tf.data.Dataset:
     """(features, label_id, weight) batches over the whole split (or its first `steps` batches).
 
     The last batch is filled up with zero-weight copies of the first example, so every batch has
-    the full static batch size (as a TPU needs) and still no example is left out.
+    the full static batch size (as a TPU needs) and still no example is left out. With
+    `trim_padding` each batch is cut to its bucket length (`trim_batch`).
     """
     files = transformed_files(file_patterns)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -163,6 +213,9 @@ def make_eval_dataset(
     weighted = dataset.map(lambda x, y: (x, y, tf.constant(1.0)))
     padding = weighted.take(1).map(lambda x, y, w: (x, y, tf.constant(0.0))).repeat(batch_size - 1)
     dataset = weighted.concatenate(padding).batch(batch_size, drop_remainder=True)
+    if trim_padding:
+        buckets = length_buckets(sequence_length(tf_transform_output))
+        dataset = dataset.map(lambda x, y, w: (trim_batch(x, buckets), y, w))
     if steps:
         dataset = dataset.take(steps)
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
@@ -329,11 +382,13 @@ def train_and_evaluate(
     strategy: tf.distribute.Strategy | None = None,
     extra_callbacks: tuple = (),
     verbose: int | str = 1,
+    base_model: str | None = None,
 ) -> TrainingResult:
     """Trains config.train.train_steps steps (resuming from `backup_dir`), then evaluates.
 
     Writes TensorBoard logs and history.json into `model_run_dir` (chief only). The training
     backup in `backup_dir` is left in place; the caller removes it once the model is exported.
+    With `base_model` (an exported serving model), training starts from its weights (warm start).
     """
     train = config.train
     tf.keras.utils.set_random_seed(train.seed)
@@ -351,11 +406,17 @@ def train_and_evaluate(
         )
 
     done = min(completed_steps(backup_dir), train.train_steps)
+    trim = use_trim_padding(train, strategy)
     train_dataset = make_train_dataset(
-        train_files, tf_transform_output, train.batch_size, seed=train.seed, skip_batches=done
+        train_files,
+        tf_transform_output,
+        train.batch_size,
+        seed=train.seed,
+        skip_batches=done,
+        trim_padding=trim,
     )
     eval_dataset = make_eval_dataset(
-        eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps
+        eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps, trim_padding=trim
     )
     log_dir = model_run_dir if chief else tempfile.mkdtemp(prefix="tensorboard_")
     schedule = learning_rate_schedule(train)
@@ -376,15 +437,20 @@ def train_and_evaluate(
 
     started = time.monotonic()
     with keras_policy(precision), strategy.scope():
-        model = build_classifier(config.model, len(labels))
+        model = build_classifier(config.model, len(labels), variable_length=trim)
         compile_classifier(model, train)
         # Optimizer state exists before BackupAndRestore restores it (restored at once, not
         # deferred, also when a finished training is resumed and no step runs).
         model.optimizer.build(model.trainable_variables)
+        if base_model and not done:  # a resumed run restores its own weights instead
+            export.load_serving_weights(model, base_model, labels)
         print(
             f"Training {train.train_steps} steps of {train.batch_size} examples "
-            f"({strategies.describe(strategy)}, {precision}, XLA {train.jit_compile}), "
-            f"{len(labels)} classes {labels}" + (f", resuming after step {done}" if done else ""),
+            f"({strategies.describe(strategy)}, {precision}, XLA {train.jit_compile}, "
+            f"trim padding {trim}), "
+            f"{len(labels)} classes {labels}"
+            + (f", resuming after step {done}" if done else "")
+            + (f", warm-started from {base_model}" if base_model and not done else ""),
             flush=True,
         )
         model.fit(
@@ -420,7 +486,9 @@ def train_and_evaluate(
         "replicas": strategy.num_replicas_in_sync,
         "precision": precision,
         "jit_compile": train.jit_compile,
+        "trim_padding": trim,
         "train_seconds": round(train_seconds, 1),
+        "warm_start": base_model or "",
         "config": config.to_dict(),
     }
     if chief:
@@ -440,7 +508,17 @@ def config_from_fn_args(fn_args) -> Config:
     return Config.from_custom_config(fn_args.custom_config, "Trainer")
 
 
-def resume_dir(fn_args, config: Config) -> str:
+def base_model_dir(fn_args, config: Config) -> str | None:
+    """The model in production to warm-start from, or None (warm start off, or no model yet)."""
+    if not config.train.warm_start or not fn_args.base_model:
+        return None
+    if not tf.io.gfile.exists(os.path.join(fn_args.base_model, "saved_model.pb")):
+        print("No model in production: training from the pretrained checkpoint", flush=True)
+        return None
+    return fn_args.base_model
+
+
+def resume_dir(fn_args, config: Config, base_model: str | None = None) -> str:
     """The stable resume folder of this training (see the module docstring)."""
     key = json.dumps(
         {
@@ -448,6 +526,7 @@ def resume_dir(fn_args, config: Config) -> str:
             "train": dataclasses.asdict(config.train),
             "train_files": list(fn_args.train_files),
             "transform": fn_args.transform_graph_path or fn_args.transform_output,
+            "base_model": base_model or "",
         },
         sort_keys=True,
     )
@@ -466,7 +545,8 @@ def run_fn(fn_args) -> None:
             fn_args.train_steps,
             config.train.train_steps,
         )
-    backup_dir = resume_dir(fn_args, config)
+    base_model = base_model_dir(fn_args, config)
+    backup_dir = resume_dir(fn_args, config, base_model)
     result = train_and_evaluate(
         config,
         train_files=fn_args.train_files,
@@ -474,6 +554,7 @@ def run_fn(fn_args) -> None:
         transform_output=fn_args.transform_graph_path or fn_args.transform_output,
         model_run_dir=fn_args.model_run_dir,
         backup_dir=backup_dir,
+        base_model=base_model,
     )
     chief = strategies.is_chief(result.strategy)
     target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="serving_")

@@ -1,6 +1,9 @@
 """`bertpipe`: the one entry point of the product.
 
 bertpipe run            the whole pipeline locally (LocalDagRunner or BeamDagRunner)
+bertpipe compile        compile it for Kubeflow Pipelines (KubeflowV2DagRunner) into build/
+bertpipe submit         start one run of the compiled pipeline on Kubeflow Pipelines
+bertpipe schedule       create a recurring run (production retraining) on Kubeflow Pipelines
 bertpipe infer-schema   propose a curated schema for a new dataset
 bertpipe predict        classify texts with an exported model
 """
@@ -9,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 
 import pipeline  # noqa: F401  (environment for TensorFlow)
-from pipeline.configs import add_config_arguments, config_from_args
+from pipeline.configs import PIPELINE_NAME, add_config_arguments, config_from_args
 
 ALL_SECTIONS = ("data", "model", "train", "eval", "run")
+DEFAULT_PACKAGE = "build/pipeline.yaml"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -26,6 +31,79 @@ def _run(args: argparse.Namespace) -> int:
     report = write_report(config, paths)
     print(report.summary())
     return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from pipeline.kubeflow_runner import compile_pipeline
+
+    config = config_from_args(args)
+    path = compile_pipeline(config)
+    print(
+        f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
+    )
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow
+
+    run_id = kubeflow.submit(
+        args.package,
+        args.endpoint,
+        args.experiment,
+        args.run_name or f"{PIPELINE_NAME}-{time.strftime('%Y%m%d-%H%M%S')}",
+        params=kubeflow.parse_parameter_values(args.package, args.param),
+        namespace=args.namespace,
+        pipeline_root=args.pipeline_root,
+        pipeline_name=args.pipeline_name,
+        service_account=args.service_account,
+    )
+    print(f"Started run {run_id} in experiment {args.experiment!r} at {args.endpoint}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow
+
+    job_id = kubeflow.schedule(
+        args.package,
+        args.endpoint,
+        args.experiment,
+        args.job_name,
+        args.cron,
+        max_concurrency=args.max_concurrency,
+        catchup=args.catchup,
+        params=kubeflow.parse_parameter_values(args.package, args.param),
+        namespace=args.namespace,
+        pipeline_root=args.pipeline_root,
+        pipeline_name=args.pipeline_name,
+        service_account=args.service_account,
+    )
+    print(
+        f"Created recurring run {job_id} ({args.job_name!r}, cron {args.cron!r}) in experiment"
+        f" {args.experiment!r} at {args.endpoint}"
+    )
+    return 0
+
+
+def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", required=True, help="KFP API URL, e.g. http://127.0.0.1:8888")
+    parser.add_argument("--package", default=DEFAULT_PACKAGE, help="compiled pipeline package")
+    parser.add_argument("--experiment", default=PIPELINE_NAME, help="KFP experiment (created)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run-time parameter (repeatable): data_root, checkpoint, train_steps,"
+        " learning_rate, min_accuracy, push_dir",
+    )
+    parser.add_argument("--pipeline-root", help="where runs keep artifacts (gs://...)")
+    parser.add_argument("--namespace", help="Kubeflow namespace (multi-user clusters)")
+    parser.add_argument(
+        "--pipeline-name", help="upload the package as a version of this pipeline first"
+    )
+    parser.add_argument("--service-account", help="Kubernetes service account of the run's pods")
 
 
 def _infer_schema(args: argparse.Namespace) -> int:
@@ -63,6 +141,34 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(run, ALL_SECTIONS)
     run.set_defaults(handler=_run)
 
+    compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines")
+    add_config_arguments(compile_, (*ALL_SECTIONS, "kubeflow"))
+    compile_.set_defaults(handler=_compile)
+
+    submit = commands.add_parser("submit", help="start a run on Kubeflow Pipelines")
+    _add_kfp_arguments(submit)
+    submit.add_argument("--run-name", help="run name (default: pipeline name and time)")
+    submit.set_defaults(handler=_submit)
+
+    schedule = commands.add_parser("schedule", help="create a recurring run on Kubeflow Pipelines")
+    _add_kfp_arguments(schedule)
+    schedule.add_argument(
+        "--cron", required=True, help='six-field cron, seconds first: "0 0 3 * * *" = 03:00 daily'
+    )
+    schedule.add_argument(
+        "--job-name", default=f"{PIPELINE_NAME}-retraining", help="recurring run name"
+    )
+    schedule.add_argument(
+        "--max-concurrency", type=int, default=1, help="runs that may overlap (1-10)"
+    )
+    schedule.add_argument(
+        "--catchup",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="start every missed run after a pause (default: only the latest)",
+    )
+    schedule.set_defaults(handler=_schedule)
+
     infer = commands.add_parser("infer-schema", help="propose a schema for a dataset")
     add_config_arguments(infer, ("data",))
     infer.add_argument("--out", help="write the schema here (default: print it)")
@@ -81,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     # google-api-core warns about Python 3.11 support on import; it says nothing about this run.
     warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
+    if args.command in ("submit", "schedule"):
+        from pipeline.kubeflow import KubeflowError
+
+        try:
+            return args.handler(args)
+        except (KubeflowError, ValueError, FileNotFoundError) as error:
+            print(f"bertpipe {args.command}: {error}", file=sys.stderr)
+            return 2
     return args.handler(args)
 
 

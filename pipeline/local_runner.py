@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from absl import logging as absl_logging
 from tfx import v1 as tfx
@@ -46,8 +48,12 @@ def beam_pipeline_args(config: Config) -> list[str]:
     return args
 
 
-def run_pipeline(config: Config) -> RunPaths:
-    """Runs the whole pipeline with the configured local orchestrator."""
+def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> RunPaths:
+    """Runs the whole pipeline with the configured local orchestrator.
+
+    `runtime` overrides the per-run settings (components.runtime_settings), as run-time parameters
+    do on Kubeflow; by default they come from `config`.
+    """
     paths = RunPaths(Path(config.run.output).resolve())
     paths.output.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(
@@ -57,6 +63,7 @@ def run_pipeline(config: Config) -> RunPaths:
             str(paths.metadata_path)
         ),
         beam_pipeline_args=beam_pipeline_args(config),
+        runtime=runtime,
     )
     runner = {
         "local": tfx.orchestration.LocalDagRunner,

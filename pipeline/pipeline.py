@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from tfx import v1 as tfx
 
-from components import evaluation, pusher
+from components import evaluation, pusher, runtime_settings
 from components.baseline import ProductionBaseline, newest_version
 from components.schema import class_names, schema_file
-from components.text_example_gen.component import text_example_gen
+from components.text_example_gen import input_split_config, text_example_gen
 from components.validation_gate import ValidationGate
-from pipeline.configs import PIPELINE_NAME, Config
+from pipeline.configs import PIPELINE_NAME, Config, KubeflowConfig
 
 
 def create_pipeline(
@@ -17,12 +20,20 @@ def create_pipeline(
     pipeline_root: str,
     metadata_connection_config=None,
     beam_pipeline_args: list[str] | None = None,
+    runtime: Mapping[str, Any] | None = None,
 ) -> tfx.dsl.Pipeline:
-    """Implements the BERT text-classification pipeline with TFX."""
+    """Implements the BERT text-classification pipeline with TFX.
+
+    `runtime` holds the settings an operator may change per run (components.runtime_settings):
+    RuntimeParameters when compiling for Kubeflow; by default the values in `config`.
+    """
     components = []
+    if runtime is None:
+        runtime = runtime_settings.config_values(config, input_split_config(config.data)[0])
+    runtime_settings.check_values(runtime)
 
     # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
-    example_gen = text_example_gen(config)
+    example_gen = text_example_gen(config, input_base=runtime["data_root"])
     components.append(example_gen)
 
     # Imports the curated raw-data schema from schemas/.
@@ -46,7 +57,8 @@ def create_pipeline(
     components.append(validation_gate)
 
     # Tokenizes with the checkpoint's WordPiece vocabulary and maps labels to ids, in the graph.
-    transform = tfx.components.Transform(
+    transform = runtime_settings.Transform(
+        runtime=runtime,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="components.transform.preprocessing_fn",
@@ -56,26 +68,41 @@ def create_pipeline(
     components.append(transform)
 
     # Finds the model in production (newest pushed version) for warm start and the regression check.
-    # The newest version at build time keys the cache: a new push makes this node run again.
+    # Locally the newest version at build time keys the cache, so a new push makes it run again;
+    # the Kubeflow package turns caching off for this step (pipeline.kubeflow_runner).
     production_baseline = ProductionBaseline(
-        push_dir=config.push_dir, expected_version=newest_version(config.push_dir)
+        push_dir=runtime["push_dir"],
+        expected_version=(
+            newest_version(runtime["push_dir"]) if isinstance(runtime["push_dir"], str) else 0
+        ),
     )
     components.append(production_baseline)
 
     # Fine-tunes BERT with a classification head under the configured distribution strategy.
-    trainer = tfx.components.Trainer(
+    trainer = runtime_settings.Trainer(
+        runtime=runtime,
         run_fn="components.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        base_model=production_baseline.outputs["baseline"] if config.train.warm_start else None,
         train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
         custom_config={"config": config.to_json(Config.TRAINER_SECTIONS)},
     )
+    if any(
+        (
+            config.kubeflow.accelerator_type,
+            config.kubeflow.trainer_cpu,
+            config.kubeflow.trainer_memory,
+        )
+    ):
+        trainer.with_platform_config(trainer_resources(config.kubeflow))
     components.append(trainer)
 
     # Computes metrics and slices with TFMA and blesses the model if it passes the thresholds.
     evaluator = evaluation.Evaluator(
+        runtime=runtime,
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=production_baseline.outputs["baseline"],
@@ -86,11 +113,9 @@ def create_pipeline(
 
     # Pushes blessed models to a versioned folder that TF Serving watches.
     model_pusher = pusher.Pusher(
+        runtime=runtime,
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.push_dir)
-        ),
     )
     components.append(model_pusher)
 
@@ -102,3 +127,24 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,
     )
+
+
+def trainer_resources(kubeflow: KubeflowConfig):
+    """The Trainer's platform config: the accelerator and limits chosen in `config.kubeflow`."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    # Both the older fields (what TFX's compiler checks, and Vertex reads) and the newer string
+    # fields (what recent open-source KFP backends read first).
+    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    if kubeflow.trainer_cpu:
+        resources.cpu_limit = kubeflow.trainer_cpu
+        resources.resource_cpu_limit = f"{kubeflow.trainer_cpu:g}"
+    if kubeflow.trainer_memory:
+        resources.memory_limit = kubeflow.trainer_memory
+        resources.resource_memory_limit = f"{kubeflow.trainer_memory:g}G"
+    if kubeflow.accelerator_type:
+        resources.accelerator.type = kubeflow.accelerator_type
+        resources.accelerator.count = kubeflow.accelerator_count
+        resources.accelerator.resource_type = kubeflow.accelerator_type
+        resources.accelerator.resource_count = str(kubeflow.accelerator_count)
+    return resources

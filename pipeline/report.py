@@ -47,6 +47,8 @@ class Report:
             )
         if self.truncation_share is not None:
             lines.append(f"truncated examples: {self.truncation_share:.1%}")
+        if self.history.get("warm_start"):
+            lines.append("training warm-started from the model in production")
         for name in ("example_count", ACCURACY, "macro_f1_score", "auc/class_1"):
             if name in self.metrics:
                 lines.append(f"{name}: {self.metrics[name]:.4f}")

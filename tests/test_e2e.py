@@ -116,11 +116,16 @@ def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
     assert production_versions(config.push_dir) == before
     assert "NOT BLESSED, nothing pushed" in out
     assert "lower_bound { value: 0.999 }" in out
-    # Nothing but the Evaluator's inputs changed: the expensive components came from the cache.
+    # The data and its tokenization did not change: they came from the cache. The Trainer ran
+    # again, warm-started from the model that the first run pushed.
     assert (
-        "Trainer finished in" in out
-        and "(cached)" in out.split("Trainer finished in")[1].split("\n")[0]
+        "Transform finished in" in out
+        and "(cached)" in out.split("Transform finished in")[1].split("\n")[0]
     )
+    assert "Trainer finished in" in out
+    assert "(cached)" not in out.split("Trainer finished in")[1].split("\n")[0]
+    assert "warm-started from " in out and "ProductionBaseline" in out.split("warm-started from")[1]
+    assert "training warm-started from the model in production" in out
     assert f"model in production (version {before[-1]})" in out
 
 
@@ -168,7 +173,11 @@ def test_a_regressed_candidate_is_refused_against_a_better_baseline(local_run, t
     config, _, _ = local_run
     push_dir = tmp_path / "serving"
     write_oracle_model(str(push_dir / "1000"))
-    strict = config.replace(run={"push_dir": str(push_dir)}, eval={"max_accuracy_drop": 0.01})
+    strict = config.replace(
+        run={"push_dir": str(push_dir)},
+        eval={"max_accuracy_drop": 0.01},
+        train={"warm_start": False},  # the oracle has no weights to start from
+    )
     report = write_report(strict, run_pipeline(strict))
     assert not report.blessed
     assert production_versions(str(push_dir)) == [1000]
@@ -184,3 +193,22 @@ def test_beam_runner_runs_the_same_pipeline(tiny_checkpoint, tmp_path):
     assert (RunPaths(tmp_path / "beam_run").metadata_path).is_file()
     labels = answer_in_fresh_process(report.pushed_to, ["great value"])
     assert labels[0] in {"negative", "positive"}
+
+
+def test_runtime_settings_override_the_config(local_run, tmp_path):
+    """What a Kubeflow run-time parameter does, locally: the components read the run's values."""
+    from components.runtime_settings import config_values
+    from components.text_example_gen import input_split_config
+
+    config, _, _ = local_run
+    # The compiled-in threshold would refuse any model; the run's value blesses.
+    config = config.replace(run={"output": str(tmp_path / "run")}, eval={"min_accuracy": 0.999})
+    elsewhere = tmp_path / "elsewhere"
+    runtime = config_values(config, input_split_config(config.data)[0])
+    runtime.update(train_steps=2, learning_rate=5e-4, min_accuracy=0.0, push_dir=str(elsewhere))
+    report = write_report(config, run_pipeline(config, runtime=runtime))
+    assert [step["step"] for step in report.history["steps"]] == [1, 2]
+    assert report.history["config"]["train"]["learning_rate"] == 5e-4
+    assert report.history["warm_start"] == ""  # nothing in production under `elsewhere` yet
+    assert report.blessed and report.pushed_to.startswith(str(elsewhere))
+    assert len(production_versions(str(elsewhere))) == 1

@@ -707,6 +707,24 @@ def test_pipeline_picks_the_newest_span(tmp_path):
     assert summary(artifact.uri)["splits"]["train"]["rows_read"] == 5
 
 
+def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
+    """Open-source KFP skips FileBasedExampleGen's driver hook: the executor gets {SPAN} patterns."""
+    for span, count in ((3, 2), (11, 3)):
+        folder = tmp_path / "data" / f"span-{span}"
+        write(
+            folder / "train.csv",
+            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
+        )
+        write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
+    config = Config().replace(data={"data": str(tmp_path / "data" / "span-{SPAN}")})
+    properties = exec_properties(config)
+    assert "span-{SPAN}/train.csv" in properties["input_config"]
+    examples = run_executor(config, tmp_path / "out")
+    assert examples.span == 11
+    assert sorted(read_examples(examples.uri, "train")) == [(f"s11 t{i}", "1") for i in range(3)]
+    assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
+
+
 # -- the real datasets ------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.realdata

@@ -7,8 +7,6 @@ was sent.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -18,7 +16,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -45,10 +42,6 @@ kfp_standin = kfp_server.kfp_standin  # the fixture: a running stand-in
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILT_PACKAGE = REPO_ROOT / "build" / "pipeline.yaml"
-# Until the project's compile step writes build/pipeline.yaml, these tests compile a one-component
-# TFX pipeline with KubeflowV2DagRunner. Set USE_BUILT_PACKAGE = True (or the environment variable
-# BERTPIPE_KFP_PACKAGE=<package.yaml>) to run them against the real package.
-USE_BUILT_PACKAGE = False
 KFP_CLI = Path(sys.executable).parent / "kfp"
 
 # A value of each parameter type, for the parameters a package requires.
@@ -65,60 +58,16 @@ SAMPLE_VALUES = {
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-def compile_tiny_tfx_pipeline(folder: Path) -> Path:
-    """Compiles a one-component TFX pipeline (ImportExampleGen with a run-time `input_base`) with
-    KubeflowV2DagRunner into folder/pipeline.yaml, a KFP v2 PipelineSpec."""
-    from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
-    from tfx.orchestration import data_types
-    from tfx.orchestration import pipeline as tfx_pipeline
-    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner
-
-    example_gen = ImportExampleGen(
-        input_base=data_types.RuntimeParameter(name="input_base", ptype=str)
-    )
-    tiny = tfx_pipeline.Pipeline(
-        pipeline_name="tiny-tfx", pipeline_root="gs://bucket/root", components=[example_gen]
-    )
-    # With a RuntimeParameter, TFX 1.16 can write YAML only with pipeline spec 2.1: with 2.0 it
-    # fails with KeyError 'parameterType' while writing the YAML header comments.
-    config = runner.KubeflowV2DagRunnerConfig(
-        default_image="gcr.io/example/tfx:1.16.0", use_pipeline_spec_2_1=True
-    )
-    runner.KubeflowV2DagRunner(config, output_dir=str(folder), output_filename="pipeline.yaml").run(
-        tiny
-    )
-    return folder / "pipeline.yaml"
-
-
-@pytest.fixture(scope="session")
-def tiny_tfx_package(request, tmp_path_factory) -> Path:
-    """The tiny TFX pipeline, compiled once and kept in the pytest cache (importing TFX takes
-    10-30 s here); the cache key changes with the TFX version and the compile code."""
-    key = hashlib.sha256(
-        (metadata.version("tfx") + inspect.getsource(compile_tiny_tfx_pipeline)).encode()
-    ).hexdigest()[:16]
-    cache = getattr(request.config, "cache", None)
-    if cache is None:  # -p no:cacheprovider
-        return compile_tiny_tfx_pipeline(tmp_path_factory.mktemp("tiny_tfx"))
-    cached = cache.mkdir(f"kfp-tiny-tfx-{key}") / "pipeline.yaml"
-    if not cached.is_file():
-        compiled = compile_tiny_tfx_pipeline(tmp_path_factory.mktemp("tiny_tfx"))
-        partial = cached.with_suffix(".partial")
-        shutil.copy(compiled, partial)
-        os.replace(partial, cached)
-    return cached
-
-
 @pytest.fixture
-def compiled_package(tmp_path, request) -> Path:
-    """A compiled KFP v2 package (a fresh copy per test, in tmp_path)."""
-    source = os.environ.get("BERTPIPE_KFP_PACKAGE") or (BUILT_PACKAGE if USE_BUILT_PACKAGE else "")
-    if source:
-        package = Path(source)
-        if not package.is_file():
-            pytest.fail(f"the pipeline package {package} does not exist: compile it first")
-    else:
-        package = request.getfixturevalue("tiny_tfx_package")
+def compiled_package(tmp_path) -> Path:
+    """The committed package, build/pipeline.yaml (or $BERTPIPE_KFP_PACKAGE), copied to tmp_path.
+
+    tests/test_kubeflow_compile.py checks that the committed package is what `bertpipe compile`
+    writes now.
+    """
+    package = Path(os.environ.get("BERTPIPE_KFP_PACKAGE") or BUILT_PACKAGE)
+    if not package.is_file():
+        pytest.fail(f"the pipeline package {package} does not exist: run `bertpipe compile`")
     copy = tmp_path / "package" / "pipeline.yaml"
     copy.parent.mkdir()
     shutil.copy(package, copy)

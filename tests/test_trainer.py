@@ -331,6 +331,175 @@ def test_datasets_are_static_and_the_train_step_compiles_with_xla(tiny_checkpoin
     assert f"s32[8,{TINY_LENGTH}]" in hlo
 
 
+# -- trimming padding ----------------------------------------------------------------------------
+class _Spec:
+    """What the Trainer's datasets read from a TFTransformOutput: the transformed feature spec."""
+
+    def __init__(self, length: int):
+        import tensorflow as tf
+
+        self.spec = {name: tf.io.FixedLenFeature([length], tf.int64) for name in _TOKEN_FEATURES}
+        self.spec["label_id"] = tf.io.FixedLenFeature([], tf.int64)
+
+    def transformed_feature_spec(self):
+        return dict(self.spec)
+
+
+_TOKEN_FEATURES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _padded_rows(lengths: list[int], length: int, seed: int = 0):
+    """Token rows as the Transform writes them: [CLS] ids [SEP], then zeros to `length`."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = {name: np.zeros((len(lengths), length), np.int64) for name in _TOKEN_FEATURES}
+    for i, n in enumerate(lengths):
+        rows["input_ids"][i, :n] = [101, *rng.integers(1000, 2000, n - 2), 102]
+        rows["attention_mask"][i, :n] = 1
+    return rows
+
+
+def _write_transformed(path: Path, lengths: list[int], length: int) -> str:
+    import tensorflow as tf
+
+    rows = _padded_rows(lengths, length)
+    with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression_type="GZIP")) as out:
+        for i in range(len(lengths)):
+            feature = {
+                name: tf.train.Feature(int64_list=tf.train.Int64List(value=rows[name][i]))
+                for name in _TOKEN_FEATURES
+            }
+            feature["label_id"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2]))
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            out.write(example.SerializeToString())
+    return str(path)
+
+
+def test_trim_padding_setting_and_buckets(monkeypatch):
+    import tensorflow as tf
+
+    from components import trainer
+
+    assert trainer.length_buckets(128) == (16, 32, 64, 128)
+    assert trainer.length_buckets(100) == (16, 32, 64, 100)
+    assert trainer.length_buckets(16) == (16,) and trainer.length_buckets(8) == (8,)
+    with pytest.raises(ValueError, match="trim_padding"):
+        TrainConfig(trim_padding="yes")
+    default = tf.distribute.get_strategy()
+    assert trainer.use_trim_padding(TrainConfig(), default)
+    assert trainer.use_trim_padding(TrainConfig(trim_padding="on"), default)
+    assert not trainer.use_trim_padding(TrainConfig(trim_padding="off"), default)
+    monkeypatch.setattr(trainer.strategies, "is_tpu", lambda strategy: True)
+    assert not trainer.use_trim_padding(TrainConfig(), default)  # auto: static shapes on TPU
+    with pytest.raises(ValueError, match="TPU needs static shapes"):
+        trainer.use_trim_padding(TrainConfig(trim_padding="on"), default)
+
+
+def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
+    import numpy as np
+
+    from components import trainer
+
+    length = 64
+    lengths = [3, 9, 15, 16, 17, 30, 33, 47, 64, 5, 12, 20] * 2
+    files = _write_transformed(tmp_path / "data.gz", lengths, length)
+    spec = _Spec(length)
+
+    def batches(batch_size, count, trim, skip=0):
+        dataset = trainer.make_train_dataset(
+            files, spec, batch_size, seed=3, skip_batches=skip, trim_padding=trim
+        )
+        return [
+            ({k: v.numpy() for k, v in features.items()}, labels.numpy())
+            for features, labels in dataset.take(count)
+        ]
+
+    for batch_size in (1, 4):
+        full, trimmed = batches(batch_size, 12, False), batches(batch_size, 12, True)
+        seen = set()
+        for (x, y), (t, ty) in zip(full, trimmed, strict=True):
+            longest = int(x["attention_mask"].sum(axis=1).max())
+            bucket = min(b for b in (16, 32, 64) if b >= longest)
+            seen.add(bucket)
+            np.testing.assert_array_equal(ty, y)
+            for name in _TOKEN_FEATURES:
+                assert t[name].shape == (batch_size, bucket)
+                np.testing.assert_array_equal(t[name], x[name][:, :bucket])
+                assert not x[name][:, bucket:].any()  # only padding was cut
+        if batch_size == 1:
+            assert seen == {16, 32, 64}
+    # A resumed run skips the same (trimmed) batches.
+    resumed = batches(4, 3, True, skip=2)
+    for (x, _), (t, _) in zip(resumed, batches(4, 5, True)[2:], strict=True):
+        np.testing.assert_array_equal(x["input_ids"], t["input_ids"])
+
+    evaluation = trainer.make_eval_dataset(files, spec, 5, trim_padding=True)
+    shapes = [x["input_ids"].shape[1] for x, _, _ in evaluation]
+    assert trainer._count_examples(evaluation) == (len(lengths), 5)
+    assert shapes == [32, 64, 32, 64, 64]  # by each batch's longest: 17, 64, 20, 47, 64
+
+
+DROPOUT = "classifier_dropout"
+
+
+def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
+    import numpy as np
+    import tensorflow as tf
+
+    from components import model as model_lib
+    from components import trainer
+    from pipeline.configs import ModelConfig
+
+    length = 64
+    config = ModelConfig(checkpoint=str(tiny_checkpoint), max_seq_length=length)
+    model = model_lib.build_classifier(config, 3, variable_length=True)
+    assert all(i.shape.as_list() == [None, None] for i in model.inputs)
+    # The logits, and the pooled encoder output they are computed from (a larger scale: the
+    # freshly initialised head gives logits of ~1e-2).
+    outputs = [model.get_layer(name).output for name in (model_lib.DENSE_LAYER, DROPOUT)]
+    probe = tf.keras.Model(model.inputs, outputs)
+    full = {k: tf.constant(v, tf.int32) for k, v in _padded_rows([5, 21, 9, 14], length).items()}
+    trimmed = trainer.trim_batch(full, trainer.length_buckets(length))
+    assert trimmed["input_ids"].shape == (4, 32)
+    want = [value.numpy() for value in probe(full, training=False)]
+    for batch in (trimmed, {k: v[:, :21] for k, v in full.items()}):
+        got = [value.numpy() for value in probe(batch, training=False)]
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    # Cutting a real token does change them (the comparisons above can fail).
+    cut = probe({k: v[:, :16] for k, v in full.items()}, training=False)
+    assert np.abs(cut[1].numpy() - want[1]).max() > 1e-4
+    assert np.abs(cut[0].numpy() - want[0]).max() > 1e-6
+    # The exported copy (static full length) computes the same function.
+    copy = model_lib.serving_copy(model, max_seq_length=length)
+    assert all(i.shape.as_list() == [None, length] for i in copy.inputs)
+    np.testing.assert_allclose(copy(full).numpy(), model(trimmed).numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="max_seq_length"):
+        model_lib.serving_copy(model)
+
+
+def test_xla_trains_on_trimmed_batches_of_varying_length_with_one_trace(tiny_checkpoint, tmp_path):
+
+    from components import model as model_lib
+    from components import trainer
+
+    length = 32
+    files = _write_transformed(tmp_path / "data.gz", [5, 6, 7, 20, 8, 9, 10, 11], length)
+    dataset = trainer.make_train_dataset(files, _Spec(length), 2, seed=1, trim_padding=True)
+    lengths = [int(x["input_ids"].shape[1]) for x, _ in dataset.take(4)]
+    assert sorted(set(lengths)) == [16, 32]
+    config = tiny_config(tiny_checkpoint, jit_compile=True).replace(
+        model={"max_seq_length": length}
+    )
+    model = model_lib.build_classifier(config.model, 2, variable_length=True)
+    model_lib.compile_classifier(model, config.train)
+    history = model.fit(dataset, epochs=1, steps_per_epoch=4, verbose=0)
+    assert all(v == v for v in history.history["loss"])  # not NaN
+    # One Keras trace ([batch, None]); XLA compiles each bucket length it meets.
+    assert model.train_function.experimental_get_tracing_count() == 1
+
+
 # -- run_fn, export, serving -------------------------------------------------------------------
 LOAD_IN_FRESH_PROCESS = """
     import json, sys
@@ -565,9 +734,10 @@ def test_mirrored_strategy_on_two_cpus_splits_the_global_batch(
     )
     assert result["kind"] == "MirroredStrategy" and result["replicas"] == 2
     assert len(result["devices"]) == 2
-    # Global batch 8 -> each of the 2 replicas trains on 4 examples per step.
+    # Global batch 8 -> each of the 2 replicas trains on 4 examples per step (trim_padding=auto:
+    # batches cut to their longest sequence, so the traced length is None).
     assert result["replica_batches"] and all(
-        shape == [4, TINY_LENGTH] for shape in result["replica_batches"]
+        shape == [4, None] for shape in result["replica_batches"]
     )
     assert result["steps"] == [2, 4]  # one history record per execution of 2 steps
     assert all(loss == loss for loss in result["losses"])

@@ -16,16 +16,17 @@ class TextExampleGen(FileBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
 
-def text_example_gen(config: Config) -> TextExampleGen:
+def text_example_gen(config: Config, input_base=None) -> TextExampleGen:
     """ExampleGen over `config.data` (CSV, TSV, JSON Lines or folder-per-label text).
 
     The input base and splits come from `input_split_config(config.data)`: train/eval files or
-    folders when present, otherwise a hash split. Raises readers.InputError at once when the input
-    path (or every span of it) does not exist.
+    folders when present, otherwise a hash split. `input_base` (a folder, or a RuntimeParameter)
+    replaces the folder while keeping the file layout. Raises readers.InputError at once when the
+    input path (or every span of it) does not exist.
     """
-    input_base, input_config, output_config = input_split_config(config.data)
+    default_base, input_config, output_config = input_split_config(config.data)
     return TextExampleGen(
-        input_base=input_base,
+        input_base=default_base if input_base is None else input_base,
         input_config=input_config,
         output_config=output_config,
         custom_config=custom_config_proto(config),

@@ -31,6 +31,7 @@ import apache_beam as beam
 from google.protobuf import json_format, struct_pb2
 from tensorflow.core.example import example_pb2
 from tfx import types
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
@@ -295,6 +296,41 @@ def failures(summary: dict[str, Any]) -> list[str]:
     return messages
 
 
+def resolve_span(exec_properties: dict[str, Any]) -> dict[str, Any]:
+    """Resolves {SPAN} in the split patterns to the newest span, when no driver has done it.
+
+    FileBasedExampleGen's driver resolves the span before the executor runs. On Kubeflow that
+    driver is a `lifecycle.preCacheCheck` hook, which Vertex runs and open-source KFP ignores; there
+    the patterns still hold {SPAN} here, and this runs TFX's own driver logic (newest span, its
+    version and fingerprint) so that every orchestrator reads the newest span.
+    """
+    input_config = _proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
+    )
+    if not any(readers.has_span(split.pattern) for split in input_config.splits):
+        return exec_properties
+    from tfx.components.example_gen import driver
+
+    resolved = driver.FileBasedDriver(None).resolve_exec_properties(
+        dict(exec_properties), None, None
+    )
+    logging.info("Resolved the newest span: %s", resolved[example_gen_utils.SPAN_PROPERTY_NAME])
+    return resolved
+
+
+def _record_span(examples: types.Artifact, exec_properties: dict[str, Any]) -> None:
+    """Writes the span, version and input fingerprint on the output, as the driver would."""
+    examples.span = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
+    version = exec_properties.get(example_gen_utils.VERSION_PROPERTY_NAME)
+    if version is not None:
+        examples.version = int(version)
+    fingerprint = exec_properties.get(example_gen_utils.FINGERPRINT_PROPERTY_NAME)
+    if fingerprint:
+        examples.set_string_custom_property(
+            example_gen_utils.FINGERPRINT_PROPERTY_NAME, fingerprint
+        )
+
+
 class Executor(BaseExampleGenExecutor):
     """TFX ExampleGen executor for raw text (see the module docstring).
 
@@ -311,6 +347,9 @@ class Executor(BaseExampleGenExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        resolved = resolve_span(exec_properties)
+        spans_resolved_here = resolved is not exec_properties
+        exec_properties = resolved
         config = config_from_exec_properties(exec_properties)
         input_config = _proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
@@ -321,6 +360,8 @@ class Executor(BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
+        if spans_resolved_here:
+            _record_span(examples, exec_properties)
         rejected_uri = rejected_rows_uri(examples.uri)
         if fileio.exists(rejected_uri):  # left over from an earlier attempt at this output
             fileio.rmtree(rejected_uri)

@@ -56,6 +56,13 @@ SINGLE_SPLIT = "single_split"  # TFX's name for an input that is hash-split into
 
 _SURROGATE = re.compile("[\udc80-\udcff]")  # what undecodable bytes become (surrogateescape)
 _SPAN = re.compile(r"\{SPAN(?::(?P<width>\d+))?\}")
+
+
+def has_span(pattern: str) -> bool:
+    """Whether a path or split pattern still holds a {SPAN} placeholder."""
+    return bool(_SPAN.search(pattern))
+
+
 _HEAD_BYTES = 1 << 20  # what the preflight reads of each file
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))

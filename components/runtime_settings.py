@@ -1,0 +1,196 @@
+"""Settings an operator changes per run without recompiling: one execution property each.
+
+On Kubeflow these are the pipeline's run-time parameters. TFX's KubeflowV2 compiler accepts a
+`RuntimeParameter` only as a top-level execution property, while the pipeline's settings travel as
+one JSON Config in `custom_config`; so each component that reads one of these settings gets it as
+an extra, typed, top-level execution property (`add_runtime_settings`), and its executor writes the
+value into the Config before anything reads it (`apply_to_custom_config`). Locally the properties
+simply hold the Config's own values. The Config stays the one source of settings.
+
+| parameter       | setting                      | read by                          |
+|-----------------|------------------------------|----------------------------------|
+| `data_root`     | ExampleGen's input_base      | ExampleGen                       |
+| `checkpoint`    | model.checkpoint             | Transform (vocab), Trainer       |
+| `train_steps`   | train.train_steps            | Trainer                          |
+| `learning_rate` | train.learning_rate          | Trainer                          |
+| `min_accuracy`  | eval.min_accuracy            | Evaluator (the blessing bound)   |
+| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher       |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tfx import v1 as tfx
+from tfx.components.trainer import executor as trainer_executor
+from tfx.components.transform import executor as transform_executor
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.proto import trainer_pb2
+from tfx.types import component_spec, standard_component_specs
+from tfx.utils import json_utils, proto_utils
+
+from pipeline.configs import CUSTOM_CONFIG_KEY, Config
+
+
+@dataclass(frozen=True)
+class RuntimeSetting:
+    name: str  # the run-time parameter and execution property name
+    ptype: type
+    section: str  # where it lives in the Config ("" = not a Config field)
+    field: str
+    help: str
+
+
+RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
+    s.name: s
+    for s in (
+        RuntimeSetting(
+            "data_root", str, "", "", "folder ExampleGen reads (its input_base; file layout fixed)"
+        ),
+        RuntimeSetting(
+            "checkpoint", str, "model", "checkpoint", "pretrained checkpoint folder or gs:// URI"
+        ),
+        RuntimeSetting("train_steps", int, "train", "train_steps", "training steps"),
+        RuntimeSetting("learning_rate", float, "train", "learning_rate", "peak learning rate"),
+        RuntimeSetting("min_accuracy", float, "eval", "min_accuracy", "accuracy needed to bless"),
+        RuntimeSetting("push_dir", str, "run", "push_dir", "where blessed models are pushed"),
+    )
+}
+
+
+def config_values(config: Config, data_root: str) -> dict[str, Any]:
+    """The value of every runtime setting in `config` (what a local run uses)."""
+    values = {"data_root": data_root, "push_dir": config.push_dir}
+    for setting in RUNTIME_SETTINGS.values():
+        if setting.name not in values:
+            values[setting.name] = getattr(getattr(config, setting.section), setting.field)
+    return values
+
+
+def check_values(values: Mapping[str, Any]) -> None:
+    """Fails on unknown names and on constants of the wrong type (RuntimeParameters pass)."""
+    from tfx.orchestration import data_types
+
+    unknown = sorted(set(values) - set(RUNTIME_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown runtime setting(s) {unknown}; expected {list(RUNTIME_SETTINGS)}")
+    missing = sorted(set(RUNTIME_SETTINGS) - set(values))
+    if missing:
+        raise ValueError(f"runtime setting(s) {missing} have no value")
+    for name, value in values.items():
+        kind = RUNTIME_SETTINGS[name].ptype
+        if isinstance(value, data_types.RuntimeParameter):
+            if value.ptype is not kind:
+                raise TypeError(f"runtime parameter {name!r} must be {kind.__name__}")
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            raise TypeError(f"runtime setting {name!r} must be {kind.__name__}, got {value!r}")
+
+
+# -- components --------------------------------------------------------------------------------------
+def add_runtime_settings(
+    component: base_component.BaseComponent, values: Mapping[str, Any], names: tuple[str, ...]
+) -> base_component.BaseComponent:
+    """Gives `component` the settings `names` as typed top-level execution properties.
+
+    The component's spec is replaced by an instance of a subclass of its spec class that declares
+    the extra parameters, so TFX type-checks them (constants and RuntimeParameters alike).
+    """
+    spec = component.spec
+    spec_class = type(spec)
+    extra = {
+        name: component_spec.ExecutionParameter(type=RUNTIME_SETTINGS[name].ptype) for name in names
+    }
+    extended = type(
+        f"{spec_class.__name__}WithRuntimeSettings",
+        (spec_class,),
+        {"PARAMETERS": {**spec_class.PARAMETERS, **extra}, "__module__": __name__},
+    )
+    component.spec = extended(
+        **spec.inputs,
+        **spec.outputs,
+        **spec.exec_properties,
+        **{name: values[name] for name in names},
+    )
+    return component
+
+
+def pop_settings(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(exec_properties without the runtime settings, {name: value} of those present)."""
+    settings = {k: v for k, v in exec_properties.items() if k in RUNTIME_SETTINGS}
+    rest = {k: v for k, v in exec_properties.items() if k not in RUNTIME_SETTINGS}
+    return rest, settings
+
+
+def apply_to_config(config: Config, settings: Mapping[str, Any]) -> Config:
+    """`config` with the runtime settings (those that are Config fields) written into it."""
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in settings.items():
+        setting = RUNTIME_SETTINGS[name]
+        if setting.section:
+            changes.setdefault(setting.section, {})[setting.field] = setting.ptype(value)
+    return config.replace(**changes)
+
+
+def apply_to_custom_config(exec_properties: dict[str, Any], component: str) -> dict[str, Any]:
+    """Execution properties with the runtime settings moved into the Config of custom_config.
+
+    Only the sections the component was given stay in its Config JSON.
+    """
+    rest, settings = pop_settings(exec_properties)
+    key = standard_component_specs.CUSTOM_CONFIG_KEY
+    custom_config = json_utils.loads(rest.get(key) or "null")
+    config = Config.from_custom_config(custom_config, component)
+    given = custom_config[CUSTOM_CONFIG_KEY]
+    sections = tuple(json.loads(given) if isinstance(given, str) else given)
+    config = apply_to_config(config, settings)
+    custom_config = {**custom_config, CUSTOM_CONFIG_KEY: config.to_json(sections)}
+    return {**rest, key: json_utils.dumps(custom_config)}
+
+
+class _TrainerExecutor(trainer_executor.GenericExecutor):
+    """TFX's Trainer executor, with the runtime settings applied to the Config first."""
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
+        exec_properties = apply_to_custom_config(exec_properties, "Trainer")
+        config = Config.from_custom_config(
+            json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]),
+            "Trainer",
+        )
+        # TrainArgs follows the Config (run_fn trains config.train.train_steps steps).
+        train_args = trainer_pb2.TrainArgs(num_steps=config.train.train_steps)
+        exec_properties[standard_component_specs.TRAIN_ARGS_KEY] = proto_utils.proto_to_json(
+            train_args
+        )
+        super().Do(input_dict, output_dict, exec_properties)
+
+
+class _TransformExecutor(transform_executor.Executor):
+    """TFX's Transform executor, with the runtime settings applied to the Config first."""
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
+        super().Do(input_dict, output_dict, apply_to_custom_config(exec_properties, "Transform"))
+
+
+class Trainer(tfx.components.Trainer):
+    """TFX's Trainer taking checkpoint, train_steps and learning_rate as runtime settings."""
+
+    SETTINGS = ("checkpoint", "train_steps", "learning_rate")
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(_TrainerExecutor)
+
+    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        add_runtime_settings(self, runtime, self.SETTINGS)
+
+
+class Transform(tfx.components.Transform):
+    """TFX's Transform taking the checkpoint (whose vocabulary it uses) as a runtime setting."""
+
+    SETTINGS = ("checkpoint",)
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(_TransformExecutor)
+
+    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        add_runtime_settings(self, runtime, self.SETTINGS)

@@ -1,0 +1,162 @@
+"""Compiles the pipeline for Kubeflow Pipelines: `bertpipe compile` writes build/pipeline.yaml.
+
+The same `create_pipeline` as the local runners, compiled by TFX's `KubeflowV2DagRunner` into a KFP
+v2 `PipelineSpec` (YAML; schema 2.1, the one with which TFX 1.16 writes YAML for runtime
+parameters). The package is then finished in ways TFX's compiler does not offer:
+
+- every run-time parameter (components.runtime_settings) gets its default from the Config, so a
+  run needs only what has no sensible default (`push_dir`, when no gs:// folder was compiled in);
+- `ProductionBaseline` is never cached: what is in production changes between runs with the same
+  inputs;
+- the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
+  and its node selector as a Kubernetes platform spec (a second YAML document, as kfp-kubernetes
+  writes it);
+- files of this project (the bundled sample, schemas/) are named by their path in the image
+  (build/Dockerfile copies the project to IMAGE_PROJECT_ROOT); any other local path is an error,
+  since Kubeflow steps (and TPU workers) cannot read the compiling machine's disk: use gs:// URIs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.runtime_settings import RUNTIME_SETTINGS, config_values
+from pipeline.configs import PACKAGE_ROOT, Config
+
+# WORKDIR of build/Dockerfile: where the image holds this project.
+IMAGE_PROJECT_ROOT = "/bertpipe"
+# TFX needs a pipeline root to compile; KFP sets the real one per run (`--pipeline-root`, or the
+# cluster's default), so none is written into the package.
+_COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
+UNCACHED_TASKS = ("ProductionBaseline",)
+TRAINER_TASK = "Trainer"
+HEADER = (
+    "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
+    "# (pipeline/kubeflow_runner.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
+    "# A test compiles it again and fails when this file is out of date.\n"
+)
+# Fields that name the compiler's version: they may differ without the pipeline differing.
+VERSION_FIELDS = ("sdkVersion", "schemaVersion")
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def portable_path(path: str, what: str) -> str:
+    """`path` as a step on Kubeflow sees it: URIs as they are, project files inside the image."""
+    if not path or _is_uri(path):
+        return path
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(PACKAGE_ROOT):
+        return f"{IMAGE_PROJECT_ROOT}/{resolved.relative_to(PACKAGE_ROOT).as_posix()}"
+    raise ValueError(
+        f"{what} {path!r} is a local path that Kubeflow steps cannot read: use a gs:// URI"
+        f" (or a file of this project, which the image holds under {IMAGE_PROJECT_ROOT})"
+    )
+
+
+def runtime_defaults(config: Config) -> dict[str, Any]:
+    """Each run-time parameter's default in the package (None: the run must give it)."""
+    from components.text_example_gen import input_split_config
+
+    values = config_values(config, input_split_config(config.data)[0])
+    defaults = {}
+    for name, value in values.items():
+        if name == "push_dir":
+            # The local default (<output>/serving) means nothing on a cluster.
+            defaults[name] = portable_path(config.run.push_dir, "push_dir") or None
+        elif isinstance(value, str):
+            defaults[name] = portable_path(value, name)
+        else:
+            defaults[name] = value
+    return defaults
+
+
+def check_portable(config: Config) -> None:
+    """Fails when a setting names a local file that a Kubeflow step could not read."""
+    portable_path(config.data.data, "data")
+    portable_path(config.data.schema, "schema")
+    portable_path(config.model.checkpoint, "checkpoint")
+    if config.run.push_dir:
+        portable_path(config.run.push_dir, "push_dir")
+
+
+def compile_spec(config: Config) -> list[dict]:
+    """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
+    from tfx.orchestration import data_types
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+    from pipeline.pipeline import create_pipeline
+
+    check_portable(config)
+    defaults = runtime_defaults(config)
+    parameters = {
+        name: data_types.RuntimeParameter(name=name, ptype=RUNTIME_SETTINGS[name].ptype)
+        for name in RUNTIME_SETTINGS
+    }
+    tfx_pipeline = create_pipeline(config, _COMPILE_ROOT, runtime=parameters)
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+            default_image=config.kubeflow.image, use_pipeline_spec_2_1=True
+        )
+    )
+    job = runner.run(tfx_pipeline, write_out=False)
+    text = json.dumps(job["pipelineSpec"], sort_keys=True)
+    if _COMPILE_ROOT in text:
+        raise AssertionError("the pipeline root leaked into the package")
+    # Project files by their path in the image (also inside JSON-encoded properties).
+    text = text.replace(json.dumps(str(PACKAGE_ROOT))[1:-1], IMAGE_PROJECT_ROOT)
+    spec = json.loads(text)
+
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    for name, default in defaults.items():
+        declared[name]["description"] = RUNTIME_SETTINGS[name].help
+        if default is not None:
+            declared[name]["defaultValue"] = default
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in UNCACHED_TASKS:
+        tasks[name]["cachingOptions"] = {"enableCache": False}
+
+    documents = [spec]
+    labels = config.kubeflow.node_labels
+    if labels:
+        component = tasks[TRAINER_TASK]["componentRef"]["name"]
+        executor = spec["components"][component]["executorLabel"]
+        documents.append(
+            {
+                "platforms": {
+                    "kubernetes": {
+                        "deploymentSpec": {
+                            "executors": {executor: {"nodeSelector": {"labels": labels}}}
+                        }
+                    }
+                }
+            }
+        )
+    return documents
+
+
+def compile_pipeline(config: Config, output: str | Path | None = None) -> Path:
+    """Compiles the pipeline into `output` (default: config.kubeflow.package); returns its path."""
+    path = Path(output or config.kubeflow.package)
+    documents = compile_spec(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = yaml.safe_dump_all(documents, sort_keys=True, explicit_start=True, width=100)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(HEADER + body, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def without_versions(documents: list[dict]) -> list[dict]:
+    """The documents without the fields that name compiler versions (for comparisons)."""
+    return [{k: v for k, v in doc.items() if k not in VERSION_FIELDS} for doc in documents]
+
+
+def read_package(path: str | Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if doc]

@@ -1,0 +1,315 @@
+"""`bertpipe compile`: the committed KFP package is what the compiler writes now, with the run-time
+parameters, the uncached baseline and the Trainer's accelerator request; and the `bertpipe submit`
+and `bertpipe schedule` commands against the local KFP stand-in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.runtime_settings import RUNTIME_SETTINGS
+from pipeline import kubeflow
+from pipeline.cli import main as bertpipe
+from pipeline.configs import Config
+from pipeline.kubeflow_runner import (
+    IMAGE_PROJECT_ROOT,
+    compile_pipeline,
+    portable_path,
+    read_package,
+    without_versions,
+)
+
+try:  # tests/ is not a package: pytest puts it on sys.path ("prepend" import mode)
+    import kfp_server
+except ImportError:  # pragma: no cover
+    from tests import kfp_server
+
+kfp_standin = kfp_server.kfp_standin
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILT_PACKAGE = REPO_ROOT / "build" / "pipeline.yaml"
+# Which task reads which run-time parameter, and under which of its inputs.
+WIRING = {
+    ("TextExampleGen", "input_base"): "data_root",
+    ("Transform", "checkpoint"): "checkpoint",
+    ("Trainer", "checkpoint"): "checkpoint",
+    ("Trainer", "train_steps"): "train_steps",
+    ("Trainer", "learning_rate"): "learning_rate",
+    ("Evaluator", "min_accuracy"): "min_accuracy",
+    ("ProductionBaseline", "push_dir"): "push_dir",
+    ("Pusher", "push_dir"): "push_dir",
+}
+TPU = {
+    "accelerator_type": "google.com/tpu",
+    "accelerator_count": 4,
+    "node_selector": (
+        "cloud.google.com/gke-tpu-accelerator=tpu-v5-lite-podslice",
+        "cloud.google.com/gke-tpu-topology=2x2",
+    ),
+    "trainer_memory": 32.0,
+}
+
+
+@pytest.fixture(scope="module")
+def fresh_package(tmp_path_factory) -> Path:
+    """The default pipeline (`bertpipe compile` with no flags), compiled now."""
+    return compile_pipeline(Config(), tmp_path_factory.mktemp("compiled") / "pipeline.yaml")
+
+
+@pytest.fixture(scope="module")
+def tpu_package(tmp_path_factory) -> Path:
+    config = Config().replace(kubeflow=TPU, run={"push_dir": "gs://models/reviews"})
+    return compile_pipeline(config, tmp_path_factory.mktemp("tpu") / "pipeline.yaml")
+
+
+def spec_of(package: Path) -> dict:
+    return read_package(package)[0]
+
+
+def test_committed_package_is_what_the_compiler_writes(fresh_package):
+    committed, fresh = read_package(BUILT_PACKAGE), read_package(fresh_package)
+    assert without_versions(committed) == without_versions(fresh), (
+        "build/pipeline.yaml is out of date: run `bertpipe compile` and commit it"
+    )
+    # The comparison ignores the compiler's version fields, and only those.
+    assert {"sdkVersion", "schemaVersion"} <= set(fresh[0])
+    changed = dict(fresh[0], pipelineInfo={"name": "another"})
+    assert without_versions([changed]) != without_versions(fresh)
+
+
+def test_the_package_parses_strictly_and_names_the_image(fresh_package):
+    spec = kubeflow.load_package(fresh_package)  # strict PipelineSpec parse, as the KFP server
+    assert spec.pipeline_info.name == "bert-text-classifier"
+    assert spec.schema_version == "2.1.0"
+    images = {
+        executor["container"]["image"]
+        for executor in spec_of(fresh_package)["deploymentSpec"]["executors"].values()
+    }
+    assert images == {Config().kubeflow.image}
+
+
+def test_runtime_parameters_have_the_config_defaults(fresh_package):
+    declared = kubeflow.pipeline_parameters(kubeflow.load_package(fresh_package))
+    assert set(declared) == set(RUNTIME_SETTINGS)
+    # Only the push destination has no sensible default on a cluster.
+    assert [name for name, p in declared.items() if p.required] == ["push_dir"]
+    parameters = spec_of(fresh_package)["root"]["inputDefinitions"]["parameters"]
+    config = Config()
+    assert parameters["train_steps"] == {
+        "parameterType": "NUMBER_INTEGER",
+        "defaultValue": config.train.train_steps,
+        "description": RUNTIME_SETTINGS["train_steps"].help,
+    }
+    assert parameters["learning_rate"]["defaultValue"] == config.train.learning_rate
+    assert parameters["min_accuracy"]["defaultValue"] == config.eval.min_accuracy
+    assert parameters["checkpoint"]["defaultValue"] == ""  # the checkpoint packaged in the image
+    assert parameters["data_root"]["defaultValue"] == f"{IMAGE_PROJECT_ROOT}/pipeline/sample_data"
+
+
+def test_every_task_reads_its_parameters(fresh_package):
+    tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
+    for (task, key), parameter in WIRING.items():
+        assert tasks[task]["inputs"]["parameters"][key] == {"componentInputParameter": parameter}
+    consumers = {
+        name
+        for task in tasks.values()
+        for name in (
+            value.get("componentInputParameter")
+            for value in task.get("inputs", {}).get("parameters", {}).values()
+        )
+        if name
+    }
+    assert consumers == set(RUNTIME_SETTINGS)
+
+
+def test_no_local_path_of_this_machine_is_in_the_package(fresh_package):
+    text = fresh_package.read_text()
+    assert str(REPO_ROOT) not in text
+    tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
+    schema = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]
+    assert schema["runtimeValue"]["constant"] == f"{IMAGE_PROJECT_ROOT}/schemas/sample/schema.pbtxt"
+
+
+def test_the_baseline_is_never_cached_and_feeds_warm_start(fresh_package):
+    tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
+    assert tasks["ProductionBaseline"]["cachingOptions"] == {"enableCache": False}
+    assert tasks["Transform"]["cachingOptions"] == {"enableCache": True}
+    assert tasks["Trainer"]["inputs"]["artifacts"]["base_model"] == {
+        "taskOutputArtifact": {
+            "outputArtifactKey": "baseline",
+            "producerTask": "ProductionBaseline",
+        }
+    }
+    assert tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "baseline",
+        "producerTask": "ProductionBaseline",
+    }
+
+
+def test_without_warm_start_the_trainer_has_no_base_model(tmp_path):
+    config = Config().replace(train={"warm_start": False})
+    tasks = spec_of(compile_pipeline(config, tmp_path / "p.yaml"))["root"]["dag"]["tasks"]
+    assert "base_model" not in tasks["Trainer"]["inputs"]["artifacts"]
+    assert "Trainer" in tasks and "ProductionBaseline" in tasks  # still feeds the Evaluator
+
+
+def test_the_trainer_asks_for_tpu_nodes(tpu_package):
+    documents = read_package(tpu_package)
+    assert len(documents) == 2
+    kubeflow.load_package(tpu_package)  # the platform spec parses strictly too
+    spec, platform = documents
+    executors = spec["deploymentSpec"]["executors"]
+    resources = executors["Trainer_executor"]["container"]["resources"]
+    assert resources["accelerator"] == {
+        "type": "google.com/tpu",
+        "count": "4",
+        "resourceType": "google.com/tpu",
+        "resourceCount": "4",
+    }
+    assert resources["memoryLimit"] == 32.0 and resources["resourceMemoryLimit"] == "32G"
+    others = [e for name, e in executors.items() if name != "Trainer_executor" and "container" in e]
+    assert others and all("resources" not in e["container"] for e in others)
+    selector = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert selector == {
+        "Trainer_executor": {
+            "nodeSelector": {
+                "labels": {
+                    "cloud.google.com/gke-tpu-accelerator": "tpu-v5-lite-podslice",
+                    "cloud.google.com/gke-tpu-topology": "2x2",
+                }
+            }
+        }
+    }
+    # A gs:// push destination compiled in becomes the default: no parameter is required.
+    declared = kubeflow.pipeline_parameters(kubeflow.load_package(tpu_package))
+    assert not [name for name, p in declared.items() if p.required]
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["push_dir"]["defaultValue"] == "gs://models/reviews"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"data": {"data": "/srv/reviews"}}, r"data '/srv/reviews' is a local path .* gs://"),
+        ({"model": {"checkpoint": "/models/bert"}}, r"checkpoint '/models/bert' is a local path"),
+        ({"run": {"push_dir": "/srv/serving"}}, r"push_dir '/srv/serving' is a local path"),
+    ],
+)
+def test_local_paths_cannot_be_compiled(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        compile_pipeline(Config().replace(**changes), tmp_path / "p.yaml")
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_uri_and_project_paths():
+    assert portable_path("gs://bucket/reviews/{SPAN}", "data") == "gs://bucket/reviews/{SPAN}"
+    assert portable_path(str(REPO_ROOT / "schemas" / "sst2"), "schema") == (
+        f"{IMAGE_PROJECT_ROOT}/schemas/sst2"
+    )
+
+
+@pytest.mark.parametrize(
+    "kubeflow_settings, message",
+    [
+        ({"package": "build/pipeline.json"}, "must be a .yaml file"),
+        ({"accelerator_type": "nvidia.com/gpu", "accelerator_count": 0}, "at least 1"),
+        ({"accelerator_type": "nvidia.com/gpu", "node_selector": ("gpu",)}, "key=value"),
+        ({"node_selector": ("a=b",)}, "set accelerator_type too"),
+    ],
+)
+def test_kubeflow_settings_are_checked(kubeflow_settings, message):
+    with pytest.raises(ValueError, match=message):
+        Config().replace(kubeflow=kubeflow_settings)
+
+
+def test_cli_compile_writes_the_package(tmp_path, capsys):
+    target = tmp_path / "out" / "gpu.yaml"
+    flags = ["--accelerator-type", "nvidia.com/gpu", "--accelerator-count", "2"]
+    assert bertpipe(["compile", "--package", str(target), "--image", "r/bp:1", *flags]) == 0
+    assert f"into {target}" in capsys.readouterr().out
+    spec = spec_of(target)
+    container = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert container["image"] == "r/bp:1"
+    assert container["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert container["resources"]["accelerator"]["count"] == "2"
+
+
+# -- bertpipe submit / schedule -----------------------------------------------------------------------
+def test_cli_submit_sends_typed_parameters(kfp_standin, capsys):
+    code = bertpipe(
+        [
+            "submit",
+            "--endpoint", kfp_standin.url,
+            "--experiment", "reviews",
+            "--run-name", "manual-1",
+            "--param", "push_dir=gs://models/reviews",
+            "--param", "train_steps=500",
+            "--param", "learning_rate=5e-5",
+            "--pipeline-root", "gs://bucket/root",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    (run,) = kfp_standin.runs.values()
+    assert run["run_id"] in capsys.readouterr().out
+    assert run["display_name"] == "manual-1"
+    assert run["runtime_config"] == {
+        "parameters": {
+            "push_dir": "gs://models/reviews",
+            "train_steps": 500,
+            "learning_rate": 5e-5,
+        },
+        "pipeline_root": "gs://bucket/root",
+    }
+    spec, _ = kfp_server.parse_inline_spec(run["pipeline_spec"])
+    assert spec.pipeline_info.name == "bert-text-classifier"
+
+
+def test_cli_schedule_creates_the_retraining_job(kfp_standin, capsys):
+    code = bertpipe(
+        [
+            "schedule",
+            "--endpoint", kfp_standin.url,
+            "--cron", "0 0 3 * * *",
+            "--max-concurrency", "1",
+            "--param", "push_dir=gs://models/reviews",
+            "--param", "data_root=gs://bucket/reviews",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (request,) = kfp_standin.requests_to("POST", "/recurringruns")
+    assert request.body["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * *"}}
+    assert request.body["no_catchup"] is True
+    assert request.body["display_name"] == "bert-text-classifier-retraining"
+    assert request.body["runtime_config"]["parameters"] == {
+        "push_dir": "gs://models/reviews",
+        "data_root": "gs://bucket/reviews",
+    }
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--cron", "0 3 * * *"], r"has five fields.*six-field form .0 0 3 \* \* \*."),
+        (["--cron", "0 0 3 * * *", "--param", "train_steps=many"], "declared NUMBER_INTEGER"),
+        (["--cron", "0 0 3 * * *", "--param", "epochs=3"], "unknown pipeline parameter 'epochs'"),
+        (["--cron", "0 0 3 * * *"], r"missing pipeline parameter\(s\) \['push_dir'\]"),
+    ],
+)
+def test_cli_schedule_errors_are_clear_and_send_nothing(kfp_standin, capsys, argv, message):
+    code = bertpipe(["schedule", "--endpoint", kfp_standin.url, *argv])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bertpipe schedule: ")
+    assert re.search(message, err), err
+    assert not kfp_standin.requests_to("POST", "/recurringruns")
+
+
+def test_package_yaml_is_plain_data():
+    """The committed package is plain YAML: no Python tags, and its header says how to rebuild."""
+    text = BUILT_PACKAGE.read_text()
+    assert text.startswith("# KFP v2 pipeline package") and "bertpipe compile" in text
+    assert "!!python" not in text
+    assert yaml.safe_load_all(text)

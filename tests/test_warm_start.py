@@ -1,0 +1,96 @@
+"""Warm start: the Trainer starts from the weights of the model in production (tiny BERT)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components import export, trainer
+from components.model import build_classifier
+
+try:  # tests/ is not a package: pytest puts it on sys.path ("prepend" import mode)
+    from test_trainer import TINY_LENGTH, _fn_args, _synthetic, make_transform_output, tiny_config
+except ImportError:  # pragma: no cover
+    from tests.test_trainer import (
+        TINY_LENGTH,
+        _fn_args,
+        _synthetic,
+        make_transform_output,
+        tiny_config,
+    )
+
+TEXTS = ["a lovely story", "it broke at once", "fine"]
+
+
+@pytest.fixture(scope="module")
+def data(tiny_checkpoint, tmp_path_factory):
+    return make_transform_output(
+        tmp_path_factory.mktemp("warm_transform"),
+        str(tiny_checkpoint / "vocab.txt"),
+        TINY_LENGTH,
+        _synthetic(64, seed=3),
+        _synthetic(16, seed=4),
+    )
+
+
+@pytest.fixture(scope="module")
+def production(tiny_checkpoint, data, tmp_path_factory) -> str:
+    """A model trained a few steps and exported: what is in production."""
+    config = tiny_config(tiny_checkpoint, train_steps=3)
+    fn_args = _fn_args(data, config, tmp_path_factory.mktemp("production"))
+    trainer.run_fn(fn_args)
+    return fn_args.serving_model_dir
+
+
+def probabilities(model_dir: str) -> np.ndarray:
+    return np.array([list(p.values()) for p in export.predict_probabilities(model_dir, TEXTS)])
+
+
+def train_without_updates(tiny_checkpoint, data, root: Path, base_model: str, warm_start: bool):
+    """run_fn with learning rate 0 (no weight moves), given the production model as base."""
+    config = tiny_config(tiny_checkpoint, train_steps=2, learning_rate=0.0, warm_start=warm_start)
+    fn_args = _fn_args(data, config, root)
+    fn_args.base_model = base_model
+    trainer.run_fn(fn_args)
+    history = json.loads((Path(fn_args.model_run_dir) / "history.json").read_text())
+    return fn_args.serving_model_dir, history
+
+
+def test_training_starts_from_the_model_in_production(tiny_checkpoint, data, production, tmp_path):
+    warm, history = train_without_updates(tiny_checkpoint, data, tmp_path / "w", production, True)
+    assert history["warm_start"] == production
+    np.testing.assert_allclose(probabilities(warm), probabilities(production), atol=1e-5)
+
+    cold, history = train_without_updates(tiny_checkpoint, data, tmp_path / "c", production, False)
+    assert history["warm_start"] == ""
+    assert np.abs(probabilities(cold) - probabilities(production)).max() > 1e-3
+
+
+def test_no_model_in_production_trains_from_the_checkpoint(tiny_checkpoint, data, tmp_path, capsys):
+    empty = tmp_path / "baseline" / "Format-Serving"  # what ProductionBaseline leaves: nothing
+    _, history = train_without_updates(tiny_checkpoint, data, tmp_path / "r", str(empty), True)
+    assert history["warm_start"] == ""
+    assert "No model in production: training from the pretrained checkpoint" in (
+        capsys.readouterr().out
+    )
+
+
+def test_warm_start_refuses_other_classes_or_architectures(tiny_checkpoint, production):
+    from transformers import BertConfig
+
+    config = tiny_config(tiny_checkpoint).model
+    model = build_classifier(config, 2)
+    labels = export.class_labels(export.load_serving_model(production))
+    with pytest.raises(ValueError, match=r"classifies \[.*\], this data has \['ham', 'spam'\]"):
+        export.load_serving_weights(model, production, ["ham", "spam"])
+    with pytest.raises(ValueError, match="classifies"):  # the same classes, another order
+        export.load_serving_weights(model, production, labels[::-1])
+
+    wider = BertConfig.from_pretrained(str(tiny_checkpoint))
+    wider.intermediate_size *= 2
+    other = build_classifier(config, 2, bert_config=wider)
+    with pytest.raises(ValueError, match=r"a different architecture \(variable .* is \("):
+        export.load_serving_weights(other, production, labels)
