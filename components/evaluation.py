@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import tensorflow_model_analysis as tfma
+import tensorflow_text  # noqa: F401  (the model's tokenizer ops, for TFMA to load it)
 from tfx import types
 from tfx import v1 as tfx
 from tfx.components.evaluator import executor as tfx_evaluator_executor

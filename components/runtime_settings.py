@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import tensorflow_text  # noqa: F401  (the transform graph's tokenizer ops, for Transform/Trainer)
 from tfx import v1 as tfx
 from tfx.components.trainer import executor as trainer_executor
 from tfx.components.transform import executor as transform_executor

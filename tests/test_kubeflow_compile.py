@@ -204,6 +204,27 @@ def test_local_paths_cannot_be_compiled(tmp_path, changes, message):
     assert not (tmp_path / "p.yaml").exists()
 
 
+def test_data_and_checkpoint_uris_become_the_defaults(tmp_path):
+    from test_example_gen import write_ram_spans  # ram:// stands in for gs:// in this process
+
+    write_ram_spans("ram://compile/reviews")
+    config = Config().replace(
+        data={
+            "data": "ram://compile/reviews/span-{SPAN}",
+            "schema": str(REPO_ROOT / "schemas" / "generic"),
+        },
+        model={"checkpoint": "gs://models/bert-base-uncased"},
+        run={"push_dir": "gs://models/serving"},
+    )
+    spec = spec_of(compile_pipeline(config, tmp_path / "p.yaml"))
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["data_root"]["defaultValue"] == "ram://compile/reviews"
+    assert parameters["checkpoint"]["defaultValue"] == "gs://models/bert-base-uncased"
+    assert parameters["push_dir"]["defaultValue"] == "gs://models/serving"
+    example_gen = spec["root"]["dag"]["tasks"]["TextExampleGen"]["inputs"]["parameters"]
+    assert "span-{SPAN}/train.csv" in example_gen["input_config"]["runtimeValue"]["constant"]
+
+
 def test_uri_and_project_paths():
     assert portable_path("gs://bucket/reviews/{SPAN}", "data") == "gs://bucket/reviews/{SPAN}"
     assert portable_path(str(REPO_ROOT / "schemas" / "sst2"), "schema") == (
@@ -305,6 +326,50 @@ def test_cli_schedule_errors_are_clear_and_send_nothing(kfp_standin, capsys, arg
     assert err.startswith("bertpipe schedule: ")
     assert re.search(message, err), err
     assert not kfp_standin.requests_to("POST", "/recurringruns")
+
+
+# Executors that load a graph with the tokenizer's tensorflow-text ops (the transform graph or the
+# exported model): on Kubeflow each runs in a fresh container, where nothing else imported them.
+LOADS_TOKENIZER_OPS = ("Transform", "Trainer", "Evaluator")
+CHECK_OPS = """
+import importlib, sys
+from tensorflow.python.framework import op_def_registry
+assert op_def_registry.get("CaseFoldUTF8") is None
+importlib.import_module(sys.argv[1])
+missing = [op for op in ("CaseFoldUTF8", "WordpieceTokenizeWithOffsets", "RegexSplitWithOffsets")
+           if op_def_registry.get(op) is None]
+print("MISSING", missing)
+"""
+
+
+def test_executors_register_the_tokenizer_ops_in_a_fresh_process(fresh_package):
+    """Guards against "Op type not registered 'CaseFoldUTF8'" in Transform/Trainer/Evaluator pods."""
+    import subprocess
+    import sys
+
+    spec = spec_of(fresh_package)
+    modules = {}
+    for task in LOADS_TOKENIZER_OPS:
+        component = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+        executor = spec["components"][component]["executorLabel"]
+        args = spec["deploymentSpec"]["executors"][executor]["container"]["args"]
+        class_path = args[args.index("--executor_class_path") + 1]
+        modules[task] = class_path.rsplit(".", 1)[0]
+    assert modules["Evaluator"] == "components.evaluation"
+    processes = {
+        task: subprocess.Popen(
+            [sys.executable, "-c", CHECK_OPS, module],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        for task, module in sorted(set(modules.items()))
+    }
+    for task, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-2000:]
+        assert "MISSING []" in out, f"{task} ({modules[task]}) does not register the ops: {out}"
 
 
 def test_package_yaml_is_plain_data():
