@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from components.runtime_settings import RUNTIME_SETTINGS, config_values
-from pipeline.configs import PACKAGE_ROOT, Config
+from pipeline.configs import PACKAGE_ROOT, Config, KubeflowConfig
 
 # WORKDIR of build/Dockerfile: where the image holds this project.
 IMAGE_PROJECT_ROOT = "/bertpipe"
@@ -84,6 +84,27 @@ def check_portable(config: Config) -> None:
     portable_path(config.model.checkpoint, "checkpoint")
     if config.run.push_dir:
         portable_path(config.run.push_dir, "push_dir")
+
+
+def trainer_resources(kubeflow: KubeflowConfig):
+    """The Trainer's platform config: the accelerator and limits chosen in `config.kubeflow`."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    # Both the older fields (what TFX's compiler checks, and Vertex reads) and the newer string
+    # fields (what recent open-source KFP backends read first).
+    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    if kubeflow.trainer_cpu:
+        resources.cpu_limit = kubeflow.trainer_cpu
+        resources.resource_cpu_limit = f"{kubeflow.trainer_cpu:g}"
+    if kubeflow.trainer_memory:
+        resources.memory_limit = kubeflow.trainer_memory
+        resources.resource_memory_limit = f"{kubeflow.trainer_memory:g}G"
+    if kubeflow.accelerator_type:
+        resources.accelerator.type = kubeflow.accelerator_type
+        resources.accelerator.count = kubeflow.accelerator_count
+        resources.accelerator.resource_type = kubeflow.accelerator_type
+        resources.accelerator.resource_count = str(kubeflow.accelerator_count)
+    return resources
 
 
 def compile_spec(config: Config) -> list[dict]:

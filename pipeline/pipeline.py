@@ -12,7 +12,8 @@ from components.baseline import ProductionBaseline, newest_version
 from components.schema import class_names, schema_file
 from components.text_example_gen import input_split_config, text_example_gen
 from components.validation_gate import ValidationGate
-from pipeline.configs import PIPELINE_NAME, Config, KubeflowConfig
+from pipeline.configs import PIPELINE_NAME, Config
+from pipeline.kubeflow_runner import trainer_resources
 
 
 def create_pipeline(
@@ -127,24 +128,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,
     )
-
-
-def trainer_resources(kubeflow: KubeflowConfig):
-    """The Trainer's platform config: the accelerator and limits chosen in `config.kubeflow`."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    # Both the older fields (what TFX's compiler checks, and Vertex reads) and the newer string
-    # fields (what recent open-source KFP backends read first).
-    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
-    if kubeflow.trainer_cpu:
-        resources.cpu_limit = kubeflow.trainer_cpu
-        resources.resource_cpu_limit = f"{kubeflow.trainer_cpu:g}"
-    if kubeflow.trainer_memory:
-        resources.memory_limit = kubeflow.trainer_memory
-        resources.resource_memory_limit = f"{kubeflow.trainer_memory:g}G"
-    if kubeflow.accelerator_type:
-        resources.accelerator.type = kubeflow.accelerator_type
-        resources.accelerator.count = kubeflow.accelerator_count
-        resources.accelerator.resource_type = kubeflow.accelerator_type
-        resources.accelerator.resource_count = str(kubeflow.accelerator_count)
-    return resources
