@@ -7,7 +7,6 @@ TFMA runs the exported model's `transform_features` signature first, which yield
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -120,7 +119,7 @@ class Executor(tfx_evaluator_executor.Executor):
         super().Do(input_dict, output_dict, exec_properties)
 
 
-class Evaluator(tfx.components.Evaluator):
+class Evaluator(runtime_settings.TakesRuntimeSettings, tfx.components.Evaluator):
     """TFX's Evaluator, judging the first model (no model in production) on absolute bounds alone.
 
     Takes `min_accuracy` as a runtime setting (components.runtime_settings).
@@ -128,10 +127,6 @@ class Evaluator(tfx.components.Evaluator):
 
     SETTINGS = ("min_accuracy",)
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
-
-    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
-        super().__init__(**kwargs)
-        runtime_settings.add_runtime_settings(self, runtime, self.SETTINGS)
 
 
 def set_min_accuracy(eval_config: tfma.EvalConfig, value: float) -> None:

@@ -76,7 +76,7 @@ class Executor(tfx_pusher_executor.Executor):
         self._MarkPushed(model_push, pushed_destination=final, pushed_version=version)
 
 
-class Pusher(tfx.components.Pusher):
+class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
     """TFX's Pusher with all-or-nothing pushes to a versioned folder.
 
     The folder is the runtime setting `push_dir` (components.runtime_settings).
@@ -88,5 +88,4 @@ class Pusher(tfx.components.Pusher):
     def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
         # The folder itself is the push_dir setting, so that it can change per run.
         destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem())
-        super().__init__(push_destination=destination, **kwargs)
-        runtime_settings.add_runtime_settings(self, runtime, self.SETTINGS)
+        super().__init__(runtime=runtime, push_destination=destination, **kwargs)

@@ -135,11 +135,11 @@ def apply_to_config(config: Config, settings: Mapping[str, Any]) -> Config:
     return config.replace(**changes)
 
 
-def apply_to_custom_config(exec_properties: dict[str, Any], component: str) -> dict[str, Any]:
-    """Execution properties with the runtime settings moved into the Config of custom_config.
-
-    Only the sections the component was given stay in its Config JSON.
-    """
+def apply_to_custom_config(
+    exec_properties: dict[str, Any], component: str
+) -> tuple[dict[str, Any], Config]:
+    """(execution properties with the runtime settings moved into custom_config's Config, that
+    Config). Only the sections the component was given stay in its Config JSON."""
     rest, settings = pop_settings(exec_properties)
     key = standard_component_specs.CUSTOM_CONFIG_KEY
     custom_config = json_utils.loads(rest.get(key) or "null")
@@ -148,18 +148,25 @@ def apply_to_custom_config(exec_properties: dict[str, Any], component: str) -> d
     sections = tuple(json.loads(given) if isinstance(given, str) else given)
     config = apply_to_config(config, settings)
     custom_config = {**custom_config, CUSTOM_CONFIG_KEY: config.to_json(sections)}
-    return {**rest, key: json_utils.dumps(custom_config)}
+    return {**rest, key: json_utils.dumps(custom_config)}, config
+
+
+class TakesRuntimeSettings:
+    """Mixin for a TFX component class: `runtime=` values for its `SETTINGS` become typed
+    top-level execution properties (`add_runtime_settings`)."""
+
+    SETTINGS: tuple[str, ...] = ()
+
+    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        add_runtime_settings(self, runtime, self.SETTINGS)
 
 
 class _TrainerExecutor(trainer_executor.GenericExecutor):
     """TFX's Trainer executor, with the runtime settings applied to the Config first."""
 
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
-        exec_properties = apply_to_custom_config(exec_properties, "Trainer")
-        config = Config.from_custom_config(
-            json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]),
-            "Trainer",
-        )
+        exec_properties, config = apply_to_custom_config(exec_properties, "Trainer")
         # TrainArgs follows the Config (run_fn trains config.train.train_steps steps).
         train_args = trainer_pb2.TrainArgs(num_steps=config.train.train_steps)
         exec_properties[standard_component_specs.TRAIN_ARGS_KEY] = proto_utils.proto_to_json(
@@ -172,26 +179,19 @@ class _TransformExecutor(transform_executor.Executor):
     """TFX's Transform executor, with the runtime settings applied to the Config first."""
 
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
-        super().Do(input_dict, output_dict, apply_to_custom_config(exec_properties, "Transform"))
+        exec_properties, _ = apply_to_custom_config(exec_properties, "Transform")
+        super().Do(input_dict, output_dict, exec_properties)
 
 
-class Trainer(tfx.components.Trainer):
+class Trainer(TakesRuntimeSettings, tfx.components.Trainer):
     """TFX's Trainer taking checkpoint, train_steps and learning_rate as runtime settings."""
 
     SETTINGS = ("checkpoint", "train_steps", "learning_rate")
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(_TrainerExecutor)
 
-    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
-        super().__init__(**kwargs)
-        add_runtime_settings(self, runtime, self.SETTINGS)
 
-
-class Transform(tfx.components.Transform):
+class Transform(TakesRuntimeSettings, tfx.components.Transform):
     """TFX's Transform taking the checkpoint (whose vocabulary it uses) as a runtime setting."""
 
     SETTINGS = ("checkpoint",)
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(_TransformExecutor)
-
-    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
-        super().__init__(**kwargs)
-        add_runtime_settings(self, runtime, self.SETTINGS)

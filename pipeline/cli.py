@@ -45,6 +45,19 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kfp_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments that submit and schedule share (see _add_kfp_arguments)."""
+    from pipeline import kubeflow
+
+    return {
+        "params": kubeflow.parse_parameter_values(args.package, args.param),
+        "namespace": args.namespace,
+        "pipeline_root": args.pipeline_root,
+        "pipeline_name": args.pipeline_name,
+        "service_account": args.service_account,
+    }
+
+
 def _submit(args: argparse.Namespace) -> int:
     from pipeline import kubeflow
 
@@ -53,11 +66,7 @@ def _submit(args: argparse.Namespace) -> int:
         args.endpoint,
         args.experiment,
         args.run_name or f"{PIPELINE_NAME}-{time.strftime('%Y%m%d-%H%M%S')}",
-        params=kubeflow.parse_parameter_values(args.package, args.param),
-        namespace=args.namespace,
-        pipeline_root=args.pipeline_root,
-        pipeline_name=args.pipeline_name,
-        service_account=args.service_account,
+        **_kfp_options(args),
     )
     print(f"Started run {run_id} in experiment {args.experiment!r} at {args.endpoint}")
     return 0
@@ -74,11 +83,7 @@ def _schedule(args: argparse.Namespace) -> int:
         args.cron,
         max_concurrency=args.max_concurrency,
         catchup=args.catchup,
-        params=kubeflow.parse_parameter_values(args.package, args.param),
-        namespace=args.namespace,
-        pipeline_root=args.pipeline_root,
-        pipeline_name=args.pipeline_name,
-        service_account=args.service_account,
+        **_kfp_options(args),
     )
     print(
         f"Created recurring run {job_id} ({args.job_name!r}, cron {args.cron!r}) in experiment"

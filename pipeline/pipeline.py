@@ -10,7 +10,7 @@ from tfx import v1 as tfx
 from components import evaluation, pusher, runtime_settings
 from components.baseline import ProductionBaseline, newest_version
 from components.schema import class_names, schema_file
-from components.text_example_gen import input_split_config, text_example_gen
+from components.text_example_gen import text_example_gen
 from components.validation_gate import ValidationGate
 from pipeline.configs import PIPELINE_NAME, Config
 from pipeline.kubeflow_runner import trainer_resources
@@ -29,13 +29,12 @@ def create_pipeline(
     RuntimeParameters when compiling for Kubeflow; by default the values in `config`.
     """
     components = []
-    if runtime is None:
-        runtime = runtime_settings.config_values(config, input_split_config(config.data)[0])
-    runtime_settings.check_values(runtime)
-
     # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
-    example_gen = text_example_gen(config, input_base=runtime["data_root"])
+    example_gen = text_example_gen(config, input_base=runtime["data_root"] if runtime else None)
     components.append(example_gen)
+    if runtime is None:
+        runtime = runtime_settings.config_values(config, example_gen.exec_properties["input_base"])
+    runtime_settings.check_values(runtime)
 
     # Imports the curated raw-data schema from schemas/.
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file(config.data))

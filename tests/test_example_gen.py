@@ -674,6 +674,19 @@ def test_executor_hash_split_of_a_headerless_file(tmp_path):
     assert sorted(read_examples(again.uri, "eval")) == sorted(evaluation)
 
 
+def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:
+    """span-N/train.csv (rows "sN t<i>" labelled 1) and span-N/dev.csv per span; returns the
+    {SPAN} path."""
+    for span, count in rows_by_span.items():
+        folder = root / f"span-{span}"
+        write(
+            folder / "train.csv",
+            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
+        )
+        write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
+    return str(root / "span-{SPAN}")
+
+
 @pytest.mark.slow
 def test_pipeline_picks_the_newest_span(tmp_path):
     """A real LocalDagRunner run: the FileBasedExampleGen driver resolves {SPAN} to the newest."""
@@ -681,14 +694,7 @@ def test_pipeline_picks_the_newest_span(tmp_path):
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    for span, count in ((2, 3), (9, 4), (10, 5)):
-        folder = tmp_path / "data" / f"span-{span}"
-        write(
-            folder / "train.csv",
-            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
-        )
-        write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
-    config = Config().replace(data={"data": str(tmp_path / "data" / "span-{SPAN}")})
+    config = Config().replace(data={"data": write_spans(tmp_path / "data", {2: 3, 9: 4, 10: 5})})
     connection = metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
     LocalDagRunner().run(
         tfx_pipeline.Pipeline(
@@ -709,14 +715,7 @@ def test_pipeline_picks_the_newest_span(tmp_path):
 
 def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     """Open-source KFP skips FileBasedExampleGen's driver hook: the executor gets {SPAN} patterns."""
-    for span, count in ((3, 2), (11, 3)):
-        folder = tmp_path / "data" / f"span-{span}"
-        write(
-            folder / "train.csv",
-            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
-        )
-        write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
-    config = Config().replace(data={"data": str(tmp_path / "data" / "span-{SPAN}")})
+    config = Config().replace(data={"data": write_spans(tmp_path / "data", {3: 2, 11: 3})})
     properties = exec_properties(config)
     assert "span-{SPAN}/train.csv" in properties["input_config"]
     examples = run_executor(config, tmp_path / "out")

@@ -296,8 +296,9 @@ def failures(summary: dict[str, Any]) -> list[str]:
     return messages
 
 
-def resolve_span(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """Resolves {SPAN} in the split patterns to the newest span, when no driver has done it.
+def resolve_span(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Resolves {SPAN} in the split patterns to the newest span, when no driver has done it;
+    returns (execution properties, whether it resolved them here).
 
     FileBasedExampleGen's driver resolves the span before the executor runs. On Kubeflow that
     driver is a `lifecycle.preCacheCheck` hook, which Vertex runs and open-source KFP ignores; there
@@ -308,14 +309,14 @@ def resolve_span(exec_properties: dict[str, Any]) -> dict[str, Any]:
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
     )
     if not any(readers.has_span(split.pattern) for split in input_config.splits):
-        return exec_properties
+        return exec_properties, False
     from tfx.components.example_gen import driver
 
     resolved = driver.FileBasedDriver(None).resolve_exec_properties(
         dict(exec_properties), None, None
     )
     logging.info("Resolved the newest span: %s", resolved[example_gen_utils.SPAN_PROPERTY_NAME])
-    return resolved
+    return resolved, True
 
 
 def _record_span(examples: types.Artifact, exec_properties: dict[str, Any]) -> None:
@@ -347,9 +348,7 @@ class Executor(BaseExampleGenExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        resolved = resolve_span(exec_properties)
-        spans_resolved_here = resolved is not exec_properties
-        exec_properties = resolved
+        exec_properties, spans_resolved_here = resolve_span(exec_properties)
         config = config_from_exec_properties(exec_properties)
         input_config = _proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
