@@ -5,7 +5,7 @@
 
 Part 1 (always): the 67,349 SST-2 training sentences (or the first --limit), same vocabulary (the
 default checkpoint folder) and the same length L (--max-seq-length, 128):
-  - tf:  components.tokenizer.BertTokenizer.tokenize inside a tf.function, batches of --batch
+  - tf:  components.transform.tokenizer.BertTokenizer.tokenize inside a tf.function, batches of --batch
          (the graph that preprocessing_fn runs; inputs are pre-built tf.string tensors);
   - hf:  transformers.BertTokenizerFast(batch, padding="max_length", truncation=True,
          max_length=L, return_tensors="np"), same batches (Python lists of str).
@@ -13,7 +13,7 @@ Variants are interleaved (tf, hf, tf, hf, ...) --repeat times; best and median e
 reported, and the ids and attention masks of both are compared row by row.
 
 Part 2 (--beam N): the whole Transform analysis+transform of tf.Transform
-(tft_beam.AnalyzeAndTransformDataset with components.transform.preprocessing_fn) on N and 2N
+(tft_beam.AnalyzeAndTransformDataset with components.transform.preprocessing.preprocessing_fn) on N and 2N
 sentences, with each --beam-workers value (>1 = multi_processing DirectRunner): the difference
 between the 2N and N runs gives the per-example cost, the rest is fixed start-up cost. A discarded
 warm-up run (1,000 sentences, 1 worker) goes first: the first pipeline of a process also pays
@@ -29,7 +29,7 @@ import statistics
 import tempfile
 import time
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
+import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import SST2, write_results
 
 
@@ -51,8 +51,8 @@ def bench_tokenizers(texts: list[str], length: int, batch: int, repeat: int) -> 
     import tensorflow as tf
     from transformers import BertTokenizerFast
 
-    from components.checkpoint import resolve_checkpoint
-    from components.tokenizer import BertTokenizer
+    from components.core.checkpoint import resolve_checkpoint
+    from components.transform.tokenizer import BertTokenizer
 
     folder = resolve_checkpoint("")
     tf_tokenizer = BertTokenizer(folder, length)
@@ -150,8 +150,8 @@ def bench_beam(
     from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from components.transform import preprocessing_fn
-    from pipeline.configs import Config
+    from components.core.config import Config
+    from components.transform.preprocessing import preprocessing_fn
 
     metadata = dataset_metadata.DatasetMetadata(
         schema_utils.schema_from_feature_spec(

@@ -3,11 +3,11 @@
     .venv/bin/python -m benchmarks.training [--seq-len 128] [--batch 32] [--warmup 3]
         [--steps 10] [--rounds 2] [--variants project-xla-float32,bare-xla-float32,...]
 
-Every variant is the project's classifier (components.model.build_classifier with the default
+Every variant is the project's classifier (components.trainer.model.build_classifier with the default
 checkpoint, 2 classes). Variants:
-  - project-*: compiled with components.model.compile_classifier (AdamW + schedule, weighted
+  - project-*: compiled with components.trainer.model.compile_classifier (AdamW + schedule, weighted
     accuracy, do_not_convert) and trained with the Trainer's input pipeline
-    (components.trainer.make_train_dataset over gzip TFRecords of tokenized SST-2 sentences,
+    (components.trainer.data.make_train_dataset over gzip TFRecords of tokenized SST-2 sentences,
     written to a temporary folder in the transformed-examples format) and the Trainer's callbacks
     (ResumableBackup, TrainingHistory, TensorBoard), as in trainer.train_and_evaluate;
   - bare-*: the same model and the same optimizer, model.compile(loss, "accuracy") and fit on
@@ -42,7 +42,7 @@ import statistics
 import tempfile
 import time
 
-import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
+import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import machine, write_results
 from benchmarks.tokenization import read_sentences
 
@@ -93,7 +93,7 @@ def make_data(examples: int, length: int, folder: str):
     import numpy as np
     import tensorflow as tf
 
-    from components.tokenizer import BertTokenizer
+    from components.transform.tokenizer import BertTokenizer
 
     texts, labels = read_sentences(examples)
     out = BertTokenizer.from_checkpoint("", length).tokenize(tf.constant(texts))
@@ -169,19 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from components.model import (
+    from components.core.config import ModelConfig, TrainConfig
+    from components.trainer.callbacks import ResumableBackup, TrainingHistory
+    from components.trainer.data import make_train_dataset
+    from components.trainer.model import (
         build_classifier,
         compile_classifier,
         keras_policy,
         learning_rate_schedule,
         make_optimizer,
     )
-    from components.trainer import (
-        ResumableBackup,
-        TrainingHistory,
-        make_train_dataset,
-    )
-    from pipeline.configs import ModelConfig, TrainConfig
 
     work = tempfile.mkdtemp(prefix="bench_training_")
     data: dict[int, dict] = {}

@@ -11,35 +11,11 @@ definition what is serving. Its output feeds the Evaluator (no-regression check)
 import logging
 import os
 
-from tfx import types
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-from components.export import production_versions
-
-HAS_MODEL = "has_model"
-VERSION = "production_version"
-SOURCE = "production_model_path"
-
-
-def latest_production_model(push_dir: str) -> str | None:
-    """The folder of the newest complete version under `push_dir`, or None."""
-    versions = production_versions(push_dir)
-    return os.path.join(push_dir, str(versions[-1])) if versions else None
-
-
-def newest_version(push_dir: str) -> int:
-    """The newest complete version under `push_dir`, 0 when there is none."""
-    versions = production_versions(push_dir)
-    return versions[-1] if versions else 0
-
-
-def has_model(model: types.Artifact) -> bool:
-    """Whether a ProductionBaseline output (or any Model artifact) holds a model."""
-    if model.has_custom_property(HAS_MODEL):
-        return bool(model.get_int_custom_property(HAS_MODEL))
-    return True
+from components.core.serving import HAS_MODEL, SOURCE, VERSION, latest_production_model
 
 
 # Finds the model in production (the newest pushed version) for the no-regression check and warm start.

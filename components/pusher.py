@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,8 +24,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils
 
-from components import runtime_settings
-from components.baseline import production_versions
+from components.core import runtime_settings
+from components.core.serving import SAVED_MODEL_FILE, production_versions
 
 STAGING_PREFIX = ".incoming-"
 
@@ -41,9 +42,9 @@ def push_model(model_path: str, push_dir: str) -> tuple[str, str]:
     final = os.path.join(push_dir, version)
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
-    io_utils.copy_dir(model_path, staging, deny_regex_patterns=[r"saved_model\.pb"])
+    io_utils.copy_dir(model_path, staging, deny_regex_patterns=[re.escape(SAVED_MODEL_FILE)])
     io_utils.copy_file(
-        os.path.join(model_path, "saved_model.pb"), os.path.join(staging, "saved_model.pb")
+        os.path.join(model_path, SAVED_MODEL_FILE), os.path.join(staging, SAVED_MODEL_FILE)
     )
     tf.io.gfile.rename(staging, final)
     logging.info("Pushed model version %s to %s", version, final)
@@ -79,7 +80,7 @@ class Executor(tfx_pusher_executor.Executor):
 class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
     """TFX's Pusher with all-or-nothing pushes to a versioned folder.
 
-    The folder is the runtime setting `push_dir` (components.runtime_settings).
+    The folder is the runtime setting `push_dir` (components.core.runtime_settings).
     """
 
     SETTINGS = ("push_dir",)

@@ -3,7 +3,7 @@
 A schema lives at `schemas/<name>/schema.pbtxt`. With no schema configured, the data folder's name
 picks one (data in `.../sst2` uses `schemas/sst2`); a dataset with no curated schema gets
 `schemas/generic` (text and label required, any label), and `bertpipe infer-schema` proposes a
-curated one for review.
+curated one for review (from the rows the text ExampleGen accepts: `infer_schema`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-from pipeline.configs import LABEL_FEATURE, SAMPLE_DATA_DIR, SCHEMAS_DIR, TEXT_FEATURE, DataConfig
+from components.core.config import SAMPLE_DATA_DIR, SCHEMAS_DIR, DataConfig
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 
 SCHEMA_FILE = "schema.pbtxt"
 GENERIC = "generic"
@@ -74,32 +75,9 @@ def class_names(data: DataConfig) -> tuple[str, ...]:
     return tuple(sorted(label_domain(load_schema(schema_file(data)))))
 
 
-def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
-    """(texts, labels, rejected row count) of every input split, read as ExampleGen reads them."""
-    from components.text_example_gen import readers
-
-    input_base, input_config, _ = readers.input_split_config(data)
-    texts, labels, rejected = [], [], 0
-    for split in input_config.splits:
-        folder = readers.is_folder_split(data, split.pattern)
-        for path in readers.split_files(input_base, split.pattern):
-            with open(path, "rb") as handle:
-                raw = handle.read()
-            if folder:
-                rows = [readers.parse_text_file(path, raw, data)]
-            else:
-                rows = readers.parse_file(path, raw, data).rows
-            for row in rows:
-                if row.reason is None:
-                    texts.append(row.text)
-                    labels.append(row.label)
-                else:
-                    rejected += 1
-    return texts, labels, rejected
-
-
-def infer_schema(data: DataConfig) -> str:
-    """Proposes a curated schema (as text) for a dataset, from TFDV statistics of its rows.
+def infer_schema(texts: list[str], labels: list[str], rejected: int, source: str) -> str:
+    """Proposes a curated schema (as text) for a dataset, from TFDV statistics of its accepted
+    rows (`texts`, `labels`; `rejected` rows were left out; `source` names the data).
 
     TFDV infers types and presence; the proposal then applies the project's curation: both features
     required and single-valued, a label domain of the observed labels (when there are at most
@@ -109,11 +87,8 @@ def infer_schema(data: DataConfig) -> str:
     import tensorflow_data_validation as tfdv
     from google.protobuf import text_format
 
-    texts, labels, rejected = read_accepted_rows(data)
     if not texts:
-        raise ValueError(
-            f"{data.data}: no accepted rows, so there is nothing to infer a schema from"
-        )
+        raise ValueError(f"{source}: no accepted rows, so there is nothing to infer a schema from")
     frame = pd.DataFrame({TEXT_FEATURE: texts, LABEL_FEATURE: labels})
     statistics = tfdv.generate_statistics_from_dataframe(frame)
     schema = tfdv.infer_schema(statistics, infer_feature_shape=True)
@@ -126,7 +101,7 @@ def infer_schema(data: DataConfig) -> str:
         if feature.name == LABEL_FEATURE and len(values) <= MAX_DOMAIN_SIZE:
             feature.domain = LABEL_FEATURE
     notes = [
-        f"# Proposed by `bertpipe infer-schema` from {data.data}: review it, then commit it as",
+        f"# Proposed by `bertpipe infer-schema` from {source}: review it, then commit it as",
         "# schemas/<dataset>/schema.pbtxt (the data folder's name picks it).",
         f"# {len(texts)} accepted rows ({rejected} rejected); labels: "
         + ", ".join(f"{v!r} x{labels.count(v)}" for v in values[:MAX_DOMAIN_SIZE]),

@@ -16,8 +16,8 @@ import sys
 import time
 import warnings
 
-import pipeline  # noqa: F401  (environment for TensorFlow)
-from pipeline.configs import PIPELINE_NAME, add_config_arguments, config_from_args
+from components.core.config import PIPELINE_NAME
+from pipeline.flags import add_config_arguments, config_from_args
 
 ALL_SECTIONS = ("data", "model", "train", "eval", "run")
 DEFAULT_PACKAGE = "build/pipeline.yaml"
@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from pipeline.kubeflow_runner import compile_pipeline
+    from pipeline.kubeflow.compile import compile_pipeline
 
     config = config_from_args(args)
     path = compile_pipeline(config)
@@ -47,10 +47,10 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _kfp_options(args: argparse.Namespace) -> dict:
     """The keyword arguments that submit and schedule share (see _add_kfp_arguments)."""
-    from pipeline import kubeflow
+    from pipeline.kubeflow.package import parse_parameter_values
 
     return {
-        "params": kubeflow.parse_parameter_values(args.package, args.param),
+        "params": parse_parameter_values(args.package, args.param),
         "namespace": args.namespace,
         "pipeline_root": args.pipeline_root,
         "pipeline_name": args.pipeline_name,
@@ -59,9 +59,9 @@ def _kfp_options(args: argparse.Namespace) -> dict:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow
+    from pipeline.kubeflow.client import submit
 
-    run_id = kubeflow.submit(
+    run_id = submit(
         args.package,
         args.endpoint,
         args.experiment,
@@ -73,9 +73,9 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow
+    from pipeline.kubeflow.client import schedule
 
-    job_id = kubeflow.schedule(
+    job_id = schedule(
         args.package,
         args.endpoint,
         args.experiment,
@@ -126,9 +126,10 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _infer_schema(args: argparse.Namespace) -> int:
     from components.schema import infer_schema
+    from components.text_example_gen import read_accepted_rows
 
     config = config_from_args(args)
-    text = infer_schema(config.data)
+    text = infer_schema(*read_accepted_rows(config.data), source=config.data.data)
     if args.out:
         from pathlib import Path
 
@@ -141,7 +142,7 @@ def _infer_schema(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from components.export import predict
+    from components.core.serving import predict
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     args = build_parser().parse_args(argv)
     if args.command in ("submit", "schedule"):
-        from pipeline.kubeflow import KubeflowError
+        from pipeline.kubeflow.client import KubeflowError
 
         try:
             return args.handler(args)

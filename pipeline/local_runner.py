@@ -17,7 +17,7 @@ from absl import logging as absl_logging
 from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-from pipeline.configs import Config
+from components.core.config import Config
 from pipeline.pipeline import create_pipeline
 
 
@@ -51,7 +51,7 @@ def beam_pipeline_args(config: Config) -> list[str]:
 def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> RunPaths:
     """Runs the whole pipeline with the configured local orchestrator.
 
-    `runtime` overrides the per-run settings (components.runtime_settings), as run-time parameters
+    `runtime` overrides the per-run settings (components.core.runtime_settings), as run-time parameters
     do on Kubeflow; by default they come from `config`.
     """
     paths = RunPaths(Path(config.run.output).resolve())

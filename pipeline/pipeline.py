@@ -7,13 +7,17 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from components import evaluation, pusher, runtime_settings
-from components.baseline import ProductionBaseline, newest_version
+from components.baseline import ProductionBaseline
+from components.core import runtime_settings
+from components.core.config import PIPELINE_NAME, Config
+from components.core.serving import newest_version
+from components.evaluator import Evaluator, build_eval_config
+from components.pusher import Pusher
 from components.schema import class_names, schema_file
 from components.text_example_gen import text_example_gen
+from components.trainer.component import RUN_FN, Trainer
+from components.transform.component import PREPROCESSING_FN, Transform
 from components.validation_gate import ValidationGate
-from pipeline.configs import PIPELINE_NAME, Config
-from pipeline.kubeflow_runner import trainer_resources
 
 
 def create_pipeline(
@@ -22,11 +26,16 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args: list[str] | None = None,
     runtime: Mapping[str, Any] | None = None,
+    trainer_platform_config=None,
 ) -> tfx.dsl.Pipeline:
     """Implements the BERT text-classification pipeline with TFX.
 
-    `runtime` holds the settings an operator may change per run (components.runtime_settings):
-    RuntimeParameters when compiling for Kubeflow; by default the values in `config`.
+    The orchestrator-specific settings come in as arguments, from whichever runner calls this:
+    `beam_pipeline_args` for every Beam-using component, `metadata_connection_config` (local
+    runners), `trainer_platform_config` (the Trainer's resource request on Kubeflow, a
+    PipelineContainerSpec.ResourceSpec) and `runtime`, the settings an operator may change per run
+    (components.core.runtime_settings): RuntimeParameters when compiling for Kubeflow; by default
+    the values in `config`.
     """
     components = []
     # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
@@ -57,11 +66,11 @@ def create_pipeline(
     components.append(validation_gate)
 
     # Tokenizes with the checkpoint's WordPiece vocabulary and maps labels to ids, in the graph.
-    transform = runtime_settings.Transform(
+    transform = Transform(
         runtime=runtime,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        preprocessing_fn="components.transform.preprocessing_fn",
+        preprocessing_fn=PREPROCESSING_FN,
         custom_config={"config": config.to_json(Config.TRANSFORM_SECTIONS)},
     )
     transform.add_upstream_node(validation_gate)
@@ -69,7 +78,7 @@ def create_pipeline(
 
     # Finds the model in production (newest pushed version) for warm start and the regression check.
     # Locally the newest version at build time keys the cache, so a new push makes it run again;
-    # the Kubeflow package turns caching off for this step (pipeline.kubeflow_runner).
+    # the Kubeflow package turns caching off for this step (pipeline.kubeflow.compile).
     production_baseline = ProductionBaseline(
         push_dir=runtime["push_dir"],
         expected_version=(
@@ -79,9 +88,9 @@ def create_pipeline(
     components.append(production_baseline)
 
     # Fine-tunes BERT with a classification head under the configured distribution strategy.
-    trainer = runtime_settings.Trainer(
+    trainer = Trainer(
         runtime=runtime,
-        run_fn="components.trainer.run_fn",
+        run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -90,29 +99,23 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
         custom_config={"config": config.to_json(Config.TRAINER_SECTIONS)},
     )
-    if any(
-        (
-            config.kubeflow.accelerator_type,
-            config.kubeflow.trainer_cpu,
-            config.kubeflow.trainer_memory,
-        )
-    ):
-        trainer.with_platform_config(trainer_resources(config.kubeflow))
+    if trainer_platform_config is not None:
+        trainer.with_platform_config(trainer_platform_config)
     components.append(trainer)
 
     # Computes metrics and slices with TFMA and blesses the model if it passes the thresholds.
-    evaluator = evaluation.Evaluator(
+    evaluator = Evaluator(
         runtime=runtime,
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=production_baseline.outputs["baseline"],
         schema=schema_gen.outputs["schema"],
-        eval_config=evaluation.build_eval_config(config, class_names(config.data)),
+        eval_config=build_eval_config(config, class_names(config.data)),
     )
     components.append(evaluator)
 
     # Pushes blessed models to a versioned folder that TF Serving watches.
-    model_pusher = pusher.Pusher(
+    model_pusher = Pusher(
         runtime=runtime,
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],

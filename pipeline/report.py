@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components.evaluation import ACCURACY
-from pipeline.configs import Config
+from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.config import Config
+from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from components.core.transform_output import truncation_share
+from components.evaluator import ACCURACY
 from pipeline.local_runner import RunPaths
 from pipeline.run_artifacts import RunArtifact, latest_run_artifacts
 
@@ -90,16 +90,12 @@ def _find(artifacts: dict[tuple[str, str], RunArtifact], key: str) -> RunArtifac
 
 
 def _data_counts(report: Report, examples: RunArtifact | None) -> None:
-    from components.text_example_gen.executor import read_rejected_summary
-
     if examples is None:
         return
     report.data_counts = read_rejected_summary(examples.uri)["splits"]
 
 
 def _transform(report: Report, stats: RunArtifact | None) -> None:
-    from components.transform import truncation_share
-
     if stats is not None:
         report.truncation_share = truncation_share(stats.uri)
 
@@ -107,10 +103,9 @@ def _transform(report: Report, stats: RunArtifact | None) -> None:
 def _history(report: Report, model_run: RunArtifact | None, out_dir: Path) -> None:
     if model_run is None:
         return
-    path = os.path.join(model_run.uri, "history.json")
-    if not tf.io.gfile.exists(path):
+    report.history = read_training_history(model_run.uri)
+    if not report.history:
         return
-    report.history = json.loads(tf.io.gfile.GFile(path).read())
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,8 +174,6 @@ def _evaluation(report: Report, evaluation: RunArtifact | None, out_dir: Path) -
 
 def validation_failures(evaluation_uri: str) -> tuple[bool, list[str]]:
     """(validation passed, one line per failed threshold) of an Evaluator `evaluation` output."""
-    import tensorflow_model_analysis as tfma
-
     validation = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in validation.metric_validations_per_slice:
@@ -232,8 +225,6 @@ def _plot_confusion(report: Report, out_dir: Path) -> None:
 
 
 def _blessing(report: Report, blessing: RunArtifact | None, baseline: RunArtifact | None) -> None:
-    from components.baseline import HAS_MODEL, SOURCE, VERSION
-
     if baseline is not None and baseline.get(HAS_MODEL):
         report.baseline = {"version": baseline.get(VERSION), "path": baseline.get(SOURCE)}
     if blessing is None:

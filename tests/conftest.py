@@ -1,29 +1,31 @@
-"""Shared fixtures: a tiny BERT checkpoint built offline, and the paths of the real datasets."""
+"""Shared fixtures: a tiny BERT checkpoint built offline, a stand-in Transform output, the real
+datasets, and the fakes (tests/fakes/) that stand in for services these machines do not have."""
 
 from __future__ import annotations
 
-import os
+import random
+import shutil
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pytest
 
-import pytest  # noqa: E402
+from components.core import env  # noqa: F401  (before anything imports TensorFlow)
+from components.core.config import Config
+
+# The KFP API stand-in's `kfp_standin` fixture (tests/fakes/kfp_server.py).
+pytest_plugins = ("fakes.kfp_server",)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-SST2_DIR = SHARED_DATA / "sst2"
-SMS_SPAM_FILE = SHARED_DATA / "sms_spam" / "SMSSpamCollection"
-# How the SMS Spam Collection is read: no header, tab separated, label first.
-SMS_SPAM_SETTINGS = {
-    "data": str(SMS_SPAM_FILE),
-    "format": "tsv",
-    "header": "no",
-    "label_column": "0",
-    "text_column": "1",
-}
+TINY_LENGTH = 16  # max_seq_length of the stand-in Transform output and tiny_config
+POSITIVE = ["great", "wonderful", "excellent", "lovely", "brilliant", "superb", "delightful"]
+NEGATIVE = ["awful", "terrible", "boring", "dreadful", "horrible", "dull", "painful"]
+FILLER = ["the", "movie", "was", "really", "quite", "a", "story", "and", "plot", "acting"]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -36,17 +38,27 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sms_spam_settings(shared_data) -> dict[str, str]:
+    """How the SMS Spam Collection is read: no header, tab separated, label first."""
+    return {
+        "data": str(shared_data / "sms_spam" / "SMSSpamCollection"),
+        "format": "tsv",
+        "header": "no",
+        "label_column": "0",
+        "text_column": "1",
+    }
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny, randomly initialised BERT in Hugging Face format (config.json, weights, vocab.txt).
 
     It reuses the real vocabulary of the default checkpoint, so tokenization is realistic, and is
     written with `save_pretrained` exactly as a downloaded checkpoint would be laid out.
     """
-    import shutil
-
     from transformers import BertConfig, TFBertModel
 
-    from components.checkpoint import default_checkpoint_dir
+    from components.core.checkpoint import default_checkpoint_dir
 
     folder = tmp_path_factory.mktemp("tiny_bert")
     real = Path(default_checkpoint_dir())
@@ -66,3 +78,175 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     model(model.dummy_inputs)
     model.save_pretrained(folder)
     return folder
+
+
+# -- stand-in Transform -------------------------------------------------------------------------
+def _stand_in_preprocessing_fn(vocab_file: str, max_seq_length: int):
+    def preprocessing_fn(inputs):
+        import tensorflow as tf
+        import tensorflow_text as text
+        import tensorflow_transform as tft
+
+        with open(vocab_file, encoding="utf-8") as handle:
+            vocab = [line.rstrip("\n") for line in handle]
+        cls_id, sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
+        tokenizer = text.BertTokenizer(vocab_file, lower_case=True, token_out_type=tf.int64)
+        tokens = tokenizer.tokenize(tf.reshape(inputs["text"], [-1])).merge_dims(-2, -1)
+        kept = tokens[:, : max_seq_length - 2]
+        ids, segments = text.combine_segments([kept], cls_id, sep_id)
+        input_ids, attention_mask = text.pad_model_inputs(ids, max_seq_length)
+        token_type_ids, _ = text.pad_model_inputs(segments, max_seq_length)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "truncated": tf.cast(tokens.row_lengths() > max_seq_length - 2, tf.int64),
+            "label_id": tft.compute_and_apply_vocabulary(
+                tf.reshape(inputs["label"], [-1]), vocab_filename="label_vocab"
+            ),
+        }
+
+    return preprocessing_fn
+
+
+def _make_transform_output(folder: Path, vocab_file: str, max_seq_length: int, train, evaluation):
+    """Runs the stand-in Transform: folder/transform_graph, folder/transformed/Split-*/*.gz."""
+    import apache_beam as beam
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+    raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(
+        {
+            "text": tf.io.FixedLenFeature([], tf.string),
+            "label": tf.io.FixedLenFeature([], tf.string),
+        }
+    )
+    rows = {
+        split: [{"text": t.encode(), "label": y.encode()} for t, y in data]
+        for split, data in (("train", train), ("eval", evaluation))
+    }
+    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(folder / "tmp")):
+        train_data = p | "train" >> beam.Create(rows["train"])
+        (train_out, metadata), transform_fn = (
+            train_data,
+            raw_metadata,
+        ) | tft_beam.AnalyzeAndTransformDataset(
+            _stand_in_preprocessing_fn(vocab_file, max_seq_length)
+        )
+        eval_data = p | "eval" >> beam.Create(rows["eval"])
+        eval_out, _ = ((eval_data, raw_metadata), transform_fn) | tft_beam.TransformDataset()
+        coder = tft.coders.ExampleProtoCoder(metadata.schema)
+        for split, data in (("train", train_out), ("eval", eval_out)):
+            _ = (
+                data
+                | f"encode_{split}" >> beam.Map(coder.encode)
+                | f"write_{split}"
+                >> beam.io.WriteToTFRecord(
+                    str(folder / "transformed" / f"Split-{split}" / "transformed_examples"),
+                    file_name_suffix=".gz",
+                    compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+                )
+            )
+        _ = transform_fn | tft_beam.WriteTransformFn(str(folder / "transform_graph"))
+    # As TFX's Transform does: the raw schema beside the transform graph (raw_feature_spec()).
+    metadata_io.write_metadata(raw_metadata, str(folder / "transform_graph" / "metadata"))
+    return {
+        "transform_output": str(folder / "transform_graph"),
+        "train_files": [str(folder / "transformed" / "Split-train" / "*")],
+        "eval_files": [str(folder / "transformed" / "Split-eval" / "*")],
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_length() -> int:
+    return TINY_LENGTH
+
+
+@pytest.fixture(scope="session")
+def make_transform_output():
+    """make_transform_output(folder, vocab_file, max_seq_length, train rows, eval rows): runs the
+    stand-in Transform; returns transform_output, train_files and eval_files."""
+    return _make_transform_output
+
+
+def _synthetic(count: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        positive = i % 2 == 0
+        words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if positive else NEGATIVE)]
+        rng.shuffle(words)
+        rows.append((" ".join(words), "positive" if positive else "negative"))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def synthetic_rows():
+    """synthetic_rows(count, seed): (text, label) rows, alternately positive and negative."""
+    return _synthetic
+
+
+def _tiny_config(checkpoint, **train) -> Config:
+    settings = dict(
+        train_steps=6,
+        batch_size=8,
+        checkpoint_every=3,
+        learning_rate=1e-3,
+        jit_compile=False,
+        strategy="cpu",
+    )
+    settings.update(train)
+    return Config().replace(
+        model={"checkpoint": str(checkpoint), "max_seq_length": TINY_LENGTH},
+        train=settings,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """tiny_config(checkpoint, **train settings): a Config for a few fast CPU training steps."""
+    return _tiny_config
+
+
+def _fn_args(data, config: Config, root: Path):
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    return FnArgs(
+        train_files=data["train_files"],
+        eval_files=data["eval_files"],
+        transform_graph_path=data["transform_output"],
+        transform_output=data["transform_output"],
+        serving_model_dir=str(root / "model" / "7" / "Format-Serving"),
+        model_run_dir=str(root / "model_run" / "7"),
+        train_steps=None,
+        custom_config={"config": config.to_json()},
+    )
+
+
+@pytest.fixture(scope="session")
+def make_fn_args():
+    """make_fn_args(transform data, config, root folder): the FnArgs TFX would give run_fn."""
+    return _fn_args
+
+
+def _write_ram_spans(root: str, spans=(1, 2)) -> None:
+    import tensorflow as tf
+
+    for span in spans:
+        folder = f"{root}/span-{span}"
+        tf.io.gfile.makedirs(folder)
+        for name, body in (
+            ("train.csv", f"text,label\ns{span} a,1\ns{span} b,0\n"),
+            ("dev.csv", f"text,label\ns{span} dev,0\n"),
+        ):
+            with tf.io.gfile.GFile(f"{folder}/{name}", "w") as handle:
+                handle.write(body)
+
+
+@pytest.fixture(scope="session")
+def write_ram_spans():
+    """write_ram_spans(root, spans=(1, 2)): span folders with train.csv and dev.csv on
+    TensorFlow's in-memory filesystem (ram://), a stand-in for gs:// in this process."""
+    return _write_ram_spans

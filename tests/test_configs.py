@@ -4,8 +4,9 @@ import argparse
 
 import pytest
 
+from components.core.config import Config
 from pipeline.cli import ALL_SECTIONS, build_parser
-from pipeline.configs import Config, add_config_arguments, config_from_args
+from pipeline.flags import add_config_arguments, config_from_args
 
 
 def parse(*flags: str) -> Config:

@@ -2,9 +2,9 @@
 
 import re
 import tomllib
+from pathlib import Path
 
-from conftest import REPO_ROOT
-
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r'"([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^"]+)"')
 
 
@@ -35,7 +35,7 @@ def test_default_checkpoint_pin_matches_the_makefile():
 
 def test_the_image_holds_the_project_where_the_compiled_package_expects_it():
     """The package names the bundled sample and schemas/ by their path in the image."""
-    from pipeline.kubeflow_runner import IMAGE_PROJECT_ROOT
+    from pipeline.kubeflow.compile import IMAGE_PROJECT_ROOT
 
     text = (REPO_ROOT / "build" / "Dockerfile").read_text()
     assert re.search(rf"^WORKDIR {re.escape(IMAGE_PROJECT_ROOT)}$", text, re.MULTILINE)
@@ -44,3 +44,14 @@ def test_the_image_holds_the_project_where_the_compiled_package_expects_it():
     package = (REPO_ROOT / "build" / "pipeline.yaml").read_text()
     for path in re.findall(rf"{re.escape(IMAGE_PROJECT_ROOT)}/[\w/.-]+", package):
         assert (REPO_ROOT / path.removeprefix(IMAGE_PROJECT_ROOT + "/")).exists(), path
+
+
+def test_the_image_environment_is_the_projects():
+    """The image's ENV holds components/core/env.py's defaults: TFX's entry point imports
+    TensorFlow before any project module could set them."""
+    from components.core.env import DEFAULTS
+
+    text = (REPO_ROOT / "build" / "Dockerfile").read_text()
+    block = re.search(r"^ENV ((?:.*\\\n)*.*)$", text, re.MULTILINE).group(1)
+    values = dict(re.findall(r"(\w+)=(\S+)", block))
+    assert values == DEFAULTS

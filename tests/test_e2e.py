@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from components.baseline import production_versions
+from components.core.config import Config
+from components.core.serving import production_versions
 from pipeline.cli import main as bertpipe
-from pipeline.configs import Config
 from pipeline.local_runner import RunPaths, run_pipeline
 from pipeline.report import write_report
 
@@ -206,7 +206,7 @@ def test_beam_runner_runs_the_same_pipeline(tiny_checkpoint, tmp_path):
 
 def test_runtime_settings_override_the_config(local_run, tmp_path):
     """What a Kubeflow run-time parameter does, locally: the components read the run's values."""
-    from components.runtime_settings import config_values
+    from components.core.runtime_settings import config_values
     from components.text_example_gen import input_split_config
 
     config, _, _ = local_run

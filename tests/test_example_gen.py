@@ -1,4 +1,4 @@
-"""The text ExampleGen: parsing (readers), input discovery, and real TFX runs of the executor."""
+"""The text ExampleGen: parsing, input discovery, and real TFX runs of the executor."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SMS_SPAM_SETTINGS
 
+from components.core.artifacts import read_rejected_summary
+from components.core.config import Config, DataConfig
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import (
     Executor,
     InputError,
@@ -19,11 +21,9 @@ from components.text_example_gen import (
     config_from_exec_properties,
     custom_config_proto,
     input_split_config,
-    read_rejected_summary,
-    readers,
+    parsing,
     text_example_gen,
 )
-from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config, DataConfig
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -31,16 +31,16 @@ def data_config(**settings) -> DataConfig:
     return DataConfig(**{"data": "unused", **settings})
 
 
-def parse(name: str, content: str | bytes, **settings) -> readers.ParsedFile:
+def parse(name: str, content: str | bytes, **settings) -> parsing.ParsedFile:
     data = content.encode("utf-8") if isinstance(content, str) else content
-    return readers.parse_file(name, data, data_config(**settings))
+    return parsing.parse_file(name, data, data_config(**settings))
 
 
-def accepted(parsed: readers.ParsedFile) -> list[tuple[str, str]]:
+def accepted(parsed: parsing.ParsedFile) -> list[tuple[str, str]]:
     return [(row.text, row.label) for row in parsed.rows if row.accepted]
 
 
-def rejected(parsed: readers.ParsedFile) -> list[tuple[int, str]]:
+def rejected(parsed: parsing.ParsedFile) -> list[tuple[int, str]]:
     return [(row.line, row.reason) for row in parsed.rows if not row.accepted]
 
 
@@ -182,17 +182,17 @@ def test_tsv_headerless_label_first_crlf_no_trailing_newline():
 
 
 def test_format_detection():
-    assert readers.detect_format("a.CSV", "") == "csv"
-    assert readers.detect_format("a.tsv", "") == "tsv"
-    assert readers.detect_format("a.jsonl", "") == "jsonl"
-    assert readers.detect_format("a.json", "") == "jsonl"
-    assert readers.detect_format("a.txt", "text\tlabel\n") == "tsv"
-    assert readers.detect_format("noext", "ham\thello\n") == "tsv"
-    assert readers.detect_format("a.txt", "text,label\n") == "csv"
-    assert readers.detect_format("a.txt", '{"text": "x"}\n') == "jsonl"
-    assert readers.detect_format("a.csv", "", "tsv") == "tsv"  # the config wins
+    assert parsing.detect_format("a.CSV", "") == "csv"
+    assert parsing.detect_format("a.tsv", "") == "tsv"
+    assert parsing.detect_format("a.jsonl", "") == "jsonl"
+    assert parsing.detect_format("a.json", "") == "jsonl"
+    assert parsing.detect_format("a.txt", "text\tlabel\n") == "tsv"
+    assert parsing.detect_format("noext", "ham\thello\n") == "tsv"
+    assert parsing.detect_format("a.txt", "text,label\n") == "csv"
+    assert parsing.detect_format("a.txt", '{"text": "x"}\n') == "jsonl"
+    assert parsing.detect_format("a.csv", "", "tsv") == "tsv"  # the config wins
     with pytest.raises(InputError, match="data.format"):
-        readers.detect_format("a.txt", "just words\n")
+        parsing.detect_format("a.txt", "just words\n")
 
 
 # -- JSON Lines -------------------------------------------------------------------------------------
@@ -212,15 +212,15 @@ def test_jsonl_string_and_int_labels_and_keys():
 
 # -- folder per label -------------------------------------------------------------------------------
 def test_folder_file_is_one_example_labelled_by_its_folder():
-    row = readers.parse_text_file("/d/train/pos/1_10.txt", b"Loved it.\nTwice.", data_config())
+    row = parsing.parse_text_file("/d/train/pos/1_10.txt", b"Loved it.\nTwice.", data_config())
     assert (row.text, row.label, row.line, row.accepted) == ("Loved it.\nTwice.", "pos", 1, True)
-    row = readers.parse_text_file("/d/neg/2.txt", "\ufeffbom".encode(), data_config())
+    row = parsing.parse_text_file("/d/neg/2.txt", "\ufeffbom".encode(), data_config())
     assert (row.text, row.label) == ("bom", "neg")
-    row = readers.parse_text_file("/d/neg/3.txt", b"bad \xff", data_config())
+    row = parsing.parse_text_file("/d/neg/3.txt", b"bad \xff", data_config())
     assert (row.reason, row.content) == ("invalid_utf8", "bad \\xff")
-    row = readers.parse_text_file("/d/neg/4.txt", b" \n", data_config())
+    row = parsing.parse_text_file("/d/neg/4.txt", b" \n", data_config())
     assert row.reason == "empty_text"
-    row = readers.parse_text_file("/d/unsup/5.txt", b"x", data_config(labels=("pos", "neg")))
+    row = parsing.parse_text_file("/d/unsup/5.txt", b"x", data_config(labels=("pos", "neg")))
     assert row.reason == "unknown_label"
 
 
@@ -323,7 +323,7 @@ def test_rejected_content_is_truncated():
     parsed = parse("d.csv", "text,label\n" + "x" * 1000 + ",1,extra\n")
     (row,) = parsed.rows
     assert row.reason == "wrong_column_count"
-    assert len(row.content) <= readers.MAX_CONTENT_CHARS + 3
+    assert len(row.content) <= parsing.MAX_CONTENT_CHARS + 3
     assert row.content.startswith("xxxx")
 
 
@@ -724,22 +724,7 @@ def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
 
 
-def write_ram_spans(root: str, spans=(1, 2)) -> None:
-    """Span folders on TensorFlow's in-memory filesystem, a stand-in for gs:// in this process."""
-    import tensorflow as tf
-
-    for span in spans:
-        folder = f"{root}/span-{span}"
-        tf.io.gfile.makedirs(folder)
-        for name, body in (
-            ("train.csv", f"text,label\ns{span} a,1\ns{span} b,0\n"),
-            ("dev.csv", f"text,label\ns{span} dev,0\n"),
-        ):
-            with tf.io.gfile.GFile(f"{folder}/{name}", "w") as handle:
-                handle.write(body)
-
-
-def test_data_on_a_uri_filesystem(tmp_path):
+def test_data_on_a_uri_filesystem(tmp_path, write_ram_spans):
     """Data behind a URI (gs:// on a cluster) is listed and read through tf.io.gfile."""
     write_ram_spans("ram://bucket/reviews")
     config = Config().replace(data={"data": "ram://bucket/reviews/span-{SPAN}"})
@@ -775,8 +760,8 @@ def test_sst2_loads_unchanged(shared_data, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_sms_spam_loads_unchanged(shared_data, tmp_path):
-    config = Config().replace(data={**SMS_SPAM_SETTINGS, "labels": ("ham", "spam")})
+def test_sms_spam_loads_unchanged(sms_spam_settings, tmp_path):
+    config = Config().replace(data={**sms_spam_settings, "labels": ("ham", "spam")})
     examples = run_executor(config, tmp_path / "out")
     rows = read_examples(examples.uri, "train") + read_examples(examples.uri, "eval")
     assert len(rows) == 5574
@@ -794,6 +779,6 @@ def test_default_config_reads_the_bundled_sample():
     assert not output_config.split_config.splits
     for split, files in check_input(dc, base, input_config).items():
         for path in files:
-            parsed = readers.parse_file(path, Path(path).read_bytes(), dc)
+            parsed = parsing.parse_file(path, Path(path).read_bytes(), dc)
             assert parsed.rows, f"{split}: {path} has no rows"
             assert rejected(parsed) == [], f"{split}: {path} has rejected rows"

@@ -10,27 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.runtime_settings import RUNTIME_SETTINGS
-from pipeline import kubeflow
+from components.core.config import Config
+from components.core.runtime_settings import RUNTIME_SETTINGS
 from pipeline.cli import main as bertpipe
-from pipeline.configs import Config
-from pipeline.kubeflow_runner import (
-    IMAGE_PROJECT_ROOT,
-    compile_pipeline,
-    portable_path,
-    read_package,
-    without_versions,
-)
+from pipeline.kubeflow.compile import IMAGE_PROJECT_ROOT, compile_pipeline, portable_path
+from pipeline.kubeflow.package import load_package, pipeline_parameters, read_documents
 
-try:  # tests/ is not a package: pytest puts it on sys.path ("prepend" import mode)
-    import kfp_server
-except ImportError:  # pragma: no cover
-    from tests import kfp_server
-
-kfp_standin = kfp_server.kfp_standin
+from fakes import kfp_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILT_PACKAGE = REPO_ROOT / "build" / "pipeline.yaml"
+# Fields that name the compiler's version: they may differ without the pipeline differing.
+VERSION_FIELDS = ("sdkVersion", "schemaVersion")
 # Which task reads which run-time parameter, and under which of its inputs.
 WIRING = {
     ("TextExampleGen", "input_base"): "data_root",
@@ -65,12 +56,17 @@ def tpu_package(tmp_path_factory) -> Path:
     return compile_pipeline(config, tmp_path_factory.mktemp("tpu") / "pipeline.yaml")
 
 
+def without_versions(documents: list[dict]) -> list[dict]:
+    """The documents without the fields that name compiler versions (for comparisons)."""
+    return [{k: v for k, v in doc.items() if k not in VERSION_FIELDS} for doc in documents]
+
+
 def spec_of(package: Path) -> dict:
-    return read_package(package)[0]
+    return read_documents(package)[0]
 
 
 def test_committed_package_is_what_the_compiler_writes(fresh_package):
-    committed, fresh = read_package(BUILT_PACKAGE), read_package(fresh_package)
+    committed, fresh = read_documents(BUILT_PACKAGE), read_documents(fresh_package)
     assert without_versions(committed) == without_versions(fresh), (
         "build/pipeline.yaml is out of date: run `bertpipe compile` and commit it"
     )
@@ -81,7 +77,7 @@ def test_committed_package_is_what_the_compiler_writes(fresh_package):
 
 
 def test_the_package_parses_strictly_and_names_the_image(fresh_package):
-    spec = kubeflow.load_package(fresh_package)  # strict PipelineSpec parse, as the KFP server
+    spec = load_package(fresh_package)  # strict PipelineSpec parse, as the KFP server
     assert spec.pipeline_info.name == "bert-text-classifier"
     assert spec.schema_version == "2.1.0"
     images = {
@@ -92,7 +88,7 @@ def test_the_package_parses_strictly_and_names_the_image(fresh_package):
 
 
 def test_runtime_parameters_have_the_config_defaults(fresh_package):
-    declared = kubeflow.pipeline_parameters(kubeflow.load_package(fresh_package))
+    declared = pipeline_parameters(load_package(fresh_package))
     assert set(declared) == set(RUNTIME_SETTINGS)
     # Only the push destination has no sensible default on a cluster.
     assert [name for name, p in declared.items() if p.required] == ["push_dir"]
@@ -157,9 +153,9 @@ def test_without_warm_start_the_trainer_has_no_base_model(tmp_path):
 
 
 def test_the_trainer_asks_for_tpu_nodes(tpu_package):
-    documents = read_package(tpu_package)
+    documents = read_documents(tpu_package)
     assert len(documents) == 2
-    kubeflow.load_package(tpu_package)  # the platform spec parses strictly too
+    load_package(tpu_package)  # the platform spec parses strictly too
     spec, platform = documents
     executors = spec["deploymentSpec"]["executors"]
     resources = executors["Trainer_executor"]["container"]["resources"]
@@ -184,7 +180,7 @@ def test_the_trainer_asks_for_tpu_nodes(tpu_package):
         }
     }
     # A gs:// push destination compiled in becomes the default: no parameter is required.
-    declared = kubeflow.pipeline_parameters(kubeflow.load_package(tpu_package))
+    declared = pipeline_parameters(load_package(tpu_package))
     assert not [name for name, p in declared.items() if p.required]
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert parameters["push_dir"]["defaultValue"] == "gs://models/reviews"
@@ -204,9 +200,7 @@ def test_local_paths_cannot_be_compiled(tmp_path, changes, message):
     assert not (tmp_path / "p.yaml").exists()
 
 
-def test_data_and_checkpoint_uris_become_the_defaults(tmp_path):
-    from test_example_gen import write_ram_spans  # ram:// stands in for gs:// in this process
-
+def test_data_and_checkpoint_uris_become_the_defaults(tmp_path, write_ram_spans):
     write_ram_spans("ram://compile/reviews")
     config = Config().replace(
         data={
@@ -355,7 +349,7 @@ def test_executors_register_the_tokenizer_ops_in_a_fresh_process(fresh_package):
         args = spec["deploymentSpec"]["executors"][executor]["container"]["args"]
         class_path = args[args.index("--executor_class_path") + 1]
         modules[task] = class_path.rsplit(".", 1)[0]
-    assert modules["Evaluator"] == "components.evaluation"
+    assert modules["Evaluator"] == "components.evaluator"
     processes = {
         task: subprocess.Popen(
             [sys.executable, "-c", CHECK_OPS, module],

@@ -1,6 +1,6 @@
 """Submitting to Kubeflow Pipelines, against a local stand-in of the KFP v2beta1 REST API.
 
-The real `kfp` CLI (kfp 2.9) and `pipeline.kubeflow` talk HTTP to `tests/kfp_server.py`, which
+The real `kfp` CLI (kfp 2.9) and `pipeline.kubeflow.client` talk HTTP to `tests/fakes/kfp_server.py`, which
 checks every package strictly as a PipelineSpec, as the KFP API server does, and records what it
 was sent.
 """
@@ -22,23 +22,11 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from pipeline import kubeflow
-from pipeline.kubeflow import (
-    EndpointUnreachableError,
-    KubeflowError,
-    load_package,
-    pipeline_parameters,
-    schedule,
-    submit,
-    validate_cron,
-)
+from pipeline.kubeflow.client import EndpointUnreachableError, KubeflowError, schedule, submit
+from pipeline.kubeflow.cron import validate_cron
+from pipeline.kubeflow.package import check_parameters, load_package, pipeline_parameters
 
-try:  # tests/ is not a package: pytest puts it on sys.path ("prepend" import mode)
-    import kfp_server
-except ImportError:  # pragma: no cover - if tests/ ever becomes a package
-    from tests import kfp_server
-
-kfp_standin = kfp_server.kfp_standin  # the fixture: a running stand-in
+from fakes import kfp_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILT_PACKAGE = REPO_ROOT / "build" / "pipeline.yaml"
@@ -230,16 +218,16 @@ def test_parameter_types_are_checked():
     parameters["legacy"].type = pipeline_spec_pb2.PrimitiveType.STRING
     parameters["legacy"].is_optional = True
 
-    declared = kubeflow.pipeline_parameters(spec)
+    declared = pipeline_parameters(spec)
     assert {n: (p.type, p.required) for n, p in declared.items()} == {
         "steps": ("NUMBER_INTEGER", True),
         "rate": ("NUMBER_DOUBLE", False),
         "legacy": ("STRING", False),
     }
-    assert kubeflow.check_parameters(spec, {"steps": 5, "rate": 1}) == {"steps": 5, "rate": 1}
+    assert check_parameters(spec, {"steps": 5, "rate": 1}) == {"steps": 5, "rate": 1}
     for bad in ({"steps": "5"}, {"steps": True}, {"steps": 5, "rate": "fast"}):
         with pytest.raises(ValueError, match="is declared"):
-            kubeflow.check_parameters(spec, bad)
+            check_parameters(spec, bad)
 
 
 def test_submit_in_multi_user_mode_needs_a_namespace(compiled_package):

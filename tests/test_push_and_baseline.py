@@ -5,7 +5,7 @@ import os
 import pytest
 
 from components import pusher
-from components.baseline import latest_production_model, production_versions
+from components.core.serving import latest_production_model, production_versions
 from components.pusher import STAGING_PREFIX, push_model
 
 

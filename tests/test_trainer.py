@@ -18,147 +18,30 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.configs import Config, TrainConfig
+from components.core import serving, transform_output
+from components.core.checkpoint import resolve_checkpoint
+from components.core.config import Config, ModelConfig, TrainConfig
+from components.core.features import MODEL_INPUT_KEYS
+from components.trainer import callbacks
+from components.trainer import data as trainer_data
+from components.trainer import model as model_lib
+from components.trainer import module as trainer
+from components.trainer import strategy as strategies
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TINY_LENGTH = 16
-POSITIVE = ["great", "wonderful", "excellent", "lovely", "brilliant", "superb", "delightful"]
-NEGATIVE = ["awful", "terrible", "boring", "dreadful", "horrible", "dull", "painful"]
-FILLER = ["the", "movie", "was", "really", "quite", "a", "story", "and", "plot", "acting"]
-
-
-# -- stand-in Transform -------------------------------------------------------------------------
-def _stand_in_preprocessing_fn(vocab_file: str, max_seq_length: int):
-    def preprocessing_fn(inputs):
-        import tensorflow as tf
-        import tensorflow_text as text
-        import tensorflow_transform as tft
-
-        with open(vocab_file, encoding="utf-8") as handle:
-            vocab = [line.rstrip("\n") for line in handle]
-        cls_id, sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
-        tokenizer = text.BertTokenizer(vocab_file, lower_case=True, token_out_type=tf.int64)
-        tokens = tokenizer.tokenize(tf.reshape(inputs["text"], [-1])).merge_dims(-2, -1)
-        kept = tokens[:, : max_seq_length - 2]
-        ids, segments = text.combine_segments([kept], cls_id, sep_id)
-        input_ids, attention_mask = text.pad_model_inputs(ids, max_seq_length)
-        token_type_ids, _ = text.pad_model_inputs(segments, max_seq_length)
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "truncated": tf.cast(tokens.row_lengths() > max_seq_length - 2, tf.int64),
-            "label_id": tft.compute_and_apply_vocabulary(
-                tf.reshape(inputs["label"], [-1]), vocab_filename="label_vocab"
-            ),
-        }
-
-    return preprocessing_fn
-
-
-def make_transform_output(folder: Path, vocab_file: str, max_seq_length: int, train, evaluation):
-    """Runs the stand-in Transform: folder/transform_graph, folder/transformed/Split-*/*.gz."""
-    import apache_beam as beam
-    import tensorflow as tf
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-
-    raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(
-        {
-            "text": tf.io.FixedLenFeature([], tf.string),
-            "label": tf.io.FixedLenFeature([], tf.string),
-        }
-    )
-    rows = {
-        split: [{"text": t.encode(), "label": y.encode()} for t, y in data]
-        for split, data in (("train", train), ("eval", evaluation))
-    }
-    with beam.Pipeline() as p, tft_beam.Context(temp_dir=str(folder / "tmp")):
-        train_data = p | "train" >> beam.Create(rows["train"])
-        (train_out, metadata), transform_fn = (
-            train_data,
-            raw_metadata,
-        ) | tft_beam.AnalyzeAndTransformDataset(
-            _stand_in_preprocessing_fn(vocab_file, max_seq_length)
-        )
-        eval_data = p | "eval" >> beam.Create(rows["eval"])
-        eval_out, _ = ((eval_data, raw_metadata), transform_fn) | tft_beam.TransformDataset()
-        coder = tft.coders.ExampleProtoCoder(metadata.schema)
-        for split, data in (("train", train_out), ("eval", eval_out)):
-            _ = (
-                data
-                | f"encode_{split}" >> beam.Map(coder.encode)
-                | f"write_{split}"
-                >> beam.io.WriteToTFRecord(
-                    str(folder / "transformed" / f"Split-{split}" / "transformed_examples"),
-                    file_name_suffix=".gz",
-                    compression_type=beam.io.filesystem.CompressionTypes.GZIP,
-                )
-            )
-        _ = transform_fn | tft_beam.WriteTransformFn(str(folder / "transform_graph"))
-    # As TFX's Transform does: the raw schema beside the transform graph (raw_feature_spec()).
-    metadata_io.write_metadata(raw_metadata, str(folder / "transform_graph" / "metadata"))
-    return {
-        "transform_output": str(folder / "transform_graph"),
-        "train_files": [str(folder / "transformed" / "Split-train" / "*")],
-        "eval_files": [str(folder / "transformed" / "Split-eval" / "*")],
-    }
-
-
-def _synthetic(count: int, seed: int) -> list[tuple[str, str]]:
-    import random
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(count):
-        positive = i % 2 == 0
-        words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if positive else NEGATIVE)]
-        rng.shuffle(words)
-        rows.append((" ".join(words), "positive" if positive else "negative"))
-    return rows
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tiny_checkpoint, tmp_path_factory):
+def tiny_data(
+    tiny_checkpoint, tmp_path_factory, synthetic_rows, tiny_length, make_transform_output
+):
     folder = tmp_path_factory.mktemp("tiny_transform")
     return make_transform_output(
         folder,
         str(tiny_checkpoint / "vocab.txt"),
-        TINY_LENGTH,
-        _synthetic(96, seed=1),
-        _synthetic(37, seed=2),  # not a multiple of the batch size: the last batch is padded
-    )
-
-
-def tiny_config(checkpoint, **train) -> Config:
-    settings = dict(
-        train_steps=6,
-        batch_size=8,
-        checkpoint_every=3,
-        learning_rate=1e-3,
-        jit_compile=False,
-        strategy="cpu",
-    )
-    settings.update(train)
-    return Config().replace(
-        model={"checkpoint": str(checkpoint), "max_seq_length": TINY_LENGTH},
-        train=settings,
-    )
-
-
-def _fn_args(data, config: Config, root: Path):
-    from tfx.components.trainer.fn_args_utils import FnArgs
-
-    return FnArgs(
-        train_files=data["train_files"],
-        eval_files=data["eval_files"],
-        transform_graph_path=data["transform_output"],
-        transform_output=data["transform_output"],
-        serving_model_dir=str(root / "model" / "7" / "Format-Serving"),
-        model_run_dir=str(root / "model_run" / "7"),
-        train_steps=None,
-        custom_config={"config": config.to_json()},
+        tiny_length,
+        synthetic_rows(96, seed=1),
+        synthetic_rows(37, seed=2),  # not a multiple of the batch size: the last batch is padded
     )
 
 
@@ -180,62 +63,56 @@ def _run_python(script: str, *args: str, timeout: int = 240) -> dict:
 def test_cpu_and_auto_strategies_and_precision():
     import tensorflow as tf
 
-    from components import strategy
-
     for kind in ("cpu", "auto"):
-        chosen = strategy.select_strategy(TrainConfig(strategy=kind))
+        chosen = strategies.select_strategy(TrainConfig(strategy=kind))
         assert chosen is tf.distribute.get_strategy()
-        assert strategy.select_precision(TrainConfig(strategy=kind), chosen) == "float32"
-        assert strategy.is_chief(chosen)
+        assert strategies.select_precision(TrainConfig(strategy=kind), chosen) == "float32"
+        assert strategies.is_chief(chosen)
     assert (
-        strategy.select_precision(TrainConfig(mixed_precision="mixed_bfloat16"), chosen)
+        strategies.select_precision(TrainConfig(mixed_precision="mixed_bfloat16"), chosen)
         == "mixed_bfloat16"
     )
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:1", "grpc://127.0.0.1:1", "no-such-tpu-xq7"])
 def test_unreachable_tpu_fails_fast_naming_the_address(address, monkeypatch):
-    from components import strategy
 
-    for name in strategy.TPU_ENV_VARS:
+    for name in strategies.TPU_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     started = time.monotonic()
-    with pytest.raises(strategy.StrategyError) as error:
-        strategy.select_strategy(TrainConfig(strategy="tpu", tpu_address=address))
+    with pytest.raises(strategies.StrategyError) as error:
+        strategies.select_strategy(TrainConfig(strategy="tpu", tpu_address=address))
     assert time.monotonic() - started < 20
     assert address.removeprefix("grpc://") in str(error.value)
 
 
 def test_auto_uses_tpu_from_the_environment(monkeypatch):
-    from components import strategy
 
     monkeypatch.delenv("TPU_NAME", raising=False)
     monkeypatch.setenv("COLAB_TPU_ADDR", "127.0.0.1:1")
     started = time.monotonic()
-    with pytest.raises(strategy.StrategyError, match=r"127\.0\.0\.1:1"):
-        strategy.select_strategy(TrainConfig(strategy="auto"))
+    with pytest.raises(strategies.StrategyError, match=r"127\.0\.0\.1:1"):
+        strategies.select_strategy(TrainConfig(strategy="auto"))
     assert time.monotonic() - started < 20
     monkeypatch.delenv("COLAB_TPU_ADDR")
-    with pytest.raises(strategy.StrategyError, match="needs a TPU"):
-        strategy.select_strategy(TrainConfig(strategy="tpu"))
+    with pytest.raises(strategies.StrategyError, match="needs a TPU"):
+        strategies.select_strategy(TrainConfig(strategy="tpu"))
 
 
 def test_multi_worker_needs_tf_config(monkeypatch):
-    from components import strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(strategy.StrategyError, match="TF_CONFIG"):
-        strategy.select_strategy(TrainConfig(strategy="multi_worker"))
+    with pytest.raises(strategies.StrategyError, match="TF_CONFIG"):
+        strategies.select_strategy(TrainConfig(strategy="multi_worker"))
     monkeypatch.setenv("TF_CONFIG", "{not json")
-    with pytest.raises(strategy.StrategyError, match="TF_CONFIG"):
-        strategy.select_strategy(TrainConfig(strategy="multi_worker"))
+    with pytest.raises(strategies.StrategyError, match="TF_CONFIG"):
+        strategies.select_strategy(TrainConfig(strategy="multi_worker"))
 
 
 # -- model ---------------------------------------------------------------------------------------
 def test_learning_rate_warmup_then_linear_decay():
-    from components.model import learning_rate_schedule
 
-    schedule = learning_rate_schedule(
+    schedule = model_lib.learning_rate_schedule(
         TrainConfig(train_steps=100, warmup_fraction=0.1, learning_rate=1e-4)
     )
     values = [schedule.value(s) for s in range(100)]
@@ -247,25 +124,23 @@ def test_learning_rate_warmup_then_linear_decay():
     assert float(schedule(50)) == pytest.approx(values[50], rel=1e-5)
 
 
-def test_classifier_layers_shapes_and_mixed_precision(tiny_checkpoint):
+def test_classifier_layers_shapes_and_mixed_precision(tiny_checkpoint, tiny_length, tiny_config):
     import numpy as np
     import tensorflow as tf
-
-    from components import model as model_lib
 
     config = tiny_config(tiny_checkpoint, mixed_precision="mixed_bfloat16")
     with model_lib.keras_policy("mixed_bfloat16"):
         model = model_lib.build_classifier(config.model, 3)
         model_lib.compile_classifier(model, config.train)
-    assert sorted(i.name for i in model.inputs) == sorted(model_lib.INPUT_FEATURES)
-    assert all(i.shape.as_list() == [None, TINY_LENGTH] for i in model.inputs)
+    assert sorted(i.name for i in model.inputs) == sorted(MODEL_INPUT_KEYS)
+    assert all(i.shape.as_list() == [None, tiny_length] for i in model.inputs)
     for name in ("bert", "classifier_dropout", "classifier", "probabilities"):
         model.get_layer(name)
     assert model_lib.classifier_head(model) == "pooler"
     assert model.get_layer("bert").compute_dtype == "bfloat16"
     assert model.get_layer("classifier").compute_dtype == "float32"
     assert model.output.dtype == tf.float32
-    batch = {n: np.ones((4, TINY_LENGTH), np.int32) for n in model_lib.INPUT_FEATURES}
+    batch = {n: np.ones((4, tiny_length), np.int32) for n in MODEL_INPUT_KEYS}
     loss, accuracy = model.train_on_batch(batch, np.array([0, 1, 2, 0]))
     assert np.isfinite(loss)
     copy = model_lib.serving_copy(model)  # float32, same weights
@@ -278,9 +153,6 @@ def test_checkpoint_without_pooler_uses_cls_hidden_state(tmp_path):
     import numpy as np
     from transformers import BertConfig, TFBertModel
 
-    from components import model as model_lib
-    from pipeline.configs import ModelConfig
-
     bert_config = BertConfig(
         vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=32,
@@ -291,31 +163,33 @@ def test_checkpoint_without_pooler_uses_cls_hidden_state(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]"]) + "\n")
     model = model_lib.build_classifier(ModelConfig(checkpoint=str(tmp_path), max_seq_length=8), 2)
     assert model_lib.classifier_head(model) == "cls"
-    batch = {n: np.ones((2, 8), np.int32) for n in model_lib.INPUT_FEATURES}
+    batch = {n: np.ones((2, 8), np.int32) for n in MODEL_INPUT_KEYS}
     assert model(batch).shape == (2, 2)
 
 
 # -- input pipeline and TPU readiness ---------------------------------------------------------
-def test_datasets_are_static_and_the_train_step_compiles_with_xla(tiny_checkpoint, tiny_data):
+def test_datasets_are_static_and_the_train_step_compiles_with_xla(
+    tiny_checkpoint, tiny_data, tiny_length, tiny_config
+):
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    from components import model as model_lib
-    from components import trainer
-
     config = tiny_config(tiny_checkpoint, jit_compile=True)
     output = tft.TFTransformOutput(tiny_data["transform_output"])
-    assert trainer.label_vocabulary(output) in (["negative", "positive"], ["positive", "negative"])
-    train = trainer.make_train_dataset(tiny_data["train_files"], output, 8)
-    evaluation = trainer.make_eval_dataset(tiny_data["eval_files"], output, 8)
+    assert transform_output.label_vocabulary(output) in (
+        ["negative", "positive"],
+        ["positive", "negative"],
+    )
+    train = trainer_data.make_train_dataset(tiny_data["train_files"], output, 8)
+    evaluation = trainer_data.make_eval_dataset(tiny_data["eval_files"], output, 8)
     for dataset in (train, evaluation):
         for spec in tf.nest.flatten(dataset.element_spec):
             assert spec.shape.is_fully_defined(), dataset.element_spec
     features, labels = train.element_spec
-    assert features["input_ids"].shape == (8, TINY_LENGTH)
+    assert features["input_ids"].shape == (8, tiny_length)
     assert features["input_ids"].dtype == tf.int32 and labels.shape == (8,)
     # 37 eval examples: 5 batches of 8, the last padded with 3 zero-weight rows.
-    assert trainer._count_examples(evaluation) == (37, 5)
+    assert trainer_data.count_examples(evaluation) == (37, 5)
 
     model = model_lib.build_classifier(config.model, 2)
     model_lib.compile_classifier(model, config.train)
@@ -328,7 +202,7 @@ def test_datasets_are_static_and_the_train_step_compiles_with_xla(tiny_checkpoin
     hlo = tf.function(model.train_step, jit_compile=True).experimental_get_compiler_ir(batch)(
         stage="hlo"
     )
-    assert f"s32[8,{TINY_LENGTH}]" in hlo
+    assert f"s32[8,{tiny_length}]" in hlo
 
 
 # -- trimming padding ----------------------------------------------------------------------------
@@ -379,27 +253,23 @@ def _write_transformed(path: Path, lengths: list[int], length: int) -> str:
 def test_trim_padding_setting_and_buckets(monkeypatch):
     import tensorflow as tf
 
-    from components import trainer
-
-    assert trainer.length_buckets(128) == (16, 32, 64, 128)
-    assert trainer.length_buckets(100) == (16, 32, 64, 100)
-    assert trainer.length_buckets(16) == (16,) and trainer.length_buckets(8) == (8,)
+    assert trainer_data.length_buckets(128) == (16, 32, 64, 128)
+    assert trainer_data.length_buckets(100) == (16, 32, 64, 100)
+    assert trainer_data.length_buckets(16) == (16,) and trainer_data.length_buckets(8) == (8,)
     with pytest.raises(ValueError, match="trim_padding"):
         TrainConfig(trim_padding="yes")
     default = tf.distribute.get_strategy()
-    assert trainer.use_trim_padding(TrainConfig(), default)
-    assert trainer.use_trim_padding(TrainConfig(trim_padding="on"), default)
-    assert not trainer.use_trim_padding(TrainConfig(trim_padding="off"), default)
-    monkeypatch.setattr(trainer.strategies, "is_tpu", lambda strategy: True)
-    assert not trainer.use_trim_padding(TrainConfig(), default)  # auto: static shapes on TPU
+    assert trainer_data.use_trim_padding(TrainConfig(), default)
+    assert trainer_data.use_trim_padding(TrainConfig(trim_padding="on"), default)
+    assert not trainer_data.use_trim_padding(TrainConfig(trim_padding="off"), default)
+    monkeypatch.setattr(trainer_data.strategies, "is_tpu", lambda strategy: True)
+    assert not trainer_data.use_trim_padding(TrainConfig(), default)  # auto: static shapes on TPU
     with pytest.raises(ValueError, match="TPU needs static shapes"):
-        trainer.use_trim_padding(TrainConfig(trim_padding="on"), default)
+        trainer_data.use_trim_padding(TrainConfig(trim_padding="on"), default)
 
 
 def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
     import numpy as np
-
-    from components import trainer
 
     length = 64
     lengths = [3, 9, 15, 16, 17, 30, 33, 47, 64, 5, 12, 20] * 2
@@ -407,7 +277,7 @@ def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
     spec = _Spec(length)
 
     def batches(batch_size, count, trim, skip=0):
-        dataset = trainer.make_train_dataset(
+        dataset = trainer_data.make_train_dataset(
             files, spec, batch_size, seed=3, skip_batches=skip, trim_padding=trim
         )
         return [
@@ -434,9 +304,9 @@ def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
     for (x, _), (t, _) in zip(resumed, batches(4, 5, True)[2:], strict=True):
         np.testing.assert_array_equal(x["input_ids"], t["input_ids"])
 
-    evaluation = trainer.make_eval_dataset(files, spec, 5, trim_padding=True)
+    evaluation = trainer_data.make_eval_dataset(files, spec, 5, trim_padding=True)
     shapes = [x["input_ids"].shape[1] for x, _, _ in evaluation]
-    assert trainer._count_examples(evaluation) == (len(lengths), 5)
+    assert trainer_data.count_examples(evaluation) == (len(lengths), 5)
     assert shapes == [32, 64, 32, 64, 64]  # by each batch's longest: 17, 64, 20, 47, 64
 
 
@@ -447,10 +317,6 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
     import numpy as np
     import tensorflow as tf
 
-    from components import model as model_lib
-    from components import trainer
-    from pipeline.configs import ModelConfig
-
     length = 64
     config = ModelConfig(checkpoint=str(tiny_checkpoint), max_seq_length=length)
     model = model_lib.build_classifier(config, 3, variable_length=True)
@@ -460,7 +326,7 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
     outputs = [model.get_layer(name).output for name in (model_lib.DENSE_LAYER, DROPOUT)]
     probe = tf.keras.Model(model.inputs, outputs)
     full = {k: tf.constant(v, tf.int32) for k, v in _padded_rows([5, 21, 9, 14], length).items()}
-    trimmed = trainer.trim_batch(full, trainer.length_buckets(length))
+    trimmed = trainer_data.trim_batch(full, trainer_data.length_buckets(length))
     assert trimmed["input_ids"].shape == (4, 32)
     want = [value.numpy() for value in probe(full, training=False)]
     for batch in (trimmed, {k: v[:, :21] for k, v in full.items()}):
@@ -479,14 +345,13 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
         model_lib.serving_copy(model)
 
 
-def test_xla_trains_on_trimmed_batches_of_varying_length_with_one_trace(tiny_checkpoint, tmp_path):
-
-    from components import model as model_lib
-    from components import trainer
+def test_xla_trains_on_trimmed_batches_of_varying_length_with_one_trace(
+    tiny_checkpoint, tmp_path, tiny_config
+):
 
     length = 32
     files = _write_transformed(tmp_path / "data.gz", [5, 6, 7, 20, 8, 9, 10, 11], length)
-    dataset = trainer.make_train_dataset(files, _Spec(length), 2, seed=1, trim_padding=True)
+    dataset = trainer_data.make_train_dataset(files, _Spec(length), 2, seed=1, trim_padding=True)
     lengths = [int(x["input_ids"].shape[1]) for x, _ in dataset.take(4)]
     assert sorted(set(lengths)) == [16, 32]
     config = tiny_config(tiny_checkpoint, jit_compile=True).replace(
@@ -532,14 +397,12 @@ LOAD_IN_FRESH_PROCESS = """
 
 
 def test_run_fn_trains_writes_history_and_exports_a_raw_text_model(
-    tiny_checkpoint, tiny_data, tmp_path
+    tiny_checkpoint, tiny_data, tmp_path, make_fn_args, tiny_length, tiny_config
 ):
     import tensorflow as tf
 
-    from components import export, trainer
-
     config = tiny_config(tiny_checkpoint, train_steps=8, checkpoint_every=4)
-    fn_args = _fn_args(tiny_data, config, tmp_path)
+    fn_args = make_fn_args(tiny_data, config, tmp_path)
     trainer.run_fn(fn_args)
 
     history = json.loads((Path(fn_args.model_run_dir) / "history.json").read_text())
@@ -566,16 +429,16 @@ def test_run_fn_trains_writes_history_and_exports_a_raw_text_model(
     assert sorted(labels) == ["negative", "positive"]
     assert [labels[i] for i in served["label_id"]] == served["labels"]
     assert all(abs(sum(p) - 1) < 1e-4 and len(p) == 2 for p in served["probabilities"])
-    assert served["transformed"]["input_ids"] == [1, TINY_LENGTH]
+    assert served["transformed"]["input_ids"] == [1, tiny_length]
     assert served["transformed"]["label_id"] == [1]
 
-    predictions = export.predict(str(Path(fn_args.serving_model_dir).parent), ["a lovely story"])
+    predictions = serving.predict(str(Path(fn_args.serving_model_dir).parent), ["a lovely story"])
     assert predictions[0].label == served["example_label"]
     assert predictions[0].probability == pytest.approx(
         max(served["example_probabilities"][0]), abs=1e-5
     )
     label, probability = predictions[0]
-    by_label = export.predict_probabilities(fn_args.serving_model_dir, ["a lovely story"])[0]
+    by_label = serving.predict_probabilities(fn_args.serving_model_dir, ["a lovely story"])[0]
     assert by_label[label] == pytest.approx(probability) and set(by_label) == set(labels)
 
 
@@ -605,9 +468,8 @@ def _step_counter(seen: list):
 
 
 def test_interrupted_training_resumes_from_its_last_checkpoint(
-    tiny_checkpoint, tiny_data, tmp_path
+    tiny_checkpoint, tiny_data, tmp_path, tiny_config
 ):
-    from components import trainer
 
     # Without dropout (the checkpoint's own, too) training is deterministic, so the resumed run
     # can be compared step by step with one that was not interrupted.
@@ -634,7 +496,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
             extra_callbacks=(_interrupt_after(10),),
             **common,
         )
-    assert trainer.completed_steps(backup) == 8  # checkpoints at 4 and 8; killed at 10
+    assert callbacks.completed_steps(backup) == 8  # checkpoints at 4 and 8; killed at 10
 
     seen: list[int] = []
     resumed = trainer.train_and_evaluate(
@@ -649,7 +511,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     history = json.loads((tmp_path / "run2" / "history.json").read_text())
     assert [r["step"] for r in history["steps"]] == list(range(1, 13))
     assert history["resumed_at"] == [8]
-    assert trainer.completed_steps(backup) == 12  # backed up at the end, until run_fn removes it
+    assert callbacks.completed_steps(backup) == 12  # backed up at the end, until run_fn removes it
 
     # A Trainer that died after training (in evaluation or export) does not train again.
     seen.clear()
@@ -679,13 +541,14 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
 
 MIRRORED_TWO_CPUS = """
     import json, sys
-    import pipeline
+    import components
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from components import strategy as strategies, trainer
-    from pipeline.configs import Config
+    from components.core.config import Config
+    from components.trainer import module as trainer
+    from components.trainer import strategy as strategies
     config = Config.from_json(sys.argv[1])
     data = json.loads(sys.argv[2])
     strategy = strategies.select_strategy(config.train)
@@ -716,7 +579,7 @@ MIRRORED_TWO_CPUS = """
 
 
 def test_mirrored_strategy_on_two_cpus_splits_the_global_batch(
-    tiny_checkpoint, tiny_data, tmp_path
+    tiny_checkpoint, tiny_data, tmp_path, tiny_config
 ):
     config = tiny_config(
         tiny_checkpoint,
@@ -759,9 +622,7 @@ def _read_sst2(path: Path, limit: int | None = None) -> list[tuple[str, str]]:
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_real_checkpoint_learns_sst2(shared_data, tmp_path):
-    from components import export, trainer
-    from components.checkpoint import resolve_checkpoint
+def test_real_checkpoint_learns_sst2(shared_data, tmp_path, make_fn_args, make_transform_output):
 
     train_rows = _read_sst2(shared_data / "sst2" / "train.tsv", limit=2000)
     dev_rows = _read_sst2(shared_data / "sst2" / "dev.tsv")
@@ -786,7 +647,7 @@ def test_real_checkpoint_learns_sst2(shared_data, tmp_path):
             "learning_rate": 1e-4,
         },
     )
-    fn_args = _fn_args(data, config, tmp_path)
+    fn_args = make_fn_args(data, config, tmp_path)
     started = time.monotonic()
     trainer.run_fn(fn_args)
     history = json.loads((Path(fn_args.model_run_dir) / "history.json").read_text())
@@ -799,7 +660,7 @@ def test_real_checkpoint_learns_sst2(shared_data, tmp_path):
     assert accuracy >= 0.70 > majority + 0.15
     first, last = history["steps"][:10], history["steps"][-10:]
     assert sum(r["loss"] for r in last) < sum(r["loss"] for r in first)
-    predictions = export.predict(
+    predictions = serving.predict(
         fn_args.serving_model_dir,
         ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés"],
     )

@@ -14,16 +14,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import transform as tr
-from components.checkpoint import resolve_checkpoint
-from components.tokenizer import (
+from components.core import features
+from components.core import transform_output as outputs
+from components.core.checkpoint import resolve_checkpoint, tokenizer_settings
+from components.core.config import Config
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE
+from components.transform import preprocessing as tr
+from components.transform.component import PREPROCESSING_FN
+from components.transform.tokenizer import (
     _HF_CONTROL,
     _HF_NONSPACING_MARKS,
     _HF_PUNCTUATION,
     BertTokenizer,
-    normalizer_options,
 )
-from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
 
 SST2_TRAIN_ROWS = 3000  # plus the whole dev split
 
@@ -91,7 +94,7 @@ def _hf_reference(hf_tokenizer, texts: list[str], max_seq_length: int) -> dict[s
     )
     full = hf_tokenizer(texts, add_special_tokens=False)["input_ids"]
     truncated = np.array([len(ids) > max_seq_length - 2 for ids in full], np.int64)
-    return {**{key: encoded[key] for key in tr.MODEL_INPUT_KEYS}, "truncated": truncated}
+    return {**{key: encoded[key] for key in features.MODEL_INPUT_KEYS}, "truncated": truncated}
 
 
 def _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, what: str) -> float:
@@ -99,7 +102,7 @@ def _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, what: str) ->
     ours = {key: value.numpy() for key, value in tokenizer.tokenize(tf.constant(texts)).items()}
     reference = _hf_reference(hf_tokenizer, texts, max_seq_length)
     same = np.ones(len(texts), bool)
-    for key in tr.MODEL_INPUT_KEYS:
+    for key in features.MODEL_INPUT_KEYS:
         assert ours[key].shape == (len(texts), max_seq_length), key
         same &= (ours[key] == reference[key]).all(axis=1)
     same &= ours["truncated"] == reference["truncated"]
@@ -230,7 +233,7 @@ def test_parity_follows_the_tokenizer_config(checkpoint, tmp_path, sms_rows, cha
     from transformers import BertTokenizerFast
 
     folder = _copy_tokenizer_files(checkpoint, tmp_path, **changes)
-    options = normalizer_options(folder)
+    options = tokenizer_settings(folder).options
     assert options.lower_case == changes["do_lower_case"]
     hf_tokenizer = BertTokenizerFast.from_pretrained(folder)
     texts = EDGE_CASES + [text for _, text in sms_rows[:1000]]
@@ -313,14 +316,14 @@ def _feature_spec() -> dict:
 def _expected(tokenizer: BertTokenizer, rows, vocab: list[str]) -> list[tuple]:
     out = tokenizer.tokenize(tf.constant([text for _, text in rows]))
     labels = [vocab.index(label) if label in vocab else -1 for label, _ in rows]
-    buckets = tr.length_bucket(out[tr.ATTENTION_MASK], out[tr.TRUNCATED]).numpy()
+    buckets = tr.length_bucket(out[features.ATTENTION_MASK], out[features.TRUNCATED]).numpy()
     return _records(
         [
             {
-                **{key: out[key][i].numpy() for key in tr.MODEL_INPUT_KEYS},
-                tr.TRUNCATED: out[tr.TRUNCATED][i].numpy(),
-                tr.LENGTH_BUCKET: buckets[i],
-                tr.LABEL_ID: labels[i],
+                **{key: out[key][i].numpy() for key in features.MODEL_INPUT_KEYS},
+                features.TRUNCATED: out[features.TRUNCATED][i].numpy(),
+                features.LENGTH_BUCKET: buckets[i],
+                features.LABEL_ID: labels[i],
             }
             for i in range(len(rows))
         ]
@@ -336,7 +339,10 @@ def test_length_buckets_name_token_counts_and_truncation():
 def _records(instances) -> list[tuple]:
     """Transformed instances as sorted hashable tuples (the order of Beam's output is not fixed)."""
     return sorted(
-        tuple(tuple(np.asarray(instance[key]).reshape(-1).tolist()) for key in tr.OUTPUT_KEYS)
+        tuple(
+            tuple(np.asarray(instance[key]).reshape(-1).tolist())
+            for key in features.TRANSFORMED_KEYS
+        )
         for instance in instances
     )
 
@@ -385,17 +391,17 @@ def _check_transform_output(output_dir, rows, train, evaluation, labels, checkpo
     import tensorflow_transform as tft
 
     vocab = list(labels) or ["ham", "spam"]
-    assert tr.label_vocabulary(output_dir) == vocab
+    assert outputs.label_vocabulary(output_dir) == vocab
     output = tft.TFTransformOutput(output_dir)
-    assert output.vocabulary_by_name(tr.LABEL_VOCAB_NAME) == [v.encode() for v in vocab]
+    assert output.vocabulary_by_name(features.LABEL_VOCAB_NAME) == [v.encode() for v in vocab]
     assets = sorted(os.listdir(os.path.join(output_dir, "transform_fn", "assets")))
     assert assets == ["label_vocab", "vocab.txt"]
     spec = output.transformed_feature_spec()
     assert spec == {
-        **{key: tf.io.FixedLenFeature([24], tf.int64) for key in tr.MODEL_INPUT_KEYS},
-        tr.TRUNCATED: tf.io.FixedLenFeature([], tf.int64),
-        tr.LENGTH_BUCKET: tf.io.FixedLenFeature([], tf.string),
-        tr.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
+        **{key: tf.io.FixedLenFeature([24], tf.int64) for key in features.MODEL_INPUT_KEYS},
+        features.TRUNCATED: tf.io.FixedLenFeature([], tf.int64),
+        features.LENGTH_BUCKET: tf.io.FixedLenFeature([], tf.string),
+        features.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
     }
     tokenizer = BertTokenizer(checkpoint, 24)
     assert train == _expected(tokenizer, rows["train"], vocab)
@@ -457,9 +463,11 @@ def _write_schema(folder: Path) -> None:
 
 def _read_transformed(folder: str) -> list[tuple]:
     files = sorted(glob.glob(os.path.join(folder, "*")))
-    spec = {key: tf.io.FixedLenFeature([24], tf.int64) for key in tr.MODEL_INPUT_KEYS}
-    spec |= {key: tf.io.FixedLenFeature([], tf.int64) for key in (tr.TRUNCATED, tr.LABEL_ID)}
-    spec[tr.LENGTH_BUCKET] = tf.io.FixedLenFeature([], tf.string)
+    spec = {key: tf.io.FixedLenFeature([24], tf.int64) for key in features.MODEL_INPUT_KEYS}
+    spec |= {
+        key: tf.io.FixedLenFeature([], tf.int64) for key in (features.TRUNCATED, features.LABEL_ID)
+    }
+    spec[features.LENGTH_BUCKET] = tf.io.FixedLenFeature([], tf.string)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return _records(tf.io.parse_single_example(record, spec) for record in dataset)
 
@@ -493,7 +501,7 @@ def test_transform_component_with_two_worker_processes(tmp_path, single_worker, 
     transform = tfx.components.Transform(
         examples=examples.outputs["result"],
         schema=schema.outputs["result"],
-        preprocessing_fn="components.transform.preprocessing_fn",
+        preprocessing_fn=PREPROCESSING_FN,
         custom_config={"config": config.to_json()},
     ).with_beam_pipeline_args(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     root = tmp_path / "pipeline"
@@ -517,7 +525,7 @@ def test_transform_component_with_two_worker_processes(tmp_path, single_worker, 
     assert _read_transformed(os.path.join(transformed, "Split-eval")) == single_eval
 
     graph = _only(str(root / "Transform" / "transform_graph" / "*"))
-    assert tr.label_vocabulary(graph) == ["ham", "spam"]
+    assert outputs.label_vocabulary(graph) == ["ham", "spam"]
     assert sorted(os.listdir(os.path.join(graph, "transform_fn", "assets"))) == [
         "label_vocab",
         "vocab.txt",
@@ -525,9 +533,9 @@ def test_transform_component_with_two_worker_processes(tmp_path, single_worker, 
     # The post-transform statistics cover every transformed split (train and eval together).
     expected_share = np.mean([record[3][0] for record in single_train + single_eval])
     stats = _only(str(root / "Transform" / "post_transform_stats" / "*"))
-    with caplog.at_level(logging.WARNING, logger=tr.logger.name):
-        assert tr.truncation_share(stats) == pytest.approx(expected_share)
+    with caplog.at_level(logging.WARNING, logger=outputs.logger.name):
+        assert outputs.truncation_share(stats) == pytest.approx(expected_share)
     assert expected_share > 0.1 and "truncated to max_seq_length" in caplog.text
-    assert tr.truncation_share(transformed, split="eval", warn_above=1.0) == pytest.approx(
+    assert outputs.truncation_share(transformed, split="eval", warn_above=1.0) == pytest.approx(
         np.mean([record[3][0] for record in single_eval])
     )

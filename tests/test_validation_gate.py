@@ -1,11 +1,11 @@
 """The data-validation gate: schema anomalies stop a real pipeline run before Transform and Trainer."""
 
 import pytest
-from conftest import SMS_SPAM_SETTINGS
 
+from components.core.config import SCHEMAS_DIR, Config
 from components.schema import class_names, infer_schema, schema_file
+from components.text_example_gen import read_accepted_rows
 from components.validation_gate import DataValidationError
-from pipeline.configs import SCHEMAS_DIR, Config
 from pipeline.local_runner import run_pipeline
 
 
@@ -52,9 +52,9 @@ def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_infer_schema_proposes_the_label_domain(shared_data):
-    data = Config().replace(data=SMS_SPAM_SETTINGS).data
-    text = infer_schema(data)
+def test_infer_schema_proposes_the_label_domain(sms_spam_settings):
+    data = Config().replace(data=sms_spam_settings).data
+    text = infer_schema(*read_accepted_rows(data), source=data.data)
     assert "5574 accepted rows (0 rejected)" in text
     assert "'ham' x4827" in text and "'spam' x747" in text
     assert 'string_domain {\n  name: "label"\n  value: "ham"\n  value: "spam"\n}' in text

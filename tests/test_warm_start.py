@@ -8,50 +8,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import export, trainer
-from components.model import build_classifier
-
-try:  # tests/ is not a package: pytest puts it on sys.path ("prepend" import mode)
-    from test_trainer import TINY_LENGTH, _fn_args, _synthetic, make_transform_output, tiny_config
-except ImportError:  # pragma: no cover
-    from tests.test_trainer import (
-        TINY_LENGTH,
-        _fn_args,
-        _synthetic,
-        make_transform_output,
-        tiny_config,
-    )
+from components.core import serving
+from components.trainer import export
+from components.trainer import module as trainer
+from components.trainer.model import build_classifier
 
 TEXTS = ["a lovely story", "it broke at once", "fine"]
 
 
 @pytest.fixture(scope="module")
-def data(tiny_checkpoint, tmp_path_factory):
+def data(tiny_checkpoint, tmp_path_factory, synthetic_rows, tiny_length, make_transform_output):
     return make_transform_output(
         tmp_path_factory.mktemp("warm_transform"),
         str(tiny_checkpoint / "vocab.txt"),
-        TINY_LENGTH,
-        _synthetic(64, seed=3),
-        _synthetic(16, seed=4),
+        tiny_length,
+        synthetic_rows(64, seed=3),
+        synthetic_rows(16, seed=4),
     )
 
 
 @pytest.fixture(scope="module")
-def production(tiny_checkpoint, data, tmp_path_factory) -> str:
+def production(tiny_checkpoint, data, tmp_path_factory, make_fn_args, tiny_config) -> str:
     """A model trained a few steps and exported: what is in production."""
     config = tiny_config(tiny_checkpoint, train_steps=3)
-    fn_args = _fn_args(data, config, tmp_path_factory.mktemp("production"))
+    fn_args = make_fn_args(data, config, tmp_path_factory.mktemp("production"))
     trainer.run_fn(fn_args)
     return fn_args.serving_model_dir
 
 
 def probabilities(model_dir: str) -> np.ndarray:
-    return np.array([list(p.values()) for p in export.predict_probabilities(model_dir, TEXTS)])
+    return np.array([list(p.values()) for p in serving.predict_probabilities(model_dir, TEXTS)])
 
 
 def weights(model_dir: str) -> list[np.ndarray]:
     """The classifier's weights in an exported serving model, in order."""
-    return [v.numpy() for v in export.load_serving_model(model_dir).model_variables]
+    return [v.numpy() for v in serving.load_serving_model(model_dir).model_variables]
 
 
 def largest_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -59,44 +50,54 @@ def largest_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
 
 
-def train_without_updates(tiny_checkpoint, data, root: Path, base_model: str, warm_start: bool):
-    """run_fn with learning rate 0 (no weight moves), given the production model as base."""
-    config = tiny_config(tiny_checkpoint, train_steps=2, learning_rate=0.0, warm_start=warm_start)
-    fn_args = _fn_args(data, config, root)
-    fn_args.base_model = base_model
-    trainer.run_fn(fn_args)
-    history = json.loads((Path(fn_args.model_run_dir) / "history.json").read_text())
-    return fn_args.serving_model_dir, history
+@pytest.fixture
+def train_without_updates(tiny_checkpoint, data, make_fn_args, tiny_config):
+    """train(root, base_model, warm_start): run_fn with learning rate 0 (no weight moves), given
+    the production model as base; returns (serving model dir, history)."""
+
+    def train(root: Path, base_model: str, warm_start: bool):
+        config = tiny_config(
+            tiny_checkpoint, train_steps=2, learning_rate=0.0, warm_start=warm_start
+        )
+        fn_args = make_fn_args(data, config, root)
+        fn_args.base_model = base_model
+        trainer.run_fn(fn_args)
+        history = json.loads((Path(fn_args.model_run_dir) / "history.json").read_text())
+        return fn_args.serving_model_dir, history
+
+    return train
 
 
-def test_training_starts_from_the_model_in_production(tiny_checkpoint, data, production, tmp_path):
-    warm, history = train_without_updates(tiny_checkpoint, data, tmp_path / "w", production, True)
+def test_training_starts_from_the_model_in_production(production, tmp_path, train_without_updates):
+    warm, history = train_without_updates(tmp_path / "w", production, True)
     assert history["warm_start"] == production
     assert largest_difference(weights(warm), weights(production)) == 0.0
     np.testing.assert_allclose(probabilities(warm), probabilities(production), atol=1e-6)
 
     # Without warm start it starts from the checkpoint, which production has moved away from
     # (3 AdamW steps at 1e-3 move the weights by about 1e-3 each).
-    cold, history = train_without_updates(tiny_checkpoint, data, tmp_path / "c", production, False)
+    cold, history = train_without_updates(tmp_path / "c", production, False)
     assert history["warm_start"] == ""
     assert largest_difference(weights(cold), weights(production)) > 1e-4
 
 
-def test_no_model_in_production_trains_from_the_checkpoint(tiny_checkpoint, data, tmp_path, capsys):
+def test_no_model_in_production_trains_from_the_checkpoint(tmp_path, capsys, train_without_updates):
     empty = tmp_path / "baseline" / "Format-Serving"  # what ProductionBaseline leaves: nothing
-    _, history = train_without_updates(tiny_checkpoint, data, tmp_path / "r", str(empty), True)
+    _, history = train_without_updates(tmp_path / "r", str(empty), True)
     assert history["warm_start"] == ""
     assert "No model in production: training from the pretrained checkpoint" in (
         capsys.readouterr().out
     )
 
 
-def test_warm_start_refuses_other_classes_or_architectures(tiny_checkpoint, production):
+def test_warm_start_refuses_other_classes_or_architectures(
+    tiny_checkpoint, production, tiny_config
+):
     from transformers import BertConfig
 
     config = tiny_config(tiny_checkpoint).model
     model = build_classifier(config, 2)
-    labels = export.class_labels(export.load_serving_model(production))
+    labels = serving.class_labels(serving.load_serving_model(production))
     with pytest.raises(ValueError, match=r"classifies \[.*\], this data has \['ham', 'spam'\]"):
         export.load_serving_weights(model, production, ["ham", "spam"])
     with pytest.raises(ValueError, match="classifies"):  # the same classes, another order

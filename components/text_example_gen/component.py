@@ -5,9 +5,9 @@ from __future__ import annotations
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
+from components.core.config import Config
 from components.text_example_gen.executor import Executor, custom_config_proto
-from components.text_example_gen.readers import input_split_config
-from pipeline.configs import Config
+from components.text_example_gen.input_layout import input_split_config
 
 
 class TextExampleGen(FileBasedExampleGen):
@@ -21,7 +21,7 @@ def text_example_gen(config: Config, input_base=None) -> TextExampleGen:
 
     The input base and splits come from `input_split_config(config.data)`: train/eval files or
     folders when present, otherwise a hash split. `input_base` (a folder, or a RuntimeParameter)
-    replaces the folder while keeping the file layout. Raises readers.InputError at once when the
+    replaces the folder while keeping the file layout. Raises InputError at once when the
     input path (or every span of it) does not exist.
     """
     default_base, input_config, output_config = input_split_config(config.data)

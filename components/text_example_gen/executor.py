@@ -1,6 +1,6 @@
 """FileBasedExampleGen executor for raw text: CSV, TSV, JSON Lines and folder-per-label files.
 
-Each input file is one Beam element, parsed whole by `readers` (which keeps quoted fields with
+Each input file is one Beam element, parsed whole by `parsing` (which keeps quoted fields with
 embedded newlines and physical line numbers right). Accepted rows become tf.Examples with two
 bytes features, `text` and `label`; every rejected row is written, with its file, line, reason and
 raw content, next to the examples:
@@ -17,7 +17,7 @@ raw content, next to the examples:
 After the Beam pipeline, `Do` reads back what was written, checks rows_read == rows_accepted +
 rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
 is above `data.max_rejected_fraction`. Missing files, empty splits and unknown columns fail
-before the pipeline starts (`readers.check_input`).
+before the pipeline starts (`input_layout.check_input`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import apache_beam as beam
 from google.protobuf import json_format, struct_pb2
 from tensorflow.core.example import example_pb2
 from tfx import types
+from tfx.components.example_gen import driver
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
@@ -38,14 +39,13 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.text_example_gen import readers
-from pipeline.configs import CUSTOM_CONFIG_KEY, LABEL_FEATURE, TEXT_FEATURE, Config
+from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
+from components.core.config import CUSTOM_CONFIG_KEY, Config
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE
+from components.text_example_gen import input_layout, parsing
 
 logger = logging.getLogger(__name__)
 
-CONFIG_KEY = CUSTOM_CONFIG_KEY  # custom_config {"config": Config JSON}
-REJECTED_ROWS_DIR = "RejectedRows"
-SUMMARY_FILE = "summary.json"
 _COUNTS_DIR = "_counts"  # per-split counts written by Beam, folded into summary.json
 _REJECTED_URI_KEY = "_text_example_gen_rejected_rows_uri"  # exec property added by Do
 _REJECTED = "rejected"
@@ -60,7 +60,7 @@ class RejectedRowsError(RuntimeError):
 def custom_config_proto(config: Config) -> example_gen_pb2.CustomConfig:
     """The ExampleGen custom_config carrying `{"config": config.to_json()}` (a packed Struct)."""
     struct = struct_pb2.Struct()
-    struct.update({CONFIG_KEY: config.to_json(Config.EXAMPLE_GEN_SECTIONS)})
+    struct.update({CUSTOM_CONFIG_KEY: config.to_json(Config.EXAMPLE_GEN_SECTIONS)})
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(struct)
     return custom_config
@@ -82,7 +82,7 @@ def config_from_exec_properties(exec_properties: dict[str, Any]) -> Config:
         if not value.custom_config.Unpack(struct):
             raise ValueError(
                 f"custom_config holds {value.custom_config.type_url}, expected a Struct "
-                f'{{"{CONFIG_KEY}": <Config JSON>}} (see custom_config_proto)'
+                f'{{"{CUSTOM_CONFIG_KEY}": <Config JSON>}} (see custom_config_proto)'
             )
         value = json_format.MessageToDict(struct)
     return Config.from_custom_config(value, "text ExampleGen")
@@ -103,24 +103,6 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
         if split.pattern == split_pattern:
             return split.name
     raise ValueError(f"split pattern {split_pattern!r} is not in the input config {input_config}")
-
-
-def rejected_rows_uri(examples_uri: str) -> str:
-    """Where the rejected rows and summary.json of an Examples artifact are."""
-    return os.path.join(examples_uri, REJECTED_ROWS_DIR)
-
-
-def read_rejected_summary(examples_uri: str) -> dict[str, Any]:
-    """The summary.json of an Examples artifact written by this executor ({} when there is none).
-
-    {"splits": {<input split>: {"rows_read", "rows_accepted", "rows_rejected",
-    "rejected_by_reason", ...}}, "max_rejected_fraction", "passed"}
-    """
-    path = os.path.join(rejected_rows_uri(examples_uri), SUMMARY_FILE)
-    if not fileio.exists(path):
-        return {}
-    with fileio.open(path) as f:
-        return json.loads(f.read())
 
 
 # -- Beam -------------------------------------------------------------------------------------------
@@ -147,9 +129,9 @@ class _ParseFile(beam.DoFn):
         with fileio.open(path, "rb") as handle:
             data = handle.read()
         if self._folder:
-            rows, blank_lines = [readers.parse_text_file(path, data, self._data_config)], 0
+            rows, blank_lines = [parsing.parse_text_file(path, data, self._data_config)], 0
         else:
-            parsed = readers.parse_file(path, data, self._data_config)
+            parsed = parsing.parse_file(path, data, self._data_config)
             rows, blank_lines = parsed.rows, parsed.blank_lines
         for row in rows:
             if row.accepted:
@@ -186,13 +168,13 @@ def _TextToExample(  # noqa: N802  (Beam's naming for PTransforms)
         raise RuntimeError("the text ExampleGen transform runs only inside its Executor.Do")
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     split_name = _split_name(exec_properties, split_pattern)
-    files = readers.split_files(input_base, split_pattern)
+    files = input_layout.split_files(input_base, split_pattern)
     if not files:
-        raise readers.InputError(
+        raise parsing.InputError(
             f"no input files for split {split_name!r}: expected files matching "
             f"{os.path.join(input_base, split_pattern)}"
         )
-    folder = readers.is_folder_split(config.data, split_pattern)
+    folder = input_layout.is_folder_split(config.data, split_pattern)
     logger.info("Reading split %s: %d file(s) matching %s", split_name, len(files), split_pattern)
 
     parsed = (
@@ -308,10 +290,8 @@ def resolve_span(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], bool]
     input_config = _proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
     )
-    if not any(readers.has_span(split.pattern) for split in input_config.splits):
+    if not any(input_layout.has_span(split.pattern) for split in input_config.splits):
         return exec_properties, False
-    from tfx.components.example_gen import driver
-
     resolved = driver.FileBasedDriver(None).resolve_exec_properties(
         dict(exec_properties), None, None
     )
@@ -351,10 +331,11 @@ class Executor(BaseExampleGenExecutor):
         exec_properties, spans_resolved_here = resolve_span(exec_properties)
         config = config_from_exec_properties(exec_properties)
         input_config = _proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+            example_gen_pb2.Input(),
         )
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        readers.check_input(config.data, input_base, input_config)  # fails fast, before Beam
+        input_layout.check_input(config.data, input_base, input_config)  # fails fast, before Beam
 
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -374,20 +355,20 @@ class Executor(BaseExampleGenExecutor):
         }
         messages = failures(summary)
         summary["passed"] = not messages
-        with fileio.open(os.path.join(rejected_uri, SUMMARY_FILE), "w") as f:
+        with fileio.open(os.path.join(rejected_uri, REJECTED_SUMMARY_FILE), "w") as f:
             f.write(json.dumps(summary, indent=2, ensure_ascii=False))
         fileio.rmtree(os.path.join(rejected_uri, _COUNTS_DIR))
 
         empty = [name for name, split in summary["splits"].items() if split["rows_read"] == 0]
         if empty:
-            raise readers.InputError(
+            raise parsing.InputError(
                 f"input split(s) {empty} have no rows: expected at least one data row "
-                f"(see {os.path.join(rejected_uri, SUMMARY_FILE)})"
+                f"(see {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)})"
             )
         if messages:
             raise RejectedRowsError(
                 "the text ExampleGen rejected too many rows:\n"
                 + "\n".join(messages)
                 + f"\nAll rejected rows: {rejected_uri}/Split-*/rejected-*.jsonl; "
-                f"counts: {os.path.join(rejected_uri, SUMMARY_FILE)}"
+                f"counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)}"
             )

@@ -7,10 +7,7 @@ Parsing never drops a row silently: every record of a file comes back as a `Row`
 (`reason is None`, with `text` and `label`) or rejected (`reason` says why, `content` holds the raw
 record, truncated). Fully blank lines are not rows; they are only counted.
 
-The second half of the module finds the input: `input_split_config` turns `DataConfig.data` into
-the input base and split patterns of a FileBasedExampleGen, and `check_input` is the preflight
-that fails fast (missing files, empty input, unknown columns) before any Beam pipeline starts.
-File-system access goes through `tfx.dsl.io.fileio` (imported lazily), so GCS paths work too.
+Finding the input (files, splits, spans) and the preflight checks are in input_layout.py.
 """
 
 from __future__ import annotations
@@ -18,18 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import posixpath
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from pipeline.configs import DataConfig
-
-if TYPE_CHECKING:
-    from tfx.proto import example_gen_pb2
+from components.core.config import DataConfig
 
 # -- names ----------------------------------------------------------------------------------------
 TEXT_ALIASES = ("text", "sentence", "review", "message")
@@ -47,23 +39,11 @@ INVALID_LABEL = "invalid_label"
 UNKNOWN_LABEL = "unknown_label"
 
 MAX_CONTENT_CHARS = 200
-# The split pattern that `input_split_config` writes for a folder-per-label layout.
-FOLDER_PATTERN = "*/*.txt"
-TRAIN_NAMES = ("train",)
-EVAL_NAMES = ("dev", "eval", "validation", "test")  # in order of preference
-DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".ndjson")
-SINGLE_SPLIT = "single_split"  # TFX's name for an input that is hash-split into train/eval
 
 _SURROGATE = re.compile("[\udc80-\udcff]")  # what undecodable bytes become (surrogateescape)
-_SPAN = re.compile(r"\{SPAN(?::(?P<width>\d+))?\}")
 
 
-def has_span(pattern: str) -> bool:
-    """Whether a path or split pattern still holds a {SPAN} placeholder."""
-    return bool(_SPAN.search(pattern))
-
-
-_HEAD_BYTES = 1 << 20  # what the preflight reads of each file
+HEAD_BYTES = 1 << 20  # what format detection (and the preflight) reads of a file
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -180,13 +160,6 @@ def detect_format(path: str, head: str, data_format: str = "auto") -> str:
         f"cannot tell the format of {path}: its first line has no tab or comma and is not a JSON "
         f"object; set data.format to one of csv, tsv, jsonl (first line: {display(first)!r})"
     )
-
-
-def is_folder_split(data_config: DataConfig, pattern: str) -> bool:
-    """Whether a split pattern reads folder-per-label files (one file = one example)."""
-    if data_config.format == "folder":
-        return True
-    return data_config.format == "auto" and pattern.endswith(FOLDER_PATTERN)
 
 
 # -- CSV / TSV ----------------------------------------------------------------------------------------
@@ -388,8 +361,12 @@ def parse_file(path: str, data: bytes, data_config: DataConfig) -> ParsedFile:
 
     Raises InputError when the file's columns or keys cannot be resolved (see `resolve_columns`).
     """
-    text = decode(data)
-    fmt = detect_format(path, text[:_HEAD_BYTES], data_config.format)
+    return parse_text(path, decode(data), data_config)
+
+
+def parse_text(path: str, text: str, data_config: DataConfig) -> ParsedFile:
+    """Every record of CSV, TSV or JSON Lines text (decoded) from the file `path`."""
+    fmt = detect_format(path, text[:HEAD_BYTES], data_config.format)
     if fmt == "jsonl":
         return _parse_jsonl(path, text, data_config)
     return _parse_delimited(path, text, fmt, data_config)
@@ -403,244 +380,3 @@ def parse_text_file(path: str, data: bytes, data_config: DataConfig) -> Row:
     except UnicodeDecodeError:
         return Row(path, 1, reason=INVALID_UTF8, content=display(decode(data)))
     return _check_row(path, 1, text, label, text, data_config.labels)
-
-
-# -- finding the input ------------------------------------------------------------------------------
-def _fileio():
-    from tfx.dsl.io import fileio
-
-    return fileio
-
-
-def _join(base: str, *parts: str) -> str:
-    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
-
-
-def _absolute(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
-
-
-def _files(pattern: str) -> list[str]:
-    fileio = _fileio()
-    return sorted(path for path in fileio.glob(pattern) if not fileio.isdir(path))
-
-
-def _children(folder: str) -> tuple[list[str], list[str]]:
-    """(subfolder names, file names) of a folder, hidden entries left out."""
-    fileio = _fileio()
-    folders, files = [], []
-    for name in sorted(fileio.listdir(folder)):
-        name = name.rstrip("/")
-        if name.startswith((".", "_")):
-            continue
-        (folders if fileio.isdir(_join(folder, name)) else files).append(name)
-    return folders, files
-
-
-def _has_label_folders(folder: str) -> bool:
-    return bool(_files(_join(folder, FOLDER_PATTERN)))
-
-
-def _stem_ext(name: str) -> tuple[str, str]:
-    stem, ext = posixpath.splitext(name)
-    return stem.lower(), ext.lower()
-
-
-def _split_patterns(folder: str, data_config: DataConfig) -> list[tuple[str, str]]:
-    """(split name, pattern relative to `folder`) for the data in one folder."""
-    subfolders, files = _children(folder)
-    fmt = data_config.format
-    if fmt in ("auto", "folder"):  # train/<label>/*.txt and test/<label>/*.txt
-        train = [name for name in subfolders if name.lower() in TRAIN_NAMES]
-        evals = [name for name in subfolders if name.lower() in EVAL_NAMES]
-        evals.sort(key=lambda name: EVAL_NAMES.index(name.lower()))
-        train = [name for name in train if _has_label_folders(_join(folder, name))]
-        evals = [name for name in evals if _has_label_folders(_join(folder, name))]
-        if train and evals:
-            return [
-                ("train", f"{train[0]}/{FOLDER_PATTERN}"),
-                ("eval", f"{evals[0]}/{FOLDER_PATTERN}"),
-            ]
-
-    data_files = [name for name in files if _stem_ext(name)[1] in DATA_EXTENSIONS]
-    if fmt in ("csv", "tsv", "jsonl"):
-        data_files = data_files or files  # an explicit format also reads extensionless files
-    if fmt != "folder":  # train.* and dev.*/eval.*/validation.*/test.*
-        train = [name for name in data_files if _stem_ext(name)[0] in TRAIN_NAMES]
-        evals = [name for name in data_files if _stem_ext(name)[0] in EVAL_NAMES]
-        if len(train) > 1:
-            raise InputError(f"more than one train file in {folder}: {train}; keep one")
-        if train and evals:
-            evals.sort(key=lambda name: EVAL_NAMES.index(_stem_ext(name)[0]))
-            return [("train", train[0]), ("eval", evals[0])]
-
-    if fmt == "folder" or (fmt == "auto" and _has_label_folders(folder)):
-        if not _has_label_folders(folder):
-            raise InputError(
-                f"no folder-per-label data in {folder}: expected <label>/*.txt files "
-                f"(or train/<label>/*.txt and test/<label>/*.txt); found folders {subfolders}"
-            )
-        return [(SINGLE_SPLIT, FOLDER_PATTERN)]
-
-    if not data_files:
-        raise InputError(
-            f"no data files in {folder}: expected {'/'.join(DATA_EXTENSIONS)} files, or "
-            f"<label>/*.txt folders; found files {files} and folders {subfolders}"
-        )
-    if len(data_files) == 1:
-        return [(SINGLE_SPLIT, data_files[0])]
-    extensions = {_stem_ext(name)[1] for name in data_files}
-    if len(extensions) > 1:
-        raise InputError(
-            f"{folder} mixes file types {sorted(extensions)} ({data_files}); point data.data at "
-            "one file, or keep one type"
-        )
-    return [(SINGLE_SPLIT, "*" + extensions.pop())]
-
-
-def _newest_span(base: str, rest: str) -> str:
-    """`rest` with its {SPAN} replaced by the newest span that exists under `base`."""
-    fileio = _fileio()
-    match = _SPAN.search(rest)
-    width = match.group("width")
-    before, after = rest[: match.start()], rest[match.end() :]
-    glob = _join(base, before + "*" + after)
-    digits = r"(\d{" + width + "})" if width else r"(\d+)"
-    regex = re.compile(re.escape(before) + digits + re.escape(after) + "$")
-    spans = {}
-    for path in fileio.glob(glob):
-        relative = path[len(base) :].lstrip("/") if path.startswith(base) else path
-        found = regex.match(relative.rstrip("/"))
-        if found:
-            spans[int(found.group(1))] = found.group(0)
-    if not spans:
-        raise InputError(f"no span of {_join(base, rest)} exists: expected paths matching {glob}")
-    return spans[max(spans)]
-
-
-def input_split_config(
-    data_config: DataConfig,
-) -> tuple[str, example_gen_pb2.Input, example_gen_pb2.Output]:
-    """(input_base, example_gen_pb2.Input, example_gen_pb2.Output) for `data_config.data`.
-
-    - a file: input_base = its folder, one split with the file's name, hash-split;
-    - a folder with train.* and dev.*/eval.*/validation.*/test.* files (or train/ and test/
-      folder-per-label trees): those are the train and eval splits, output config empty;
-    - any other folder: one split over its data files (or <label>/*.txt), hash-split into
-      train/eval with (100 - eval_percent)/eval_percent buckets;
-    - a path with {SPAN} (or {SPAN:width}): input_base is the part before the first {SPAN}
-      component; the layout is taken from the newest span, and the patterns keep {SPAN} so
-      that the FileBasedExampleGen driver picks the newest span at run time.
-
-    Raises InputError when the path (or every span of it) does not exist.
-    """
-    from tfx.proto import example_gen_pb2
-
-    fileio = _fileio()
-    if not data_config.data.strip():
-        raise InputError("data.data is empty: expected an input file or folder")
-    data = _absolute(data_config.data.strip())
-    if len(data) > 1 and not data.endswith("://"):
-        data = data.rstrip("/")
-    if "{VERSION" in data or any(spec in data for spec in ("{YYYY}", "{MM}", "{DD}")):
-        raise InputError(f"only {{SPAN}} is supported in data.data, got {data}")
-    if _SPAN.search(data):
-        parts = data.split("/")
-        first = next(i for i, part in enumerate(parts) if _SPAN.search(part))
-        base, rest = "/".join(parts[:first]) or "/", "/".join(parts[first:])
-        probe_rest = _newest_span(base, rest)
-        probe = _join(base, probe_rest)
-    else:
-        if not fileio.exists(data):
-            raise InputError(f"input path {data} does not exist: expected a data file or folder")
-        base, rest, probe = None, None, data
-    if fileio.isdir(probe):
-        splits = _split_patterns(probe, data_config)
-        if base is None:
-            base = data
-        else:
-            splits = [(name, f"{rest}/{pattern}") for name, pattern in splits]
-    elif base is None:
-        base, name = posixpath.split(data) if "://" in data else os.path.split(data)
-        splits = [(SINGLE_SPLIT, name)]
-    else:
-        splits = [(SINGLE_SPLIT, rest)]
-
-    input_config = example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in splits]
-    )
-    if len(splits) > 1:
-        return base, input_config, example_gen_pb2.Output()
-    output_config = example_gen_pb2.Output(
-        split_config=example_gen_pb2.SplitConfig(
-            splits=[
-                example_gen_pb2.SplitConfig.Split(
-                    name="train", hash_buckets=100 - data_config.eval_percent
-                ),
-                example_gen_pb2.SplitConfig.Split(
-                    name="eval", hash_buckets=data_config.eval_percent
-                ),
-            ]
-        )
-    )
-    return base, input_config, output_config
-
-
-# -- preflight --------------------------------------------------------------------------------------
-def split_files(input_base: str, pattern: str) -> list[str]:
-    """The files of one (span-resolved) split pattern, sorted."""
-    return _files(_join(input_base, pattern))
-
-
-def _head(path: str) -> tuple[bytes, bool]:
-    """The first ~1 MiB of a file, and whether that is the whole file."""
-    with _fileio().open(path, "rb") as handle:
-        head = handle.read(_HEAD_BYTES + 1)
-    return head[:_HEAD_BYTES], len(head) <= _HEAD_BYTES
-
-
-def _check_file(path: str, data_config: DataConfig) -> bool:
-    """Raises InputError for unresolvable columns/keys; returns whether the file has any row."""
-    head, complete = _head(path)
-    text = decode(head)
-    if not complete:  # leave out the possibly cut last line
-        text = text[: max(text.rfind("\n"), 0)]
-    fmt = detect_format(path, text, data_config.format)
-    if fmt == "jsonl":
-        stripped = text.lstrip()
-        if stripped.startswith("["):
-            raise InputError(
-                f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
-            )
-        parsed = _parse_jsonl(path, text, data_config)
-    else:
-        parsed = _parse_delimited(path, text, fmt, data_config)
-    return bool(parsed.rows) or not complete
-
-
-def check_input(
-    data_config: DataConfig, input_base: str, input_config: example_gen_pb2.Input
-) -> dict[str, list[str]]:
-    """Preflight before the Beam pipeline: {split name: its files}.
-
-    Raises InputError when a split matches no files, when a split has no rows at all, or when a
-    configured (or auto-detected) text/label column or key does not exist in a file. Only the
-    first ~1 MiB of each file is read.
-    """
-    result = {}
-    for split in input_config.splits:
-        pattern = _join(input_base, split.pattern)
-        files = split_files(input_base, split.pattern)
-        if not files:
-            raise InputError(
-                f"no input files for split {split.name!r}: expected files matching {pattern}"
-            )
-        if not is_folder_split(data_config, split.pattern):
-            has_rows = [_check_file(path, data_config) for path in files]
-            if not any(has_rows):
-                raise InputError(
-                    f"split {split.name!r} is empty: expected at least one data row in {files}"
-                    + (" (after the header row)" if data_config.header != "no" else "")
-                )
-        result[split.name] = files
-    return result

@@ -27,15 +27,13 @@ import logging
 
 import tensorflow as tf
 
-from components import features
-from components.checkpoint import resolve_checkpoint
-from pipeline.configs import ModelConfig, TrainConfig
+from components.core.checkpoint import resolve_checkpoint
+from components.core.config import ModelConfig, TrainConfig
+from components.core.features import MODEL_INPUT_KEYS
 
 log = logging.getLogger(__name__)
 
-# The transformed features the model reads (written by the Transform), and the label.
-INPUT_FEATURES = features.MODEL_INPUT_KEYS
-LABEL_ID_FEATURE = features.LABEL_ID
+# The dtype of the token features the model reads (the Transform writes int64).
 INPUT_DTYPE = tf.int32
 
 BERT_LAYER = "bert"
@@ -104,7 +102,7 @@ def build_classifier(
     length = None if variable_length else model_config.max_seq_length
     inputs = {
         name: tf.keras.Input(shape=(length,), dtype=INPUT_DTYPE, name=name)
-        for name in INPUT_FEATURES
+        for name in MODEL_INPUT_KEYS
     }
     outputs = bert(
         input_ids=inputs["input_ids"],

@@ -7,6 +7,9 @@ an extra, typed, top-level execution property (`add_runtime_settings`), and its 
 value into the Config before anything reads it (`apply_to_custom_config`). Locally the properties
 simply hold the Config's own values. The Config stays the one source of settings.
 
+The component classes that take these settings live in their own rooms (transform/, trainer/,
+evaluator.py, pusher.py) and mix in `TakesRuntimeSettings`.
+
 | parameter       | setting                      | read by                          |
 |-----------------|------------------------------|----------------------------------|
 | `data_root`     | ExampleGen's input_base      | ExampleGen                       |
@@ -24,16 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import tensorflow_text  # noqa: F401  (the transform graph's tokenizer ops, for Transform/Trainer)
-from tfx import v1 as tfx
-from tfx.components.trainer import executor as trainer_executor
-from tfx.components.transform import executor as transform_executor
-from tfx.dsl.components.base import base_component, executor_spec
-from tfx.proto import trainer_pb2
+from tfx.dsl.components.base import base_component
+from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_component_specs
-from tfx.utils import json_utils, proto_utils
+from tfx.utils import json_utils
 
-from pipeline.configs import CUSTOM_CONFIG_KEY, Config
+from components.core.config import CUSTOM_CONFIG_KEY, Config
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,6 @@ def config_values(config: Config, data_root: str) -> dict[str, Any]:
 
 def check_values(values: Mapping[str, Any]) -> None:
     """Fails on unknown names and on constants of the wrong type (RuntimeParameters pass)."""
-    from tfx.orchestration import data_types
-
     unknown = sorted(set(values) - set(RUNTIME_SETTINGS))
     if unknown:
         raise ValueError(f"unknown runtime setting(s) {unknown}; expected {list(RUNTIME_SETTINGS)}")
@@ -160,38 +157,3 @@ class TakesRuntimeSettings:
     def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
         super().__init__(**kwargs)
         add_runtime_settings(self, runtime, self.SETTINGS)
-
-
-class _TrainerExecutor(trainer_executor.GenericExecutor):
-    """TFX's Trainer executor, with the runtime settings applied to the Config first."""
-
-    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
-        exec_properties, config = apply_to_custom_config(exec_properties, "Trainer")
-        # TrainArgs follows the Config (run_fn trains config.train.train_steps steps).
-        train_args = trainer_pb2.TrainArgs(num_steps=config.train.train_steps)
-        exec_properties[standard_component_specs.TRAIN_ARGS_KEY] = proto_utils.proto_to_json(
-            train_args
-        )
-        super().Do(input_dict, output_dict, exec_properties)
-
-
-class _TransformExecutor(transform_executor.Executor):
-    """TFX's Transform executor, with the runtime settings applied to the Config first."""
-
-    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802  (TFX's interface)
-        exec_properties, _ = apply_to_custom_config(exec_properties, "Transform")
-        super().Do(input_dict, output_dict, exec_properties)
-
-
-class Trainer(TakesRuntimeSettings, tfx.components.Trainer):
-    """TFX's Trainer taking checkpoint, train_steps and learning_rate as runtime settings."""
-
-    SETTINGS = ("checkpoint", "train_steps", "learning_rate")
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(_TrainerExecutor)
-
-
-class Transform(TakesRuntimeSettings, tfx.components.Transform):
-    """TFX's Transform taking the checkpoint (whose vocabulary it uses) as a runtime setting."""
-
-    SETTINGS = ("checkpoint",)
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(_TransformExecutor)

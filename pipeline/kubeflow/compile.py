@@ -4,7 +4,7 @@ The same `create_pipeline` as the local runners, compiled by TFX's `KubeflowV2Da
 v2 `PipelineSpec` (YAML; schema 2.1, the one with which TFX 1.16 writes YAML for runtime
 parameters). The package is then finished in ways TFX's compiler does not offer:
 
-- every run-time parameter (components.runtime_settings) gets its default from the Config, so a
+- every run-time parameter (components.core.runtime_settings) gets its default from the Config, so a
   run needs only what has no sensible default (`push_dir`, when no gs:// folder was compiled in);
 - `ProductionBaseline` is never cached: what is in production changes between runs with the same
   inputs;
@@ -23,9 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from components.runtime_settings import RUNTIME_SETTINGS, config_values
-from pipeline.configs import PACKAGE_ROOT, Config, KubeflowConfig
+from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
+from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
+from components.text_example_gen import input_split_config
+from pipeline.pipeline import create_pipeline
 
 # WORKDIR of build/Dockerfile: where the image holds this project.
 IMAGE_PROJECT_ROOT = "/bertpipe"
@@ -36,11 +41,9 @@ UNCACHED_TASKS = ("ProductionBaseline",)
 TRAINER_TASK = "Trainer"
 HEADER = (
     "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
-    "# (pipeline/kubeflow_runner.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
+    "# (pipeline/kubeflow/compile.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
     "# A test compiles it again and fails when this file is out of date.\n"
 )
-# Fields that name the compiler's version: they may differ without the pipeline differing.
-VERSION_FIELDS = ("sdkVersion", "schemaVersion")
 
 
 def _is_uri(path: str) -> bool:
@@ -62,8 +65,6 @@ def portable_path(path: str, what: str) -> str:
 
 def runtime_defaults(config: Config) -> dict[str, Any]:
     """Each run-time parameter's default in the package (None: the run must give it)."""
-    from components.text_example_gen import input_split_config
-
     values = config_values(config, input_split_config(config.data)[0])
     defaults = {}
     for name, value in values.items():
@@ -87,9 +88,10 @@ def check_portable(config: Config) -> None:
 
 
 def trainer_resources(kubeflow: KubeflowConfig):
-    """The Trainer's platform config: the accelerator and limits chosen in `config.kubeflow`."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
+    """The Trainer's platform config: the accelerator and limits chosen in `config.kubeflow`
+    (None when it asks for nothing)."""
+    if not any((kubeflow.accelerator_type, kubeflow.trainer_cpu, kubeflow.trainer_memory)):
+        return None
     # Both the older fields (what TFX's compiler checks, and Vertex reads) and the newer string
     # fields (what recent open-source KFP backends read first).
     resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
@@ -109,18 +111,18 @@ def trainer_resources(kubeflow: KubeflowConfig):
 
 def compile_spec(config: Config) -> list[dict]:
     """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
-    from tfx.orchestration import data_types
-    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
-
-    from pipeline.pipeline import create_pipeline
-
     check_portable(config)
     defaults = runtime_defaults(config)
     parameters = {
         name: data_types.RuntimeParameter(name=name, ptype=RUNTIME_SETTINGS[name].ptype)
         for name in RUNTIME_SETTINGS
     }
-    tfx_pipeline = create_pipeline(config, _COMPILE_ROOT, runtime=parameters)
+    tfx_pipeline = create_pipeline(
+        config,
+        _COMPILE_ROOT,
+        runtime=parameters,
+        trainer_platform_config=trainer_resources(config.kubeflow),
+    )
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=config.kubeflow.image, use_pipeline_spec_2_1=True
@@ -172,12 +174,3 @@ def compile_pipeline(config: Config, output: str | Path | None = None) -> Path:
     partial.write_text(HEADER + body, encoding="utf-8")
     partial.replace(path)
     return path
-
-
-def without_versions(documents: list[dict]) -> list[dict]:
-    """The documents without the fields that name compiler versions (for comparisons)."""
-    return [{k: v for k, v in doc.items() if k not in VERSION_FIELDS} for doc in documents]
-
-
-def read_package(path: str | Path) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if doc]

@@ -16,7 +16,7 @@
   places work on the one GPU when there is one).
 
 `select_precision(config.train, strategy)` resolves `mixed_precision=auto` (mixed_bfloat16 on a
-TPU, float32 elsewhere) and `apply_precision` sets it as the global Keras policy; the model keeps
+TPU, float32 elsewhere); the Trainer builds the model under that Keras policy, and the model keeps
 its classification layer and softmax in float32 whatever the policy.
 """
 
@@ -33,7 +33,7 @@ import time
 
 import tensorflow as tf
 
-from pipeline.configs import STRATEGIES, TrainConfig
+from components.core.config import STRATEGIES, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -266,9 +266,3 @@ def select_precision(train_config: TrainConfig, strategy: tf.distribute.Strategy
     if train_config.mixed_precision != "auto":
         return train_config.mixed_precision
     return "mixed_bfloat16" if is_tpu(strategy) else "float32"
-
-
-def apply_precision(policy: str) -> None:
-    """Sets the global Keras mixed-precision policy (call before the model is built)."""
-    tf.keras.mixed_precision.set_global_policy(policy)
-    log.info("Keras mixed-precision policy: %s", policy)

@@ -16,7 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.configs import DEFAULT_CHECKPOINT_PACKAGE
+import tensorflow as tf
+
+from components.core.config import DEFAULT_CHECKPOINT_PACKAGE
 
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "config.json"
@@ -75,8 +77,6 @@ def validate_checkpoint(folder: str, shown_as: str | None = None) -> None:
 
 
 def _copy_to_local(uri: str) -> str:
-    import tensorflow as tf
-
     if not tf.io.gfile.isdir(uri):
         raise CheckpointError(f"checkpoint {uri!r} is not a folder (or cannot be reached)")
     local = tempfile.mkdtemp(prefix="bert_checkpoint_")
@@ -88,38 +88,61 @@ def _copy_to_local(uri: str) -> str:
 
 
 @dataclass(frozen=True)
+class NormalizerOptions:
+    """How the checkpoint's tokenizer normalises text (from tokenizer_config.json)."""
+
+    lower_case: bool = True
+    strip_accents: bool | None = None  # None: strip when lower-casing (BERT's default)
+    tokenize_chinese_chars: bool = True
+
+    @property
+    def strips_accents(self) -> bool:
+        return self.lower_case if self.strip_accents is None else self.strip_accents
+
+
+@dataclass(frozen=True)
 class TokenizerSettings:
-    """What the checkpoint's tokenizer config says about WordPiece tokenization."""
+    """What a checkpoint says about WordPiece tokenization: its vocabulary and normalisation."""
 
     vocab_file: str
-    lower_case: bool
-    vocab_size: int
-    cls_id: int
-    sep_id: int
-    pad_id: int
-    unk_id: int
+    vocab: tuple[str, ...]
+    options: NormalizerOptions
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token_id(self, token: str) -> int:
+        return self._index[token]
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {token: i for i, token in enumerate(self.vocab)}
+
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
 
 
 def tokenizer_settings(folder: str) -> TokenizerSettings:
-    """Reads `vocab.txt` and `tokenizer_config.json` (do_lower_case, default True as in BERT)."""
+    """Reads `vocab.txt` and `tokenizer_config.json` once each: the vocabulary, and do_lower_case
+    (default True, as in BERT), strip_accents and tokenize_chinese_chars as `BertTokenizerFast`
+    reads them."""
     vocab_file = os.path.join(folder, VOCAB_FILE)
     with open(vocab_file, encoding="utf-8") as handle:
-        vocab = [line.rstrip("\n") for line in handle]
-    index = {token: i for i, token in enumerate(vocab)}
+        vocab = tuple(line.rstrip("\n") for line in handle)
     config_path = os.path.join(folder, TOKENIZER_CONFIG_FILE)
-    lower_case = True
+    config = {}
     if os.path.exists(config_path):
         with open(config_path, encoding="utf-8") as handle:
-            lower_case = bool(json.load(handle).get("do_lower_case", True))
-    missing = [t for t in ("[CLS]", "[SEP]", "[PAD]", "[UNK]") if t not in index]
+            config = json.load(handle)
+    missing = [token for token in REQUIRED_TOKENS if token not in set(vocab)]
     if missing:
         raise CheckpointError(f"{vocab_file} lacks the special token(s) {missing}")
-    return TokenizerSettings(
-        vocab_file=vocab_file,
-        lower_case=lower_case,
-        vocab_size=len(vocab),
-        cls_id=index["[CLS]"],
-        sep_id=index["[SEP]"],
-        pad_id=index["[PAD]"],
-        unk_id=index["[UNK]"],
+    strip_accents = config.get("strip_accents")
+    options = NormalizerOptions(
+        lower_case=bool(config.get("do_lower_case", True)),
+        strip_accents=None if strip_accents is None else bool(strip_accents),
+        tokenize_chinese_chars=bool(config.get("tokenize_chinese_chars", True)),
     )
+    return TokenizerSettings(vocab_file=vocab_file, vocab=vocab, options=options)

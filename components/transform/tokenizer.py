@@ -40,17 +40,17 @@ or that Unicode assigned recently, and the test suite checks every code point ag
 from __future__ import annotations
 
 import functools
-import json
-import os
-from dataclasses import dataclass
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from components.checkpoint import TOKENIZER_CONFIG_FILE, resolve_checkpoint, tokenizer_settings
+from components.core.checkpoint import (
+    SPECIAL_TOKENS,
+    resolve_checkpoint,
+    tokenizer_settings,
+)
+from components.core.features import ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TRUNCATED
 
-OUTPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "truncated")
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 100  # Hugging Face WordPiece's max_input_chars_per_word
 
 # -- character classes ------------------------------------------------------------------------------
@@ -66,40 +66,6 @@ _CJK = (
 # Control characters, non-spacing marks and punctuation follow the Unicode tables of `tokenizers`
 # (the `unicode_categories` crate, Unicode 8.0), written out at the end of this module; RE2's own
 # \p{...} classes are newer and differ on several hundred code points assigned since 2015.
-
-
-@dataclass(frozen=True)
-class NormalizerOptions:
-    """How the checkpoint's tokenizer normalises text (from tokenizer_config.json)."""
-
-    lower_case: bool = True
-    strip_accents: bool | None = None  # None: strip when lower-casing (BERT's default)
-    tokenize_chinese_chars: bool = True
-
-    @property
-    def strips_accents(self) -> bool:
-        return self.lower_case if self.strip_accents is None else self.strip_accents
-
-
-def normalizer_options(folder: str) -> NormalizerOptions:
-    """Reads do_lower_case, strip_accents and tokenize_chinese_chars as `BertTokenizerFast` does."""
-    lower_case = tokenizer_settings(folder).lower_case
-    config = {}
-    path = os.path.join(folder, TOKENIZER_CONFIG_FILE)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    strip_accents = config.get("strip_accents")
-    return NormalizerOptions(
-        lower_case=lower_case,
-        strip_accents=None if strip_accents is None else bool(strip_accents),
-        tokenize_chinese_chars=bool(config.get("tokenize_chinese_chars", True)),
-    )
-
-
-def _read_vocab(vocab_file: str) -> list[str]:
-    with open(vocab_file, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
 
 
 class BertTokenizer(tf.Module):
@@ -122,17 +88,16 @@ class BertTokenizer(tf.Module):
         super().__init__(name=name)
         if max_seq_length < 3:
             raise ValueError(f"max_seq_length must be at least 3, got {max_seq_length}")
-        settings = tokenizer_settings(checkpoint_dir)
+        settings = tokenizer_settings(checkpoint_dir)  # reads vocab.txt, once
+        vocab = settings.vocab
         self.max_seq_length = int(max_seq_length)
-        self.options = normalizer_options(checkpoint_dir)
+        self.options = settings.options
         self.vocab_file = settings.vocab_file
-        vocab = _read_vocab(self.vocab_file)
-        index = {token: i for i, token in enumerate(vocab)}
-        self.vocab_size = len(vocab)
-        self.cls_id, self.sep_id = index["[CLS]"], index["[SEP]"]
-        self.pad_id, self.unk_id = index["[PAD]"], index["[UNK]"]
+        self.vocab_size = settings.vocab_size
+        self.cls_id, self.sep_id = settings.token_id("[CLS]"), settings.token_id("[SEP]")
+        self.pad_id, self.unk_id = settings.token_id("[PAD]"), settings.token_id("[UNK]")
         self.unk_token = "[UNK]"
-        specials = [token for token in SPECIAL_TOKENS if token in index]
+        specials = [token for token in SPECIAL_TOKENS if token in set(vocab)]
         self._special_pattern = "|".join(_re_escape(token) for token in specials)
         # The longest vocabulary entry (bytes, '##' excluded) bounds the WordPiece search.
         longest = max(len(t.removeprefix("##").encode("utf-8")) for t in vocab)
@@ -234,10 +199,10 @@ class BertTokenizer(tf.Module):
         )
         attention_mask = tf.sequence_mask(ids.row_lengths(), self.max_seq_length, dtype=tf.int64)
         return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": tf.zeros_like(input_ids),
-            "truncated": truncated,
+            INPUT_IDS: input_ids,
+            ATTENTION_MASK: attention_mask,
+            TOKEN_TYPE_IDS: tf.zeros_like(input_ids),
+            TRUNCATED: truncated,
         }
 
     def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:

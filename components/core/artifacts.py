@@ -1,0 +1,46 @@
+"""What components write inside their output artifacts for other rooms to read back (the run
+report, `bertpipe explain`, a later run): the file names, once, and their readers.
+
+    <Examples>/RejectedRows/Split-<input split>/rejected-*.jsonl   rows the text ExampleGen
+    <Examples>/RejectedRows/summary.json                          rejected, and its counts
+    <ModelRun>/history.json                                        the Trainer's training curve,
+                                                                   evaluation and settings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tfx.dsl.io import fileio
+
+REJECTED_ROWS_DIR = "RejectedRows"
+REJECTED_SUMMARY_FILE = "summary.json"
+HISTORY_FILE = "history.json"
+
+
+def rejected_rows_uri(examples_uri: str) -> str:
+    """Where the rejected rows and summary.json of an Examples artifact are."""
+    return os.path.join(examples_uri, REJECTED_ROWS_DIR)
+
+
+def read_rejected_summary(examples_uri: str) -> dict[str, Any]:
+    """The summary.json of an Examples artifact written by the text ExampleGen ({} when none).
+
+    {"splits": {<input split>: {"rows_read", "rows_accepted", "rows_rejected",
+    "rejected_by_reason", ...}}, "max_rejected_fraction", "passed"}
+    """
+    return _read_json(os.path.join(rejected_rows_uri(examples_uri), REJECTED_SUMMARY_FILE))
+
+
+def read_training_history(model_run_uri: str) -> dict[str, Any]:
+    """The history.json of a Trainer's model_run output ({} when there is none)."""
+    return _read_json(os.path.join(model_run_uri, HISTORY_FILE))
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    if not fileio.exists(path):
+        return {}
+    with fileio.open(path) as handle:
+        return json.loads(handle.read())

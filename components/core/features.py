@@ -1,0 +1,25 @@
+"""Feature and vocabulary names: the contract between ExampleGen, Transform, Trainer, export and
+TFMA. Every other module takes these names from here.
+
+Raw features (tf.Examples written by the text ExampleGen; one bytes value each):
+    TEXT_FEATURE, LABEL_FEATURE
+Transformed features (written by the Transform):
+    INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
+    TRUNCATED                                   int64, 1 when the text was cut
+    LENGTH_BUCKET                               string, token-count bucket (for TFMA slices)
+    LABEL_ID                                    int64, index in the LABEL_VOCAB_NAME vocabulary
+"""
+
+TEXT_FEATURE = "text"
+LABEL_FEATURE = "label"
+
+INPUT_IDS = "input_ids"
+ATTENTION_MASK = "attention_mask"
+TOKEN_TYPE_IDS = "token_type_ids"
+MODEL_INPUT_KEYS = (INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS)
+TRUNCATED = "truncated"
+LENGTH_BUCKET = "length_bucket"
+LABEL_ID = "label_id"
+TRANSFORMED_KEYS = (*MODEL_INPUT_KEYS, TRUNCATED, LENGTH_BUCKET, LABEL_ID)
+# The Transform's label vocabulary asset (label id -> label string).
+LABEL_VOCAB_NAME = "label_vocab"

@@ -1,0 +1,154 @@
+"""The serving model's interface and where models in production live: one name for each.
+
+An exported model (components/trainer/export.py writes it) has three signatures:
+
+- `serving_default`:  text      tf.string [None]  (raw sentences)
+                      -> label          tf.string  [None]   predicted class label
+                         label_id       tf.int64   [None]   its id (index in the label vocabulary)
+                         probabilities  tf.float32 [None, num_classes]  (by label id)
+- `serving_examples`: examples  tf.string [None]  (serialized tf.Examples with a `text` feature)
+                      -> the same three outputs (for TFMA and TF Serving's Predict on Examples)
+- `transform_features`: examples tf.string [None] -> the Transform's output features
+
+and a saved function `class_labels()` (the labels by id). Models in production are version
+folders under a push folder, `<push_dir>/<version>/saved_model.pb`; a version counts once its
+saved_model.pb is in place (TF Serving's rule). `ProductionBaseline` (components/baseline.py)
+marks its output with `HAS_MODEL`, `VERSION` and `SOURCE`.
+
+Loading a serving model needs only TensorFlow and tensorflow_text (imported here: it registers
+the tokenizer's ops), as in TF Serving; `predict` classifies raw texts with one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import NamedTuple
+
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the ops the serving model's tokenizer uses)
+
+from components.core.features import LABEL_ID
+
+SERVING_DEFAULT = "serving_default"
+SERVING_EXAMPLES = "serving_examples"
+TRANSFORM_FEATURES = "transform_features"
+TEXT_INPUT = "text"
+EXAMPLES_INPUT = "examples"
+OUTPUT_LABEL = "label"
+OUTPUT_PROBABILITIES = "probabilities"
+SAVED_MODEL_FILE = "saved_model.pb"
+# The Trainer's model artifact keeps the SavedModel here (TFX's path_utils.serving_model_dir).
+SERVING_MODEL_FOLDER = "Format-Serving"
+
+# Custom properties of a ProductionBaseline output.
+HAS_MODEL = "has_model"
+VERSION = "production_version"
+SOURCE = "production_model_path"
+
+
+# -- models in production ---------------------------------------------------------------------------
+def production_versions(push_dir: str) -> list[int]:
+    """Version numbers of the complete models under a serving folder, oldest first.
+
+    A version counts once its `saved_model.pb` is in place (TF Serving's own rule); staging folders
+    (non-numeric names) are ignored.
+    """
+    if not push_dir or not tf.io.gfile.isdir(push_dir):
+        return []
+    versions = []
+    for name in tf.io.gfile.listdir(push_dir):
+        name = name.rstrip("/")
+        if name.isdigit() and tf.io.gfile.exists(os.path.join(push_dir, name, SAVED_MODEL_FILE)):
+            versions.append(int(name))
+    return sorted(versions)
+
+
+def latest_production_model(push_dir: str) -> str | None:
+    """The folder of the newest complete version under `push_dir`, or None."""
+    versions = production_versions(push_dir)
+    return os.path.join(push_dir, str(versions[-1])) if versions else None
+
+
+def newest_version(push_dir: str) -> int:
+    """The newest complete version under `push_dir`, 0 when there is none."""
+    versions = production_versions(push_dir)
+    return versions[-1] if versions else 0
+
+
+def has_model(model) -> bool:
+    """Whether a ProductionBaseline output (or any Model artifact) holds a model."""
+    if model.has_custom_property(HAS_MODEL):
+        return bool(model.get_int_custom_property(HAS_MODEL))
+    return True
+
+
+# -- loading and prediction -------------------------------------------------------------------------
+class Prediction(NamedTuple):
+    """The predicted label of one text and its probability."""
+
+    label: str
+    probability: float
+
+
+def find_saved_model(path: str) -> str:
+    """The SavedModel folder at `path`: the folder itself, a TFX Trainer model artifact
+    (`Format-Serving/`), or a Pusher/serving folder of numbered versions (the newest)."""
+    if tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE)):
+        return path
+    serving = os.path.join(path, SERVING_MODEL_FOLDER)
+    if tf.io.gfile.exists(os.path.join(serving, SAVED_MODEL_FILE)):
+        return serving
+    versions = production_versions(path)
+    if versions:
+        return os.path.join(path, str(versions[-1]))
+    raise FileNotFoundError(
+        f"no SavedModel at {path!r} (expected saved_model.pb, Format-Serving/, or numbered "
+        "version folders)"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_serving_model(path: str):
+    """tf.saved_model.load of the SavedModel at (or under) `path`, cached per process."""
+    return tf.saved_model.load(find_saved_model(path))
+
+
+def _classify(model_dir: str, texts: list[str], batch_size: int):
+    """Yields (label, label_id, probabilities row) per text, through `serving_default`."""
+    serving = load_serving_model(model_dir).signatures[SERVING_DEFAULT]
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
+        outputs = serving(**{TEXT_INPUT: batch})
+        labels = [value.decode("utf-8") for value in outputs[OUTPUT_LABEL].numpy()]
+        yield from zip(
+            labels,
+            outputs[LABEL_ID].numpy().tolist(),
+            outputs[OUTPUT_PROBABILITIES].numpy().tolist(),
+            strict=True,
+        )
+
+
+def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[Prediction]:
+    """Classifies raw texts with an exported model: one Prediction(label, probability) per text,
+    in order. `model_dir` may be the SavedModel, a Trainer model artifact or a Pusher folder."""
+    return [
+        Prediction(label=label, probability=float(row[label_id]))
+        for label, label_id, row in _classify(model_dir, texts, batch_size)
+    ]
+
+
+def predict_probabilities(
+    model_dir: str, texts: list[str], batch_size: int = 64
+) -> list[dict[str, float]]:
+    """The probability of every class label, per text."""
+    classes = class_labels(load_serving_model(model_dir))
+    return [
+        dict(zip(classes, map(float, row), strict=True))
+        for _, _, row in _classify(model_dir, texts, batch_size)
+    ]
+
+
+def class_labels(loaded) -> list[str]:
+    """The class labels by label id, from a loaded serving model (its `class_labels` function)."""
+    return [value.decode("utf-8") for value in loaded.class_labels().numpy()]

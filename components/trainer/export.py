@@ -1,0 +1,154 @@
+"""Exporting the trained classifier as the serving SavedModel, and warm starts from one.
+
+`export_serving_model` writes a SavedModel (a plain tf.Module, not a Keras model, so that TFMA
+treats it as a generic TF model and nothing Keras- or transformers-specific is needed to load it)
+with the signatures that components.core.serving names and describes. `transform_features` maps
+serialized tf.Examples to the Transform's output features (input_ids, attention_mask,
+token_type_ids, truncated, label_id); its examples must carry the raw features the Transform's raw
+schema requires (for TFMA: `text` and `label`). TFMA uses it as `preprocessing_function_names`.
+
+Tokenization runs inside the model, through the Transform graph
+(`tf_transform_output.transform_features_layer()`); labels are mapped back to strings with the
+Transform's `label_vocab` vocabulary, embedded as a constant (also returned by the saved
+function `class_labels()`, not a signature). Loading the model needs only
+`import tensorflow, tensorflow_text` (the latter registers the WordPiece/normalisation ops).
+
+The exported weights are float32 whatever the training precision (model.serving_copy).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import tensorflow as tf
+
+from components.core import serving
+from components.core.features import LABEL_FEATURE, LABEL_ID, MODEL_INPUT_KEYS, TEXT_FEATURE
+from components.core.transform_output import label_vocabulary, sequence_length
+from components.trainer.model import INPUT_DTYPE, serving_copy
+
+log = logging.getLogger(__name__)
+
+
+def _raw_text(text: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor | tf.RaggedTensor:
+    """A [batch] string tensor in the form the raw feature spec of `text` declares."""
+    if isinstance(spec, tf.io.FixedLenFeature):
+        shape = list(spec.shape)
+        if shape in ([], [1]):
+            return text if not shape else tf.expand_dims(text, 1)
+        raise ValueError(f"raw feature {TEXT_FEATURE!r} must be a single string, got shape {shape}")
+    if isinstance(spec, tf.io.VarLenFeature):
+        rows = tf.shape(text, out_type=tf.int64)[0]
+        indices = tf.stack([tf.range(rows), tf.zeros([rows], tf.int64)], axis=1)
+        return tf.SparseTensor(indices, text, dense_shape=tf.stack([rows, 1]))
+    if isinstance(spec, tf.io.RaggedFeature):
+        return tf.RaggedTensor.from_tensor(tf.expand_dims(text, 1))
+    raise ValueError(f"unsupported raw feature spec for {TEXT_FEATURE!r}: {spec}")
+
+
+def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir: str) -> str:
+    """Writes the serving SavedModel of a trained classifier to `export_dir` (see module doc)."""
+    labels = label_vocabulary(tf_transform_output)
+    serving_model = serving_copy(model, max_seq_length=sequence_length(tf_transform_output))
+    raw_spec = tf_transform_output.raw_feature_spec()
+    if TEXT_FEATURE not in raw_spec:
+        raise ValueError(f"the Transform's raw schema has no {TEXT_FEATURE!r} feature: {raw_spec}")
+    example_spec = {name: spec for name, spec in raw_spec.items() if name != LABEL_FEATURE}
+
+    module = tf.Module()
+    module.tft_layer = tf_transform_output.transform_features_layer()
+    # The functions below call the Keras model directly; only its variables are tracked, so the
+    # SavedModel holds no Keras (or transformers) objects that a loader would have to revive.
+    module.model_variables = list(serving_model.variables)
+    label_strings = tf.constant(labels, dtype=tf.string)
+
+    def classify(raw_features):
+        transformed = module.tft_layer(raw_features)
+        missing = [name for name in MODEL_INPUT_KEYS if name not in transformed]
+        if missing:
+            raise ValueError(
+                f"the Transform graph does not produce {missing} from {sorted(raw_features)}"
+            )
+        inputs = {name: tf.cast(transformed[name], INPUT_DTYPE) for name in MODEL_INPUT_KEYS}
+        probabilities = tf.cast(serving_model(inputs, training=False), tf.float32)
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {
+            serving.OUTPUT_LABEL: tf.gather(label_strings, label_id),
+            LABEL_ID: label_id,
+            serving.OUTPUT_PROBABILITIES: probabilities,
+        }
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT)], autograph=False
+    )
+    def serve_text(text):
+        return classify({TEXT_FEATURE: _raw_text(text, raw_spec[TEXT_FEATURE])})
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=serving.EXAMPLES_INPUT)],
+        autograph=False,
+    )
+    def serve_examples(examples):
+        return classify(tf.io.parse_example(examples, example_spec))
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, name=serving.EXAMPLES_INPUT)],
+        autograph=False,
+    )
+    def transform_features(examples):
+        return dict(module.tft_layer(tf.io.parse_example(examples, raw_spec)))
+
+    @tf.function(input_signature=[], autograph=False)
+    def labels_by_id():
+        return label_strings
+
+    module.class_labels = labels_by_id
+    module.serve_text = serve_text
+    module.serve_examples = serve_examples
+    module.transform_features = transform_features
+    signatures = {
+        serving.SERVING_DEFAULT: serve_text.get_concrete_function(),
+        serving.SERVING_EXAMPLES: serve_examples.get_concrete_function(),
+        serving.TRANSFORM_FEATURES: transform_features.get_concrete_function(),
+    }
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+    log.info("exported the serving model (labels %s) to %s", labels, export_dir)
+    print(f"Exported the serving model to {export_dir}", flush=True)
+    return export_dir
+
+
+def load_serving_weights(model: tf.keras.Model, export_dir: str, labels: list[str]) -> None:
+    """Warm start: copies the weights of an exported serving model into `model`, in place.
+
+    The serving model must classify the same labels in the same order and hold weights of the
+    same shapes (the same checkpoint architecture); otherwise a ValueError says what differs.
+    """
+    loaded = tf.saved_model.load(serving.find_saved_model(export_dir))
+    if not all(hasattr(loaded, name) for name in ("class_labels", "model_variables")):
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: it is not a model this pipeline exported (no"
+            " class_labels or model_variables); train from the checkpoint with --no-warm-start"
+        )
+    production_labels = serving.class_labels(loaded)
+    if production_labels != list(labels):
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: it classifies {production_labels}, this data"
+            f" has {list(labels)}; train from the checkpoint with --no-warm-start"
+        )
+    saved, current = list(loaded.model_variables), list(model.variables)
+    shapes = [(tuple(s.shape), tuple(c.shape)) for s, c in zip(saved, current, strict=False)]
+    mismatch = next((i for i, (a, b) in enumerate(shapes) if a != b), None)
+    if len(saved) != len(current) or mismatch is not None:
+        where = (
+            f"variable {current[mismatch].name} is {shapes[mismatch][1]} here and"
+            f" {shapes[mismatch][0]} there"
+            if mismatch is not None
+            else f"{len(current)} variables here, {len(saved)} there"
+        )
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: a different architecture ({where});"
+            " train from the checkpoint with --no-warm-start"
+        )
+    for target, source in zip(current, saved, strict=True):
+        target.assign(tf.cast(source, target.dtype))
+    log.info("warm start: %d weights from %s", len(current), export_dir)
