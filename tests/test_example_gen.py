@@ -802,6 +802,21 @@ def test_executor_hash_split_of_a_headerless_file(tmp_path):
     assert sorted(read_examples(again.uri, "eval")) == sorted(evaluation)
 
 
+@pytest.mark.slow
+def test_executor_does_not_hold_the_examples_on_the_direct_runner(tmp_path, caplog):
+    """TFX's reshuffle before each split is written (an in-memory GroupByKey of every example on
+    the DirectRunner) runs as a pass-through there: the examples come out in the input order."""
+    rows = [(f"review {i}", str(i % 2)) for i in range(40)]
+    write(tmp_path / "in" / "train.csv", "text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    write(tmp_path / "in" / "dev.csv", "text,label\nfirst,1\nsecond,0\n")
+    config = Config().replace(data={"data": str(tmp_path / "in")})
+    with caplog.at_level(logging.INFO, logger="components.core.beam_memory"):
+        examples = run_executor(config, tmp_path / "out")
+    assert read_examples(examples.uri, "train") == rows
+    assert read_examples(examples.uri, "eval") == [("first", "1"), ("second", "0")]
+    assert "['WriteSplit[train]/Shuffle', 'WriteSplit[eval]/Shuffle'] run without" in caplog.text
+
+
 def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:
     """span-N/train.csv (rows "sN t<i>" labelled 1) and span-N/dev.csv per span; returns the
     {SPAN} path."""

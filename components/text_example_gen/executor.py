@@ -20,6 +20,10 @@ After the Beam pipeline, `Do` reads back what was written, checks rows_read == r
 rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
 is above `data.max_rejected_fraction`. Missing files, empty splits and unknown columns fail
 before the pipeline starts (`input_layout.check_input`).
+
+On Beam's DirectRunner, TFX's reshuffle of each output split before it is written (which would
+hold every example in memory, and keeps their order there anyway) runs as a pass-through
+(components.core.beam_memory); on a distributed runner it stays.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
+from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import input_layout, parsing
@@ -315,12 +320,15 @@ def _record_span(examples: types.Artifact, exec_properties: dict[str, Any]) -> N
         )
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
     """TFX ExampleGen executor for raw text (see the module docstring).
 
     Use with `FileBasedExampleGen(..., custom_executor_spec=BeamExecutorSpec(Executor),
     custom_config=custom_config_proto(config))`, or simply `component.text_example_gen(config)`.
     """
+
+    # TFX 1.16's write_split.WriteSplit, applied per output split by BaseExampleGenExecutor.Do.
+    DIRECT_RUNNER_RESHUFFLES = (r"WriteSplit\[[^\]]*\]/Shuffle",)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
         return _TextToExample
