@@ -270,7 +270,8 @@ class _RecordFeed:
         self._max_chars = max_chars
         self._next_number = 1
         self._back: list[tuple[int, str]] = []  # (number, line) to read again, the next one last
-        self._record: list[tuple[int, str]] = []
+        self._first = 1  # the number of the record's first line
+        self._record: list[str] = []
         self._chars = 0
 
     def __iter__(self) -> _RecordFeed:
@@ -281,17 +282,20 @@ class _RecordFeed:
             number, line = self._back.pop()
         else:
             line = next(self._lines)  # StopIteration ends the csv reader
-            number, self._next_number = self._next_number, self._next_number + 1
-        self._record.append((number, line))
+            number = self._next_number
+            self._next_number += 1
+        if not self._record:
+            self._first = number
+        self._record.append(line)
         self._chars += len(line)
-        if isinstance(line, _LongLine) or self._chars > self._max_chars:
+        if self._chars > self._max_chars or isinstance(line, _LongLine):
             raise _RecordTooLong
         return line
 
     def take(self) -> tuple[int, list[str]]:
         """(first line number, lines) of the record read since the last `take`."""
         record, self._record, self._chars = self._record, [], 0
-        return (record[0][0] if record else self._next_number), [line for _, line in record]
+        return self._first, record
 
     def put_back(self, first_number: int, lines: list[str]) -> None:
         self._back.extend(reversed(list(enumerate(lines, start=first_number))))
