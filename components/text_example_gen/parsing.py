@@ -179,7 +179,7 @@ def _physical_lines(readline: Callable[[int], str], max_chars: int) -> Iterator[
     """Physical lines (with their endings) from a text stream opened with newline="".
 
     A line longer than `max_chars` (its ending included) comes as a `_LongLine` holding only its
-    start; the rest of it is read in pieces of `max_chars` and dropped.
+    start (what `display` shows); the rest of it is read piece by piece and dropped.
     """
     limit = max_chars + 1
     ahead = None
