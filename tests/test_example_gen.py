@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import json
 import logging
 import os
@@ -358,6 +359,133 @@ def test_jsonl_missing_key():
         parse("d.jsonl", '{"text": "x", "stars": 1}\n')
 
 
+# -- reading a chunk at a time ----------------------------------------------------------------------
+MESSY_CSV = (
+    b"\xef\xbb\xbftext,label\r\n"  # 1: BOM, header, CRLF
+    b'"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",pos\r\n'  # 2: 2-, 3- and 4-byte characters
+    b'"first\r\nsecond\rthird\nfourth",neg\r\n'  # 3-6: quoted, over 4 lines (CRLF, CR, LF)
+    b"\r\n"  # 7: blank
+    b"bad \xff byte,pos\r"  # 8: invalid UTF-8, a lone CR
+    b"plain,neg\n"  # 9
+    b"\n\n"  # 10-11: blank
+    b'"opens, never closes,pos\r\n'  # 12: malformed (its quote never closes)
+    b"after,pos"  # 13: no final line ending
+)
+MESSY_JSONL = (
+    b'\xef\xbb\xbf{"text": "\xc3\xa9t\xc3\xa9", "label": 1}\r\n'  # 1
+    b"\r\n"  # 2: blank
+    b'{"text": "x\xf0\x9f\x98\x80", "label": "0"}\r'  # 3: a lone CR
+    b"{broken\n"  # 4: malformed_json
+    b'{"text": "last", "label": 1}'  # 5: no final line ending
+)
+CHUNKED = [
+    (
+        "d.csv",
+        MESSY_CSV,
+        [
+            (2, None, "caf\u00e9 \u20ac \U0001f600", "pos"),
+            (3, None, "first\r\nsecond\rthird\nfourth", "neg"),
+            (8, "invalid_utf8", "", ""),
+            (9, None, "plain", "neg"),
+            (12, "malformed_csv", "", ""),
+            (13, None, "after", "pos"),
+        ],
+        3,
+    ),
+    (
+        "d.jsonl",
+        MESSY_JSONL,
+        [
+            (1, None, "\u00e9t\u00e9", "1"),
+            (3, None, "x\U0001f600", "0"),
+            (4, "malformed_json", "", ""),
+            (5, None, "last", "1"),
+        ],
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "expected", "blank_lines"), CHUNKED)
+def test_chunk_boundaries_change_nothing(name, content, expected, blank_lines):
+    """Every chunk size, from one byte up, splits the BOM, multi-byte characters, CR LF pairs and
+    quoted multi-line records somewhere: rows, line numbers and blank lines stay the same."""
+    for chunk_bytes in [*range(1, 18), parsing.CHUNK_BYTES]:
+        reader = parsing.read_rows(name, io.BytesIO(content), data_config(), chunk_bytes)
+        rows = [(row.line, row.reason, row.text, row.label) for row in reader]
+        assert (rows, reader.blank_lines) == (expected, blank_lines), chunk_bytes
+    parsed = parse(name, content)
+    assert [(row.line, row.reason, row.text, row.label) for row in parsed.rows] == expected
+    assert parsed.rows[2].content == ("bad \\xff byte,pos" if name == "d.csv" else "{broken")
+
+
+def test_line_numbers_across_chunks():
+    lines, expected = ["text,label\r\n"], []
+    for i in range(300):
+        expected.append((len(lines) + 1, f"row {i}" + ("\r\nmore\r\nend" if i % 7 == 0 else "")))
+        if i % 7 == 0:  # a quoted record over three lines
+            lines += [f'"row {i}\r\n', "more\r\n", f'end",{i % 2}\r\n']
+        else:
+            lines.append(f"row {i},{i % 2}\r\n")
+    content = "".join(lines).encode()
+    rows = list(parsing.read_rows("d.csv", io.BytesIO(content), data_config(), chunk_bytes=13))
+    assert [(row.line, row.text) for row in rows] == expected
+    assert all(row.accepted for row in rows)
+
+
+class CountingHandle(io.BytesIO):
+    """A binary file that records the size of each read."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.reads.append(len(data))
+        return data
+
+
+def test_rows_come_while_the_file_is_read_a_chunk_at_a_time():
+    content = ("text,label\n" + "".join(f"row {i},1\n" for i in range(20_000))).encode()
+    handle = CountingHandle(content)
+    rows = iter(parsing.read_rows("d.csv", handle, data_config(), chunk_bytes=1024))
+    assert next(rows).text == "row 0"
+    assert sum(handle.reads) <= 1024  # the first row came from the first chunk
+    assert sum(1 for _ in rows) == 19_999
+    assert max(handle.reads) <= 1024 and sum(handle.reads) == len(content)
+
+
+def test_a_record_longer_than_the_limit_is_rejected_and_parsing_resumes():
+    # A quote that never closes: the record is given up at the limit, not at the end of the file.
+    content = 'text,label\n"never closed,1\n' + "".join(f"row {i},1\n" for i in range(20))
+    reader = parsing.read_rows(
+        "d.csv", io.BytesIO(content.encode()), data_config(), 8, max_record_chars=40
+    )
+    rows = list(reader)
+    assert (rows[0].line, rows[0].reason, rows[0].content) == (
+        2,
+        "record_too_long",
+        '"never closed,1',
+    )
+    assert [(row.line, row.text) for row in rows[1:]] == [(i + 3, f"row {i}") for i in range(20)]
+    # Within the limit (by default, the whole file here) the same quote is malformed_csv.
+    assert rejected(parse("d.csv", content)) == [(2, "malformed_csv")]
+
+    # A single long line: rejected with its start as content; the CR LF that ends it is split by
+    # the limit (41 characters a piece), and the next line still gets its own number.
+    content = "text\tlabel\n" + "a" * 79 + "\t1\r\n" + "ok\t0\n"
+    reader = parsing.read_rows("d.tsv", io.BytesIO(content.encode()), data_config(), 5, 40)
+    rows = list(reader)
+    assert [(row.line, row.reason) for row in rows] == [(2, "record_too_long"), (3, None)]
+    assert rows[0].content == "a" * 79 + "\t1" and reader.blank_lines == 0
+
+    content = '{"text": "' + "x" * 300 + '", "label": 1}\n{"text": "ok", "label": 1}\n'
+    rows = list(parsing.read_rows("d.jsonl", io.BytesIO(content.encode()), data_config(), 7, 40))
+    assert [(row.line, row.reason) for row in rows] == [(1, "record_too_long"), (2, None)]
+    assert rows[0].content == '{"text": "' + "x" * 190 + "..."
+
+
 # -- input discovery --------------------------------------------------------------------------------
 def splits_of(input_config) -> list[tuple[str, str]]:
     return [(split.name, split.pattern) for split in input_config.splits]
@@ -672,6 +800,21 @@ def test_executor_hash_split_of_a_headerless_file(tmp_path):
     # The split is a hash of the example: the same on every run.
     again = run_executor(config, tmp_path / "again")
     assert sorted(read_examples(again.uri, "eval")) == sorted(evaluation)
+
+
+@pytest.mark.slow
+def test_executor_does_not_hold_the_examples_on_the_direct_runner(tmp_path, caplog):
+    """TFX's reshuffle before each split is written (an in-memory GroupByKey of every example on
+    the DirectRunner) runs as a pass-through there: the examples come out in the input order."""
+    rows = [(f"review {i}", str(i % 2)) for i in range(40)]
+    write(tmp_path / "in" / "train.csv", "text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    write(tmp_path / "in" / "dev.csv", "text,label\nfirst,1\nsecond,0\n")
+    config = Config().replace(data={"data": str(tmp_path / "in")})
+    with caplog.at_level(logging.INFO, logger="components.core.beam_memory"):
+        examples = run_executor(config, tmp_path / "out")
+    assert read_examples(examples.uri, "train") == rows
+    assert read_examples(examples.uri, "eval") == [("first", "1"), ("second", "0")]
+    assert "['WriteSplit[train]/Shuffle', 'WriteSplit[eval]/Shuffle'] run without" in caplog.text
 
 
 def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:

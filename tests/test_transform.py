@@ -480,9 +480,13 @@ def _only(pattern: str) -> str:
 
 @pytest.mark.slow
 def test_transform_component_with_two_worker_processes(tmp_path, single_worker, caplog):
-    """The real TFX Transform (LocalDagRunner, Beam multi-processing) = the single-worker output."""
+    """The project's Transform (TFX's executor under LocalDagRunner, Beam multi-processing) = the
+    single-worker output; the transformed splits reach the post-transform statistics through
+    files, not the DirectRunner's memory (core.beam_memory)."""
     from tfx import v1 as tfx
     from tfx.orchestration import metadata
+
+    from components.transform.component import Transform
 
     config, rows = single_worker["config"], single_worker["rows"]
     single_train, single_eval = single_worker["train"], single_worker["eval"]
@@ -498,27 +502,30 @@ def test_transform_component_with_two_worker_processes(tmp_path, single_worker, 
     schema = tfx.dsl.Importer(
         source_uri=str(tmp_path / "schema"), artifact_type=tfx.types.standard_artifacts.Schema
     ).with_id("import_schema")
-    transform = tfx.components.Transform(
+    transform = Transform(
+        runtime={"checkpoint": config.model.checkpoint},
         examples=examples.outputs["result"],
         schema=schema.outputs["result"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"config": config.to_json()},
+        custom_config={"config": config.to_json(Config.TRANSFORM_SECTIONS)},
     ).with_beam_pipeline_args(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     root = tmp_path / "pipeline"
-    tfx.orchestration.LocalDagRunner().run(
-        tfx.dsl.Pipeline(
-            pipeline_name="transform-test",
-            pipeline_root=str(root),
-            components=[examples, schema, transform],
-            metadata_connection_config=metadata.sqlite_metadata_connection_config(
-                str(tmp_path / "metadata.sqlite")
-            ),
-            enable_cache=False,
+    with caplog.at_level(logging.INFO, logger="components.core.beam_memory"):
+        tfx.orchestration.LocalDagRunner().run(
+            tfx.dsl.Pipeline(
+                pipeline_name="transform-test",
+                pipeline_root=str(root),
+                components=[examples, schema, transform],
+                metadata_connection_config=metadata.sqlite_metadata_connection_config(
+                    str(tmp_path / "metadata.sqlite")
+                ),
+                enable_cache=False,
+            )
         )
-    )
 
     # Beam's subprocess workers log through the job service: the run did use worker processes.
     assert any(record.name.endswith("local_job_service") for record in caplog.records)
+    assert "['FlattenTransformedDatasets'] run without holding the data" in caplog.text
 
     transformed = _only(str(root / "Transform" / "transformed_examples" / "*"))
     assert _read_transformed(os.path.join(transformed, "Split-train")) == single_train

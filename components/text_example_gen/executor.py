@@ -1,9 +1,11 @@
 """FileBasedExampleGen executor for raw text: CSV, TSV, JSON Lines and folder-per-label files.
 
-Each input file is one Beam element, parsed whole by `parsing` (which keeps quoted fields with
-embedded newlines and physical line numbers right). Accepted rows become tf.Examples with two
-bytes features, `text` and `label`; every rejected row is written, with its file, line, reason and
-raw content, next to the examples:
+Each input file is one Beam element. A CSV, TSV or JSON Lines file is parsed by `parsing.read_rows`
+while it is read a chunk at a time (quoted fields with embedded newlines and physical line
+numbers stay right across chunks), and each row goes on as soon as it is parsed, so memory holds
+a chunk and a record, not the file; a folder-per-label file is one example, read whole. Accepted
+rows become tf.Examples with two bytes features, `text` and `label`; every rejected row is
+written, with its file, line, reason and raw content, next to the examples:
 
     <examples uri>/Split-<output split>/data_tfrecord-*.gz      the examples (as any ExampleGen)
     <examples uri>/RejectedRows/Split-<input split>/rejected-*.jsonl
@@ -18,6 +20,10 @@ After the Beam pipeline, `Do` reads back what was written, checks rows_read == r
 rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
 is above `data.max_rejected_fraction`. Missing files, empty splits and unknown columns fail
 before the pipeline starts (`input_layout.check_input`).
+
+On Beam's DirectRunner, TFX's reshuffle of each output split before it is written (which would
+hold every example in memory, and keeps their order there anyway) runs as a pass-through
+(components.core.beam_memory); on a distributed runner it stays.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
+from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import input_layout, parsing
@@ -127,19 +134,20 @@ class _ParseFile(beam.DoFn):
 
     def process(self, path: str):
         with fileio.open(path, "rb") as handle:
-            data = handle.read()
-        if self._folder:
-            rows, blank_lines = [parsing.parse_text_file(path, data, self._data_config)], 0
-        else:
-            parsed = parsing.parse_file(path, data, self._data_config)
-            rows, blank_lines = parsed.rows, parsed.blank_lines
-        for row in rows:
-            if row.accepted:
-                yield _example(row.text, row.label)
-            else:
-                yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
+            if self._folder:  # the whole file is one example
+                rows = [parsing.parse_text_file(path, handle.read(), self._data_config)]
+            else:  # rows as they are parsed, a chunk of the file at a time
+                rows = parsing.read_rows(path, handle, self._data_config)
+            read = 0
+            for row in rows:
+                read += 1
+                if row.accepted:
+                    yield _example(row.text, row.label)
+                else:
+                    yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
+        blank_lines = 0 if self._folder else rows.blank_lines
         yield beam.pvalue.TaggedOutput(
-            _COUNTS, {"files": 1, "rows_read": len(rows), "blank_lines_skipped": blank_lines}
+            _COUNTS, {"files": 1, "rows_read": read, "blank_lines_skipped": blank_lines}
         )
 
 
@@ -312,12 +320,15 @@ def _record_span(examples: types.Artifact, exec_properties: dict[str, Any]) -> N
         )
 
 
-class Executor(BaseExampleGenExecutor):
+class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
     """TFX ExampleGen executor for raw text (see the module docstring).
 
     Use with `FileBasedExampleGen(..., custom_executor_spec=BeamExecutorSpec(Executor),
     custom_config=custom_config_proto(config))`, or simply `component.text_example_gen(config)`.
     """
+
+    # TFX 1.16's write_split.WriteSplit, applied per output split by BaseExampleGenExecutor.Do.
+    DIRECT_RUNNER_RESHUFFLES = (r"WriteSplit\[[^\]]*\]/Shuffle",)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
         return _TextToExample

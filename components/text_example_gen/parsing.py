@@ -1,11 +1,20 @@
 """Reading raw text data: CSV, TSV, JSON Lines and folder-per-label files, row by row.
 
 Everything here is plain Python (no Beam, no TensorFlow at import time), so it can be unit tested
-directly; the Beam executor calls `parse_file` / `parse_text_file` once per input file.
+directly; the Beam executor calls `read_rows` / `parse_text_file` once per input file.
 
 Parsing never drops a row silently: every record of a file comes back as a `Row`, either accepted
 (`reason is None`, with `text` and `label`) or rejected (`reason` says why, `content` holds the raw
 record, truncated). Fully blank lines are not rows; they are only counted.
+
+A CSV, TSV or JSON Lines file is parsed while it is read, `CHUNK_BYTES` at a time (`read_rows`):
+memory holds one chunk and the record being parsed, never the whole file. The UTF-8 decoding
+(BOM dropped, undecodable bytes kept as surrogates) and the line endings (\\n, \\r\\n or \\r, as the
+csv module counts them) are those of `decode` and `split_lines` on the whole file, wherever the
+chunks end, so line numbers do not depend on the chunk size. A record longer than
+`MAX_RECORD_CHARS` (a line, or a quoted CSV record over several lines; in practice a quote that
+never closes) is rejected as `record_too_long` on its first line without being held whole, and
+parsing resumes on the next line, as after a malformed record.
 
 Finding the input (files, splits, spans) and the preflight checks are in input_layout.py.
 """
@@ -14,12 +23,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import posixpath
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from components.core.config import DataConfig
 
@@ -37,6 +48,7 @@ MALFORMED_JSON = "malformed_json"
 INVALID_TEXT = "invalid_text"
 INVALID_LABEL = "invalid_label"
 UNKNOWN_LABEL = "unknown_label"
+RECORD_TOO_LONG = "record_too_long"
 
 MAX_CONTENT_CHARS = 200
 
@@ -44,6 +56,8 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # what undecodable bytes become (sur
 
 
 HEAD_BYTES = 1 << 20  # what format detection (and the preflight) reads of a file
+CHUNK_BYTES = 1 << 20  # what `read_rows` reads of a file at a time
+MAX_RECORD_CHARS = 1 << 22  # a longer record is rejected as record_too_long (see the docstring)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -137,6 +151,73 @@ def _check_row(path: str, line: int, text, label, raw: str, labels: tuple[str, .
     return Row(path, line, text=text, label=label)
 
 
+# -- reading a file a chunk at a time ---------------------------------------------------------------
+class _LongLine(str):
+    """The start of a physical line longer than the record limit (the rest was read and dropped)."""
+
+
+class _ChunkReader(io.RawIOBase):
+    """A binary handle (a local file, tf.io.gfile, BytesIO) read at most `chunk_bytes` at a time."""
+
+    def __init__(self, handle: BinaryIO, chunk_bytes: int):
+        super().__init__()
+        if chunk_bytes < 1:
+            raise ValueError(f"chunk_bytes must be at least 1, got {chunk_bytes}")
+        self._handle = handle
+        self._chunk_bytes = chunk_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._handle.read(min(len(buffer), self._chunk_bytes))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _physical_lines(readline: Callable[[int], str], max_chars: int) -> Iterator[str]:
+    """Physical lines (with their endings) from a text stream opened with newline="".
+
+    A line longer than `max_chars` (its ending included) comes as a `_LongLine` holding only its
+    start (what `display` shows); the rest of it is read piece by piece and dropped.
+    """
+    limit = max_chars + 1
+    ahead = None
+    while True:
+        piece = readline(limit) if ahead is None else ahead
+        ahead = None
+        if not piece:
+            return
+        if len(piece) <= max_chars:  # readline stopped at a line ending, or at the end
+            yield piece
+            continue
+        start = piece  # kept up to what `display` shows
+        while piece and not piece.endswith(("\n", "\r")):
+            piece = readline(limit)
+            if len(start) <= MAX_CONTENT_CHARS:
+                start += piece
+        if len(piece) == limit and piece.endswith("\r"):  # the limit may split a \r\n
+            ahead = readline(limit)
+            if ahead == "\n":
+                ahead = None
+        yield _LongLine(start[: MAX_CONTENT_CHARS + 1])
+
+
+def file_lines(
+    handle: BinaryIO, chunk_bytes: int = CHUNK_BYTES, max_line_chars: int = MAX_RECORD_CHARS
+) -> Iterator[str]:
+    """The physical lines of a UTF-8 file, read `chunk_bytes` at a time: the lines and the text of
+    `split_lines(decode(<whole file>))`, whatever the chunk size (lines longer than
+    `max_line_chars` come as their start only, see `_physical_lines`)."""
+    text = io.TextIOWrapper(
+        io.BufferedReader(_ChunkReader(handle, chunk_bytes), buffer_size=chunk_bytes),
+        encoding="utf-8-sig",  # drops a BOM at the start, as `decode` does
+        errors="surrogateescape",
+        newline="",  # \n, \r\n and \r end lines and are kept, as in `split_lines`
+    )
+    return _physical_lines(text.readline, max_line_chars)
+
+
 # -- format -----------------------------------------------------------------------------------------
 def detect_format(path: str, head: str, data_format: str = "auto") -> str:
     """csv, tsv or jsonl for one file: the configured format, else from its extension or content."""
@@ -169,26 +250,84 @@ def _reader_options(fmt: str) -> dict:
     return {"delimiter": ",", "quoting": csv.QUOTE_MINIMAL, "strict": True}
 
 
-def _records(lines: list[str], fmt: str) -> Iterator[tuple[int, int, list[str] | None]]:
-    """(first line index, end line index, fields or None when malformed) per record.
+class _RecordTooLong(Exception):
+    """Raised through csv.reader when the record being read grows past the record limit."""
 
-    A malformed record (bad quoting, e.g. a quote that never closes) is reported on its first
-    physical line only, and parsing resumes on the next line, so one stray quote cannot swallow
-    the rest of the file.
+
+_TOO_LONG = object()  # the `fields` of a record longer than the record limit
+
+
+class _RecordFeed:
+    """Lines for csv.reader that keeps the lines (and first line number) of the record being read.
+
+    After each record, `take` hands them over (and forgets them); `put_back` returns lines to be
+    read again (to resume parsing after a malformed record). A record that grows past `max_chars`
+    raises `_RecordTooLong` out of the csv reader, so no record is held beyond the limit.
+    """
+
+    def __init__(self, lines: Iterable[str], max_chars: int):
+        self._lines = iter(lines)
+        self._max_chars = max_chars
+        self._next_number = 1
+        self._back: list[tuple[int, str]] = []  # (number, line) to read again, the next one last
+        self._first = 1  # the number of the record's first line
+        self._record: list[str] = []
+        self._chars = 0
+
+    def __iter__(self) -> _RecordFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self._back:
+            number, line = self._back.pop()
+        else:
+            line = next(self._lines)  # StopIteration ends the csv reader
+            number = self._next_number
+            self._next_number += 1
+        if not self._record:
+            self._first = number
+        self._record.append(line)
+        self._chars += len(line)
+        if self._chars > self._max_chars or isinstance(line, _LongLine):
+            raise _RecordTooLong
+        return line
+
+    def take(self) -> tuple[int, list[str]]:
+        """(first line number, lines) of the record read since the last `take`."""
+        record, self._record, self._chars = self._record, [], 0
+        return self._first, record
+
+    def put_back(self, first_number: int, lines: list[str]) -> None:
+        self._back.extend(reversed(list(enumerate(lines, start=first_number))))
+
+
+def _records(
+    lines: Iterable[str], fmt: str, max_chars: int
+) -> Iterator[tuple[int, int, str, object]]:
+    """(first line number, physical lines, raw record, fields) per record, as the lines are read.
+
+    `fields` is the list of fields, None for a malformed record (bad quoting, e.g. a quote that
+    never closes) and `_TOO_LONG` for a record longer than `max_chars`. Those two are reported on
+    their first physical line only (raw = that line), and parsing resumes on the next line, so one
+    stray quote cannot swallow the rest of the file.
     """
     options = _reader_options(fmt)
-    start = 0
-    while start < len(lines):
-        reader = csv.reader((lines[i] for i in range(start, len(lines))), **options)
-        consumed = 0
+    feed = _RecordFeed(lines, max_chars)
+    while True:
+        reader = csv.reader(feed, **options)
         try:
             for fields in reader:
-                yield start + consumed, start + reader.line_num, fields
-                consumed = reader.line_num
+                number, record = feed.take()
+                yield number, len(record), "".join(record), fields
+        except (csv.Error, _RecordTooLong) as error:
+            fields = _TOO_LONG if isinstance(error, _RecordTooLong) else None
+        else:
+            fields = None  # the end of the input inside a record (not seen from csv.reader)
+        number, record = feed.take()
+        if not record:
             return
-        except csv.Error:
-            yield start + consumed, start + consumed + 1, None
-            start = start + consumed + 1
+        yield number, 1, record[0], fields
+        feed.put_back(number + 1, record[1:])
 
 
 def _is_header(first_row: list[str], data_config: DataConfig) -> bool:
@@ -269,19 +408,20 @@ def resolve_columns(first_row: list[str], data_config: DataConfig, path: str) ->
     return Columns(has_header, found["text"], found["label"], len(first_row))
 
 
-def _parse_delimited(path: str, text: str, fmt: str, data_config: DataConfig) -> ParsedFile:
-    lines = split_lines(text)
-    result = ParsedFile(rows=[])
+def _parse_delimited(
+    path: str, lines: Iterable[str], fmt: str, data_config: DataConfig, rows: RowReader
+) -> Iterator[Row]:
     columns: Columns | None = None
-    for first, end, fields in _records(lines, fmt):
-        raw = "".join(lines[first:end])
-        line = first + 1
+    for line, count, raw, fields in _records(lines, fmt, rows.max_record_chars):
+        if fields is _TOO_LONG:
+            yield Row(path, line, reason=RECORD_TOO_LONG, content=display(raw))
+            continue
         if fields is not None and not raw.strip():
-            result.blank_lines += end - first
+            rows.blank_lines += count
             continue
         if fields is None:
             reason = INVALID_UTF8 if _SURROGATE.search(raw) else MALFORMED_CSV
-            result.rows.append(Row(path, line, reason=reason, content=display(raw)))
+            yield Row(path, line, reason=reason, content=display(raw))
             continue
         if columns is None:
             columns = resolve_columns(fields, data_config, path)
@@ -289,19 +429,16 @@ def _parse_delimited(path: str, text: str, fmt: str, data_config: DataConfig) ->
                 continue
         if len(fields) != columns.num_columns:
             reason = INVALID_UTF8 if _SURROGATE.search(raw) else WRONG_COLUMN_COUNT
-            result.rows.append(Row(path, line, reason=reason, content=display(raw)))
+            yield Row(path, line, reason=reason, content=display(raw))
             continue
-        result.rows.append(
-            _check_row(
-                path,
-                line,
-                fields[columns.text_index],
-                fields[columns.label_index],
-                raw,
-                data_config.labels,
-            )
+        yield _check_row(
+            path,
+            line,
+            fields[columns.text_index],
+            fields[columns.label_index],
+            raw,
+            data_config.labels,
         )
-    return result
 
 
 # -- JSON Lines -------------------------------------------------------------------------------------
@@ -324,22 +461,26 @@ def _resolve_key(what: str, setting: str, aliases: tuple[str, ...], record: dict
     )
 
 
-def _parse_jsonl(path: str, text: str, data_config: DataConfig) -> ParsedFile:
-    result = ParsedFile(rows=[])
+def _parse_jsonl(
+    path: str, lines: Iterable[str], data_config: DataConfig, rows: RowReader
+) -> Iterator[Row]:
     keys: tuple[str, str] | None = None
-    for number, raw in enumerate(split_lines(text), start=1):
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, _LongLine):
+            yield Row(path, number, reason=RECORD_TOO_LONG, content=display(raw))
+            continue
         if not raw.strip():
-            result.blank_lines += 1
+            rows.blank_lines += 1
             continue
         if _SURROGATE.search(raw):
-            result.rows.append(Row(path, number, reason=INVALID_UTF8, content=display(raw)))
+            yield Row(path, number, reason=INVALID_UTF8, content=display(raw))
             continue
         try:
             record = json.loads(raw)
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            result.rows.append(Row(path, number, reason=MALFORMED_JSON, content=display(raw)))
+            yield Row(path, number, reason=MALFORMED_JSON, content=display(raw))
             continue
         if keys is None:
             keys = (
@@ -349,27 +490,75 @@ def _parse_jsonl(path: str, text: str, data_config: DataConfig) -> ParsedFile:
                 ),
             )
         text_value, label_value = record.get(keys[0]), record.get(keys[1])
-        result.rows.append(
-            _check_row(path, number, text_value, label_value, raw, data_config.labels)
-        )
-    return result
+        yield _check_row(path, number, text_value, label_value, raw, data_config.labels)
+
+
+# -- rows of a file ---------------------------------------------------------------------------------
+class RowReader:
+    """The rows of one CSV, TSV or JSON Lines file, parsed while its lines are read (iterate once).
+
+    `lines` are the file's physical lines (`file_lines`, or `split_lines` of decoded text). After
+    the iteration, `blank_lines` holds the number of blank lines skipped. Raises InputError when
+    the format, or the file's columns or keys, cannot be resolved (see `resolve_columns`).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        lines: Iterable[str],
+        data_config: DataConfig,
+        max_record_chars: int = MAX_RECORD_CHARS,
+    ):
+        self.path = path
+        self.max_record_chars = max_record_chars
+        self.blank_lines = 0
+        self._lines = lines
+        self._data_config = data_config
+
+    def __iter__(self) -> Iterator[Row]:
+        lines = iter(self._lines)
+        head: list[str] = []  # the lines up to the first non-blank one, for format detection
+        size = 0
+        for line in lines:
+            head.append(line)
+            size += len(line)
+            if line.strip() or size >= HEAD_BYTES:
+                break
+        fmt = detect_format(self.path, "".join(head)[:HEAD_BYTES], self._data_config.format)
+        lines = itertools.chain(head, lines)
+        if fmt == "jsonl":
+            return _parse_jsonl(self.path, lines, self._data_config, self)
+        return _parse_delimited(self.path, lines, fmt, self._data_config, self)
 
 
 # -- entry points -----------------------------------------------------------------------------------
+def read_rows(
+    path: str,
+    handle: BinaryIO,
+    data_config: DataConfig,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_record_chars: int = MAX_RECORD_CHARS,
+) -> RowReader:
+    """The rows of one CSV, TSV or JSON Lines file open in `handle` (binary), parsed while the
+    file is read `chunk_bytes` at a time (see the module docstring)."""
+    lines = file_lines(handle, chunk_bytes, max_record_chars)
+    return RowReader(path, lines, data_config, max_record_chars)
+
+
 def parse_file(path: str, data: bytes, data_config: DataConfig) -> ParsedFile:
     """Every record of one CSV, TSV or JSON Lines file (its whole content in `data`).
 
     Raises InputError when the file's columns or keys cannot be resolved (see `resolve_columns`).
     """
-    return parse_text(path, decode(data), data_config)
+    reader = read_rows(path, io.BytesIO(data), data_config)
+    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines)
 
 
 def parse_text(path: str, text: str, data_config: DataConfig) -> ParsedFile:
     """Every record of CSV, TSV or JSON Lines text (decoded) from the file `path`."""
-    fmt = detect_format(path, text[:HEAD_BYTES], data_config.format)
-    if fmt == "jsonl":
-        return _parse_jsonl(path, text, data_config)
-    return _parse_delimited(path, text, fmt, data_config)
+    lines = _physical_lines(io.StringIO(text, newline="").readline, MAX_RECORD_CHARS)
+    reader = RowReader(path, lines, data_config)
+    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines)
 
 
 def parse_text_file(path: str, data: bytes, data_config: DataConfig) -> Row:
