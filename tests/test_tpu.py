@@ -9,6 +9,8 @@ is not the TPU build, and there is no chip), and the message says so.
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import time
 
 import pytest
@@ -43,6 +45,19 @@ def _fails_fast(kind: str, **train) -> str:
     return str(error.value)
 
 
+def test_the_tensorflow_build_is_named():
+    try:
+        version = importlib.metadata.version("tensorflow-tpu")
+    except importlib.metadata.PackageNotFoundError:  # the project's environment, not the TPU image
+        assert strategies.tpu_runtime() == (
+            f"TensorFlow {tf.__version__} is not the TPU build: install tensorflow-tpu and its"
+            " libtpu (the image from build/Dockerfile.tpu)"
+        )
+    else:
+        runtime = rf"tensorflow-tpu {version} (with libtpu \S+|without libtpu \(install .*\))"
+        assert re.fullmatch(runtime, strategies.tpu_runtime())
+
+
 def test_without_a_tpu_auto_trains_here_and_tpu_says_what_it_looked_for(devices):
     assert strategies.local_tpu_evidence() == ""
     assert strategies.select_strategy(TrainConfig(strategy="auto")) is tf.distribute.get_strategy()
@@ -72,7 +87,6 @@ def test_tpu_devices_are_the_tpu_before_tpu_name_and_after_the_flag(devices, mon
     for kind in ("auto", "tpu"):
         message = _fails_fast(kind)
         assert message.startswith("TPU 'local' could not be initialized (NotFoundError")
-        assert f"TensorFlow {tf.__version__} is not the TPU build" in message
-        assert "build/Dockerfile.tpu" in message
+        assert strategies.tpu_runtime() in message  # which TensorFlow build, libtpu or not
         assert message.endswith(f"[TPU from devices {device}]")
     assert "127.0.0.1:1" in _fails_fast("tpu", tpu_address="127.0.0.1:1")
