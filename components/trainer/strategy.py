@@ -336,8 +336,13 @@ def wait_for_all_workers(strategy: tf.distribute.Strategy) -> None:
     checks for on every worker."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-    arrived = strategy.run(lambda: tf.constant(1.0))
-    strategy.reduce(tf.distribute.ReduceOp.SUM, arrived, axis=None).numpy()
+
+    @tf.function
+    def all_reduce():
+        arrived = strategy.run(lambda: tf.constant(1.0))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, arrived, axis=None)
+
+    all_reduce().numpy()
 
 
 # -- precision -----------------------------------------------------------------------------------
