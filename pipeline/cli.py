@@ -36,12 +36,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     from pipeline.kubeflow.compile import compile_pipeline
+    from pipeline.kubeflow.vertex import describe_job
 
     config = config_from_args(args)
     path = compile_pipeline(config)
     print(
         f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
     )
+    if config.vertex.enabled:
+        print(f"  {describe_job(config)}")
+    elif config.kubeflow.uses_tpu:
+        print(f"  the Trainer runs the TPU image {config.kubeflow.trainer_tpu_image}")
     return 0
 
 
@@ -161,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines")
-    add_config_arguments(compile_, (*ALL_SECTIONS, "kubeflow"))
+    add_config_arguments(compile_, (*ALL_SECTIONS, "kubeflow", "vertex"))
     compile_.set_defaults(handler=_compile)
 
     submit = commands.add_parser("submit", help="start a run on Kubeflow Pipelines")

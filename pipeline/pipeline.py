@@ -16,6 +16,7 @@ from components.pusher import Pusher
 from components.schema import class_names, schema_file
 from components.text_example_gen import text_example_gen
 from components.trainer.component import RUN_FN, Trainer
+from components.trainer.vertex import VertexTrainer
 from components.transform.component import PREPROCESSING_FN, Transform
 from components.validation_gate import ValidationGate
 
@@ -27,15 +28,17 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     runtime: Mapping[str, Any] | None = None,
     trainer_platform_config=None,
+    vertex_trainer: Mapping[str, Any] | None = None,
 ) -> tfx.dsl.Pipeline:
     """Implements the BERT text-classification pipeline with TFX.
 
     The orchestrator-specific settings come in as arguments, from whichever runner calls this:
     `beam_pipeline_args` for every Beam-using component, `metadata_connection_config` (local
     runners), `trainer_platform_config` (the Trainer's resource request on Kubeflow, a
-    PipelineContainerSpec.ResourceSpec) and `runtime`, the settings an operator may change per run
-    (components.core.runtime_settings): RuntimeParameters when compiling for Kubeflow; by default
-    the values in `config`.
+    PipelineContainerSpec.ResourceSpec), `vertex_trainer` (the custom_config entries of TFX's
+    Vertex AI Trainer: when given, the Trainer runs as a Vertex AI Training job) and `runtime`,
+    the settings an operator may change per run (components.core.runtime_settings):
+    RuntimeParameters when compiling for Kubeflow; by default the values in `config`.
     """
     components = []
     # Reads raw text (CSV/TSV, JSON Lines, folder per label) into tf.Examples, reporting bad rows.
@@ -87,8 +90,10 @@ def create_pipeline(
     )
     components.append(production_baseline)
 
-    # Fine-tunes BERT with a classification head under the configured distribution strategy.
-    trainer = Trainer(
+    # Fine-tunes BERT with a classification head under the configured distribution strategy, in
+    # its own step, or on Vertex AI Training (the same run_fn on the job's worker pools).
+    trainer_class = VertexTrainer if vertex_trainer else Trainer
+    trainer = trainer_class(
         runtime=runtime,
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -97,8 +102,10 @@ def create_pipeline(
         base_model=production_baseline.outputs["baseline"] if config.train.warm_start else None,
         train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
-        custom_config={"config": config.to_json(Config.TRAINER_SECTIONS)},
+        custom_config={"config": config.to_json(Config.TRAINER_SECTIONS), **(vertex_trainer or {})},
     )
+    if vertex_trainer:  # the same node as the Trainer's: task name, MLMD history, consumers
+        trainer.with_id(Trainer.__name__)
     if trainer_platform_config is not None:
         trainer.with_platform_config(trainer_platform_config)
     components.append(trainer)

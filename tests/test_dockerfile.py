@@ -55,3 +55,25 @@ def test_the_image_environment_is_the_projects():
     block = re.search(r"^ENV ((?:.*\\\n)*.*)$", text, re.MULTILINE).group(1)
     values = dict(re.findall(r"(\w+)=(\S+)", block))
     assert values == DEFAULTS
+
+
+def test_the_tpu_image_adds_the_tpu_build_of_the_pinned_tensorflow():
+    """build/Dockerfile.tpu: the project image plus tensorflow-tpu at the pinned TensorFlow
+    version and its libtpu, pinned as pyproject's `tpu` extra."""
+    from components.core.config import DEFAULT_IMAGE, KubeflowConfig
+
+    text = (REPO_ROOT / "build" / "Dockerfile.tpu").read_text()
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = pins(" ".join(f'"{dep}"' for dep in project["dependencies"]))
+    tpu = pins(" ".join(f'"{dep}"' for dep in project["optional-dependencies"]["tpu"]))
+    assert tpu["tensorflow-tpu"] == declared["tensorflow"]
+    assert set(tpu) == {"tensorflow-tpu", "libtpu"}
+    assert pins(text) == tpu
+    # Built on the project image, the one `bertpipe compile` names by default; the TPU image's
+    # default name is the one the compiler derives from it.
+    assert re.search(rf"^ARG BASE={re.escape(DEFAULT_IMAGE)}$", text, re.MULTILINE)
+    assert re.search(r"^FROM \$\{BASE\}$", text, re.MULTILINE)
+    derived = KubeflowConfig(image="<registry>/bertpipe:<tag>").trainer_tpu_image
+    assert "--build-arg BASE=<registry>/bertpipe:<tag>" in text and f"-t {derived} ." in text
+    # libtpu 2.16.0rc0 is on Google's libtpu index, not on PyPI.
+    assert "-f https://storage.googleapis.com/libtpu-releases/index.html" in text

@@ -4,17 +4,22 @@ and `bertpipe schedule` commands against the local KFP stand-in."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from google.cloud.aiplatform_v1.types import CustomJobSpec
+from tfx.v1.extensions import google_cloud_ai_platform as tfx_vertex
 
 from components.core.config import Config
 from components.core.runtime_settings import RUNTIME_SETTINGS
+from components.trainer.component import RUN_FN, Trainer
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow.compile import IMAGE_PROJECT_ROOT, compile_pipeline, portable_path
 from pipeline.kubeflow.package import load_package, pipeline_parameters, read_documents
+from pipeline.kubeflow.vertex import job_spec
 
 from fakes import kfp_server
 
@@ -168,6 +173,9 @@ def test_the_trainer_asks_for_tpu_nodes(tpu_package):
     assert resources["memoryLimit"] == 32.0 and resources["resourceMemoryLimit"] == "32G"
     others = [e for name, e in executors.items() if name != "Trainer_executor" and "container" in e]
     assert others and all("resources" not in e["container"] for e in others)
+    # The Trainer runs the TPU build of TensorFlow (build/Dockerfile.tpu); the others do not.
+    assert executors["Trainer_executor"]["container"]["image"] == "bertpipe-tpu:0.1.0"
+    assert {e["container"]["image"] for e in others} == {"bertpipe:0.1.0"}
     selector = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert selector == {
         "Trainer_executor": {
@@ -238,6 +246,159 @@ def test_uri_and_project_paths():
 def test_kubeflow_settings_are_checked(kubeflow_settings, message):
     with pytest.raises(ValueError, match=message):
         Config().replace(kubeflow=kubeflow_settings)
+
+
+# -- the Trainer on Vertex AI Training ---------------------------------------------------------------
+REGISTRY_IMAGE = "europe-docker.pkg.dev/my-project/ml/bertpipe:0.1.0"
+VERTEX_FLAGS = [
+    "--vertex",
+    "--vertex-project", "my-project",
+    "--vertex-region", "europe-west4",
+    "--vertex-machine-type", "n1-standard-16",
+    "--vertex-accelerator-type", "NVIDIA_TESLA_T4",
+    "--vertex-accelerator-count", "2",
+    "--vertex-replicas", "3",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def vertex_package(tmp_path_factory) -> tuple[Path, str]:
+    """`bertpipe compile --vertex ...`: three T4 machines, a chief and two workers."""
+    import contextlib
+    import io
+
+    target = tmp_path_factory.mktemp("vertex") / "pipeline.yaml"
+    out = io.StringIO()
+    argv = ["compile", "--package", str(target), "--image", REGISTRY_IMAGE, *VERTEX_FLAGS]
+    with contextlib.redirect_stdout(out):
+        assert bertpipe([*argv, "--push-dir", "gs://models/reviews"]) == 0
+    return target, out.getvalue()
+
+
+def test_the_trainer_runs_as_a_vertex_ai_job_on_worker_pools(vertex_package):
+    package, printed = vertex_package
+    load_package(package)
+    spec = spec_of(package)
+    tasks = spec["root"]["dag"]["tasks"]
+    parameters = tasks["Trainer"]["inputs"]["parameters"]
+    custom_config = json.loads(parameters["custom_config"]["runtimeValue"]["constant"])
+    assert custom_config[tfx_vertex.ENABLE_VERTEX_KEY] is True
+    assert custom_config[tfx_vertex.VERTEX_REGION_KEY] == "europe-west4"
+    job = custom_config[tfx_vertex.TRAINING_ARGS_KEY]
+    machine = {
+        "machine_type": "n1-standard-16",
+        "accelerator_type": "NVIDIA_TESLA_T4",
+        "accelerator_count": 2,
+    }
+    assert job == {
+        "project": "my-project",
+        "job_spec": {
+            "worker_pool_specs": [
+                {
+                    "machine_spec": machine,
+                    "replica_count": count,
+                    "container_spec": {"image_uri": REGISTRY_IMAGE},
+                }
+                for count in (1, 2)  # the chief, then the workers (TF_CONFIG: chief, worker)
+            ]
+        },
+    }
+    CustomJobSpec(job["job_spec"])  # what Vertex AI's client makes of it
+    # The job runs the same run_fn on the same Config; the run-time parameters still reach it.
+    assert parameters["run_fn"]["runtimeValue"]["constant"] == RUN_FN
+    assert Config.from_json(custom_config["config"]).train == Config().train
+    for name in Trainer.SETTINGS:
+        assert parameters[name] == {"componentInputParameter": name}
+    # The Trainer step only launches and watches the job: no accelerator, the project image.
+    container = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    class_path = container["args"][container["args"].index("--executor_class_path") + 1]
+    assert class_path == "components.trainer.vertex.VertexExecutor"
+    assert container["image"] == REGISTRY_IMAGE and "resources" not in container
+    producer = tasks["Evaluator"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]
+    assert producer["producerTask"] == "Trainer"
+    assert "Vertex AI job in my-project (europe-west4): 3 x n1-standard-16 with 2" in printed
+
+
+def test_vertex_tpu_machines_run_the_tpu_image():
+    config = Config().replace(
+        kubeflow={"image": REGISTRY_IMAGE},
+        vertex={
+            "enabled": True,
+            "project": "my-project",
+            "machine_type": "ct5lp-hightpu-4t",
+            "accelerator_type": "TPU_V5_LITEPOD",
+            "accelerator_count": 4,
+            "tpu_topology": "2x2",
+        },
+    )
+    (pool,) = job_spec(config)["worker_pool_specs"]
+    assert pool == {
+        "machine_spec": {
+            "machine_type": "ct5lp-hightpu-4t",
+            "accelerator_type": "TPU_V5_LITEPOD",
+            "accelerator_count": 4,
+            "tpu_topology": "2x2",
+        },
+        "replica_count": 1,
+        "container_spec": {"image_uri": REGISTRY_IMAGE.replace("bertpipe:", "bertpipe-tpu:")},
+    }
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"vertex": {"enabled": True}}, "needs a project"),
+        (
+            {
+                "vertex": {"enabled": True, "project": "p"},
+                "kubeflow": {"accelerator_type": "nvidia.com/gpu"},
+            },
+            "give its accelerators as --vertex-accelerator-type",
+        ),
+        (
+            {"kubeflow": {"accelerator_type": "google.com/tpu"}, "train": {"strategy": "mirrored"}},
+            "runs on TPUs but strategy is 'mirrored'",
+        ),
+        (
+            {
+                "vertex": {
+                    "enabled": True,
+                    "project": "p",
+                    "machine_type": "cloud-tpu",
+                    "replica_count": 2,
+                }
+            },
+            "TPU training runs on one replica",
+        ),
+        (
+            {
+                "vertex": {"enabled": True, "project": "p", "replica_count": 2},
+                "train": {"strategy": "cpu"},
+            },
+            "needs strategy auto or multi_worker",
+        ),
+    ],
+)
+def test_vertex_and_tpu_settings_are_checked(changes, message):
+    with pytest.raises(ValueError, match=message):
+        Config().replace(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({}, r"'bertpipe:0.1.0' names none: pass --image"),
+        (
+            {"kubeflow": {"image": REGISTRY_IMAGE}, "vertex": {"accelerator_type": "TPU_V9"}},
+            r"'TPU_V9' is not a Vertex AI accelerator type; expected one of \[.*'TPU_V3'",
+        ),
+    ],
+)
+def test_vertex_jobs_that_vertex_would_refuse_are_not_compiled(tmp_path, changes, message):
+    vertex = {"enabled": True, "project": "p", **changes.pop("vertex", {})}
+    with pytest.raises(ValueError, match=message):
+        compile_pipeline(Config().replace(vertex=vertex, **changes), tmp_path / "p.yaml")
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_cli_compile_writes_the_package(tmp_path, capsys):

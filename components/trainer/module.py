@@ -18,6 +18,16 @@ What `run_fn` does:
 6. evaluates on the eval split (`config.train.eval_steps` batches, or all of it when 0);
 7. exports the serving SavedModel to `fn_args.serving_model_dir` (export.py).
 
+Under MultiWorkerMirroredStrategy (TF_CONFIG naming a chief and workers, e.g. the worker pools of
+a Vertex AI job) every worker runs run_fn on the same arguments. Each reads the whole input and
+trains on its own slice of every global batch (data.py shards by DATA), the gradients are summed
+across workers, so the training is that of one worker with the same global batch. Only the chief
+writes what others read: the backup (resume) checkpoints, history.json, the TensorBoard logs and
+the serving model (the export copies the weights without any collective op, so the other
+workers do not export); the others wait for the chief at the end
+(`strategies.wait_for_all_workers`), since TFX's Trainer executor checks on every worker that the
+serving model exists. A killed run resumes on all workers from the chief's last backup.
+
 The resume folder is `<parent of model_run_dir>/_resume/<fingerprint>`: TFX gives every execution
 its own model_run_dir (`.../Trainer/model_run/<execution id>`), so a folder inside it would be
 lost when a killed pipeline is run again. The fingerprint covers the model and train settings and
@@ -32,7 +42,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 
 import tensorflow as tf
@@ -126,7 +135,6 @@ def train_and_evaluate(
     eval_dataset = make_eval_dataset(
         eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps, trim_padding=trim
     )
-    log_dir = model_run_dir if chief else tempfile.mkdtemp(prefix="tensorboard_")
     schedule = learning_rate_schedule(train)
     history = TrainingHistory(os.path.join(backup_dir, HISTORY_FILE), schedule, writer=chief)
     callbacks = [
@@ -134,19 +142,26 @@ def train_and_evaluate(
             backup_dir, train.checkpoint_every, train.steps_per_execution, history.save_progress
         ),
         history,
-        tf.keras.callbacks.TensorBoard(
-            log_dir=log_dir,
-            update_freq=max(1, train.train_steps // 100),
-            write_graph=False,
-            profile_batch=0,
-        ),
-        *extra_callbacks,
     ]
+    if chief:  # the other workers log nothing (the callback runs no collective op)
+        callbacks.append(
+            tf.keras.callbacks.TensorBoard(
+                log_dir=model_run_dir,
+                update_freq=max(1, train.train_steps // 100),
+                write_graph=False,
+                profile_batch=0,
+            )
+        )
+    callbacks.extend(extra_callbacks)
 
     started = time.monotonic()
     with keras_policy(precision), strategy.scope():
         model = build_classifier(config.model, len(labels), variable_length=trim)
         compile_classifier(model, train)
+        # The loss and metrics a step returns are already aggregated over all replicas (Keras
+        # metrics are read with sync-on-read); Keras's default reduction then *sums* them again
+        # across the replicas of a MultiWorkerMirroredStrategy (N workers: N times the loss).
+        model.distribute_reduction_method = "first"
         # Optimizer state exists before BackupAndRestore restores it (restored at once, not
         # deferred, also when a finished training is resumed and no step runs).
         model.optimizer.build(model.trainable_variables)
@@ -265,7 +280,8 @@ def run_fn(fn_args) -> None:
         base_model=base_model,
     )
     chief = strategies.is_chief(result.strategy)
-    target = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="serving_")
-    export_serving_model(result.model, result.tf_transform_output, target)
+    if chief:  # the export reads the weights locally (no collective op): the others need not
+        export_serving_model(result.model, result.tf_transform_output, fn_args.serving_model_dir)
+    strategies.wait_for_all_workers(result.strategy)
     if chief and tf.io.gfile.exists(backup_dir):
         tf.io.gfile.rmtree(backup_dir)

@@ -2,18 +2,27 @@
 
 `select_strategy(config.train)` returns a ready strategy:
 
-- `tpu`: a TPUStrategy on the TPU named by `--tpu` (config.train.tpu_address), or TPU_NAME /
-  COLAB_TPU_ADDR. The address is checked *before* TensorFlow is asked to connect (a TCP connect
-  with a timeout for `host:port` / `grpc://host:port` addresses, the device files for `local`, a
-  bounded-time lookup for a Cloud TPU name), so a TPU that is not there fails within seconds with
-  a message naming the address instead of hanging in gRPC.
+- `tpu`: a TPUStrategy on the TPU named by `--tpu` (config.train.tpu_address); else on the TPU
+  attached to this machine (`local`: a TPU VM, a GKE TPU node, a Vertex AI TPU replica), found
+  from its device files (/dev/accel*, /dev/vfio/N) or the environment GKE sets in TPU pods
+  (TPU_ACCELERATOR_TYPE, TPU_TOPOLOGY, TPU_WORKER_ID, TPU_WORKER_HOSTNAMES); else on the TPU
+  node named by TPU_NAME / COLAB_TPU_ADDR. The address is checked *before* TensorFlow is asked
+  to connect (a TCP connect with a timeout for `host:port` / `grpc://host:port` addresses, the
+  device files for `local`, a bounded-time lookup for a Cloud TPU name), so a TPU that is not
+  there fails within seconds with a message naming what was looked for instead of hanging in
+  gRPC. A TPU needs the TPU build of TensorFlow (tensorflow-tpu with its libtpu: the image
+  built from build/Dockerfile.tpu); with any other build the failure says so.
 - `mirrored`: MirroredStrategy over all local GPUs; without GPUs over all logical CPU devices
   (one CPU device gives a one-replica MirroredStrategy).
 - `multi_worker`: MultiWorkerMirroredStrategy; needs TF_CONFIG naming the cluster.
 - `cpu`: the default strategy (no distribution).
-- `auto`: TPU if an address is configured (flag or environment), multi-worker if TF_CONFIG names
+- `auto`: TPU if one is configured or attached (as for `tpu`), multi-worker if TF_CONFIG names
   more than one task, mirrored if there is more than one GPU, else the default strategy (which
   places work on the one GPU when there is one).
+
+On MultiWorkerMirroredStrategy every worker runs the same program; `is_chief` says which one
+writes the shared outputs, and `wait_for_all_workers` is a barrier (an all-reduce) for the end of
+a run.
 
 `select_precision(config.train, strategy)` resolves `mixed_precision=auto` (mixed_bfloat16 on a
 TPU, float32 elsewhere); the Trainer builds the model under that Keras policy, and the model keeps
@@ -23,6 +32,7 @@ its classification layer and softmax in float32 whatever the policy.
 from __future__ import annotations
 
 import glob
+import importlib.metadata
 import json
 import logging
 import os
@@ -38,6 +48,10 @@ from components.core.config import STRATEGIES, TrainConfig
 log = logging.getLogger(__name__)
 
 TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR")
+# What GKE sets in a container that holds TPU chips (GKE's TPU docs; libtpu reads them too).
+GKE_TPU_ENV_VARS = ("TPU_ACCELERATOR_TYPE", "TPU_TOPOLOGY", "TPU_WORKER_ID", "TPU_WORKER_HOSTNAMES")
+# TPU chips of the machine itself: /dev/accel* (TPU v2-v4, v5p), /dev/vfio/N (v5e, v6e).
+TPU_DEVICE_GLOBS = ("/dev/accel*", "/dev/vfio/[0-9]*")
 # How long a TPU may take to answer before we give up (TCP connect; Cloud TPU name lookup).
 TPU_CONNECT_TIMEOUT_S = 5.0
 TPU_RESOLVE_TIMEOUT_S = 10.0
@@ -50,21 +64,60 @@ class StrategyError(RuntimeError):
 
 
 # -- TPU -----------------------------------------------------------------------------------------
+def tpu_devices() -> list[str]:
+    """The TPU device files of this machine (empty without TPU chips)."""
+    return sorted(name for pattern in TPU_DEVICE_GLOBS for name in glob.glob(pattern))
+
+
+def gke_tpu_environment() -> dict[str, str]:
+    """The TPU variables GKE set in this container ({} outside a GKE TPU pod)."""
+    return {name: os.environ[name] for name in GKE_TPU_ENV_VARS if os.environ.get(name, "").strip()}
+
+
+def local_tpu_evidence() -> str:
+    """What shows a TPU attached to this machine ('' when nothing does)."""
+    devices, gke = tpu_devices(), gke_tpu_environment()
+    found = []
+    if devices:
+        found.append("devices " + ", ".join(devices))
+    if gke:
+        found.append("GKE environment " + ", ".join(f"{k}={v}" for k, v in gke.items()))
+    return "; ".join(found)
+
+
 def tpu_address(train_config: TrainConfig) -> str:
-    """The configured TPU: `--tpu`, else TPU_NAME, else COLAB_TPU_ADDR ('' when none)."""
+    """The TPU to use ('' when none): `--tpu`; else `local` when a TPU is attached to this
+    machine; else TPU_NAME, else COLAB_TPU_ADDR."""
+    return _tpu_choice(train_config)[0]
+
+
+def _tpu_choice(train_config: TrainConfig) -> tuple[str, str]:
+    """(TPU address, where it came from)."""
     if train_config.tpu_address:
-        return train_config.tpu_address.strip()
+        return train_config.tpu_address.strip(), "--tpu"
+    evidence = local_tpu_evidence()
+    if evidence:
+        return "local", evidence
     for name in TPU_ENV_VARS:
         value = os.environ.get(name, "").strip()
         if value:
-            return value
-    return ""
+            return value, name
+    return "", ""
 
 
-def _tpu_source(train_config: TrainConfig) -> str:
-    if train_config.tpu_address:
-        return "--tpu"
-    return next((name for name in TPU_ENV_VARS if os.environ.get(name, "").strip()), "--tpu")
+def tpu_runtime() -> str:
+    """Which TensorFlow build drives a TPU here: tensorflow-tpu with libtpu, or the reason none."""
+    try:
+        build = f"tensorflow-tpu {importlib.metadata.version('tensorflow-tpu')}"
+    except importlib.metadata.PackageNotFoundError:
+        return (
+            f"TensorFlow {tf.__version__} is not the TPU build: install tensorflow-tpu and its"
+            " libtpu (the image from build/Dockerfile.tpu)"
+        )
+    try:
+        return f"{build} with libtpu {importlib.metadata.version('libtpu')}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{build} without libtpu (install the libtpu it requires)"
 
 
 def _normalise_endpoint(address: str) -> str:
@@ -91,12 +144,17 @@ def check_endpoint_reachable(address: str, timeout_s: float = TPU_CONNECT_TIMEOU
 
 
 def _check_local_tpu() -> None:
-    """`local` means a TPU VM: its chips appear as /dev/accel* (v2-v4) or /dev/vfio/N (v5+)."""
-    if not (glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")):
-        raise StrategyError(
-            "TPU 'local' requested but this machine has no TPU devices (/dev/accel*, /dev/vfio/*); "
-            "run on a TPU VM, or pass --tpu with the address of a TPU node"
-        )
+    """`local` means TPU chips on this machine: /dev/accel* (v2-v4, v5p) or /dev/vfio/N (v5e+)."""
+    if tpu_devices():
+        return
+    gke = gke_tpu_environment()
+    hint = (
+        f" although GKE set {', '.join(gke)} (does the pod request google.com/tpu?)" if gke else ""
+    )
+    raise StrategyError(
+        f"TPU 'local' requested but this machine has no TPU devices ({', '.join(TPU_DEVICE_GLOBS)})"
+        f"{hint}; run on a TPU VM or TPU node, or pass --tpu with the address of a TPU node"
+    )
 
 
 def _resolve_with_timeout(address: str, timeout_s: float):
@@ -133,8 +191,10 @@ def connect_tpu(address: str) -> tf.distribute.TPUStrategy:
     """
     if not address:
         raise StrategyError(
-            "strategy 'tpu' needs a TPU: pass --tpu (address or name), or set TPU_NAME / "
-            "COLAB_TPU_ADDR"
+            "strategy 'tpu' needs a TPU and found none: no TPU devices on this machine"
+            f" ({', '.join(TPU_DEVICE_GLOBS)}), no GKE TPU environment"
+            f" ({', '.join(GKE_TPU_ENV_VARS)}), and no --tpu / TPU_NAME / COLAB_TPU_ADDR"
+            " naming a TPU node"
         )
     started = time.monotonic()
     address = _normalise_endpoint(address)
@@ -146,8 +206,14 @@ def connect_tpu(address: str) -> tf.distribute.TPUStrategy:
     master = resolver.master() if address != "local" else ""
     if master and master != address and _ENDPOINT.match(master):
         check_endpoint_reachable(master)  # a Cloud TPU name resolved to its grpc endpoint
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
+    try:
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (tf.errors.OpError, RuntimeError, ValueError) as exc:
+        raise StrategyError(
+            f"TPU {address!r} could not be initialized ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}); {tpu_runtime()}"
+        ) from exc
     strategy = tf.distribute.TPUStrategy(resolver)
     log.info(
         "connected to TPU %s (%s) in %.1fs: %d cores",
@@ -196,10 +262,17 @@ def _mirrored() -> tf.distribute.MirroredStrategy:
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def _connect_chosen_tpu(train_config: TrainConfig) -> tf.distribute.TPUStrategy:
+    address, source = _tpu_choice(train_config)
+    try:
+        return connect_tpu(address)
+    except StrategyError as exc:
+        raise StrategyError(f"{exc}" + (f" [TPU from {source}]" if source else "")) from exc
+
+
 def _auto(train_config: TrainConfig) -> tuple[str, tf.distribute.Strategy]:
-    address = tpu_address(train_config)
-    if address:
-        return "tpu", connect_tpu(address)
+    if tpu_address(train_config):
+        return "tpu", _connect_chosen_tpu(train_config)
     if _cluster_size(_tf_config()) > 1:
         return "multi_worker", _multi_worker()
     gpus = tf.config.list_physical_devices("GPU")
@@ -216,11 +289,7 @@ def select_strategy(train_config: TrainConfig) -> tf.distribute.Strategy:
     if kind not in STRATEGIES:
         raise StrategyError(f"unknown strategy {kind!r}; expected one of {STRATEGIES}")
     if kind == "tpu":
-        address = tpu_address(train_config)
-        try:
-            strategy = connect_tpu(address)
-        except StrategyError as exc:
-            raise StrategyError(f"{exc} [TPU from {_tpu_source(train_config)}]") from exc
+        strategy = _connect_chosen_tpu(train_config)
     elif kind == "mirrored":
         strategy = _mirrored()
     elif kind == "multi_worker":
@@ -258,6 +327,22 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def wait_for_all_workers(strategy: tf.distribute.Strategy) -> None:
+    """Returns once every worker of a multi-worker strategy has called this (an all-reduce over
+    all replicas); at once for any other strategy. A worker that finished first thus waits for
+    the chief, e.g. until the chief has written the exported model that TFX's Trainer executor
+    checks for on every worker."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+
+    @tf.function
+    def all_reduce():
+        arrived = strategy.run(lambda: tf.constant(1.0))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, arrived, axis=None)
+
+    all_reduce().numpy()
 
 
 # -- precision -----------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
   inputs;
 - the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
   and its node selector as a Kubernetes platform spec (a second YAML document, as kfp-kubernetes
-  writes it);
+  writes it); a Trainer on TPUs (`google.com/tpu`) runs the TPU image (build/Dockerfile.tpu);
+- with `config.vertex.enabled` the Trainer is TFX's Vertex AI Trainer, which runs the training as
+  a Vertex AI job on the worker pools of pipeline.kubeflow.vertex;
 - files of this project (the bundled sample, schemas/) are named by their path in the image
   (build/Dockerfile copies the project to IMAGE_PROJECT_ROOT); any other local path is an error,
   since Kubeflow steps (and TPU workers) cannot read the compiling machine's disk: use gs:// URIs.
@@ -25,11 +27,12 @@ from typing import Any
 import yaml
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
-from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
 
 from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.text_example_gen import input_split_config
+from pipeline.kubeflow.vertex import vertex_trainer_config
 from pipeline.pipeline import create_pipeline
 
 # WORKDIR of build/Dockerfile: where the image holds this project.
@@ -109,6 +112,16 @@ def trainer_resources(kubeflow: KubeflowConfig):
     return resources
 
 
+def step_images(kubeflow: KubeflowConfig) -> str | dict[str, str]:
+    """The image of every step: the project image; for a Trainer on TPUs, the TPU image."""
+    if not kubeflow.uses_tpu:
+        return kubeflow.image
+    return {
+        pipeline_builder.DEFAULT_IMAGE_PATH_KEY: kubeflow.image,
+        TRAINER_TASK: kubeflow.trainer_tpu_image,
+    }
+
+
 def compile_spec(config: Config) -> list[dict]:
     """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
     check_portable(config)
@@ -122,10 +135,11 @@ def compile_spec(config: Config) -> list[dict]:
         _COMPILE_ROOT,
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
+        vertex_trainer=vertex_trainer_config(config) if config.vertex.enabled else None,
     )
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-            default_image=config.kubeflow.image, use_pipeline_spec_2_1=True
+            default_image=step_images(config.kubeflow), use_pipeline_spec_2_1=True
         )
     )
     job = runner.run(tfx_pipeline, write_out=False)
