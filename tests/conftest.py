@@ -3,8 +3,10 @@ datasets, and the fakes (tests/fakes/) that stand in for services these machines
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -250,3 +252,30 @@ def write_ram_spans():
     """write_ram_spans(root, spans=(1, 2)): span folders with train.csv and dev.csv on
     TensorFlow's in-memory filesystem (ram://), a stand-in for gs:// in this process."""
     return _write_ram_spans
+
+
+# -- process exit -------------------------------------------------------------------------------------
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Ends the test process with pytest's own exit status once pytest is done with it.
+
+    A process that has trained and exported a TFBertModel in-process can crash in the garbage
+    collection of TensorFlow objects at interpreter shutdown (`Fatal Python error: Segmentation
+    fault ... Garbage-collecting`, exit 139; reproduced on TF 2.16.2 with
+    `pytest tests/test_trainer.py -k run_fn_trains`, whose test passes). The crash happens after
+    every test and report has finished, but it would turn a passing run into a failed one, so the
+    interpreter's teardown is skipped: the product's own processes (`bertpipe`) exit normally.
+    """
+    status = config.stash.get(_EXIT_STATUS, None)
+    if status is None:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
