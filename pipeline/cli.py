@@ -24,11 +24,13 @@ DEFAULT_PACKAGE = "build/pipeline.yaml"
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipeline.local_runner import run_pipeline
-    from pipeline.run_lock import OutputInUseError
+    from pipeline.run_lock import OutputInUseError, check_free
 
     config = config_from_args(args)
     try:
+        check_free(config.run.output)  # before the slow imports below
+        from pipeline.local_runner import run_pipeline
+
         run = run_pipeline(config)
     except OutputInUseError as error:
         print(f"bertpipe run: {error}", file=sys.stderr)

@@ -39,6 +39,38 @@ def _holder_text(path: Path) -> str:
     )
 
 
+def _lock(fd: int, folder: Path) -> None:
+    """Takes the lock on open lock file `fd` of `folder`, or raises OutputInUseError at once."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputInUseError(
+            f"the run folder {folder} is in use by another bertpipe run:"
+            f" {_holder_text(folder / LOCK_FILE)}. Wait for it to end, or pass another --output."
+            " (A run that was killed holds nothing: its lock ends with its process.)"
+        ) from None
+    except OSError as error:
+        if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise OutputInUseError(
+                f"cannot lock the run folder {folder}: its file system does not support file"
+                f" locks ({error.strerror}); use a local folder for --output"
+            ) from None
+        raise
+
+
+def check_free(folder: str | Path) -> None:
+    """Raises OutputInUseError when a run holds `folder` now (a quick check before the imports
+    and setup of a run; the run itself then takes the lock with `hold_output`)."""
+    path = Path(folder) / LOCK_FILE
+    if not path.exists():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _lock(fd, Path(folder))
+    finally:
+        os.close(fd)  # releases the lock if it was taken
+
+
 @contextmanager
 def hold_output(folder: str | Path, run_id: str) -> Iterator[Path]:
     """Holds the lock on run folder `folder` (created if needed) while the block runs.
@@ -50,21 +82,7 @@ def hold_output(folder: str | Path, run_id: str) -> Iterator[Path]:
     path = folder / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputInUseError(
-                f"the run folder {folder} is in use by another bertpipe run: {_holder_text(path)}."
-                " Wait for it to end, or pass another --output. (A run that was killed holds"
-                " nothing: its lock ends with its process.)"
-            ) from None
-        except OSError as error:
-            if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise OutputInUseError(
-                    f"cannot lock the run folder {folder}: its file system does not support"
-                    f" file locks ({error.strerror}); use a local folder for --output"
-                ) from None
-            raise
+        _lock(fd, folder)
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

@@ -13,7 +13,9 @@ import textwrap
 
 import pytest
 
+from components.core.config import Config
 from pipeline.cli import main as bertpipe
+from pipeline.local_runner import run_pipeline
 from pipeline.run_lock import LOCK_FILE, OutputInUseError, hold_output
 
 # A process that holds a run folder's lock as a run does, says so, then waits to be ended.
@@ -64,6 +66,9 @@ def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(holder,
     )
     assert f"pid {first.pid} on {socket.gethostname()}, started 20" in err
     assert "(run holder-run)" in err
+    # The run itself takes the lock too (the CLI only checked it before its imports).
+    with pytest.raises(OutputInUseError, match=f"pid {first.pid} on "):
+        run_pipeline(Config().replace(run={"output": str(folder)}))
     # Nothing of a pipeline run was started in the folder.
     assert sorted(p.name for p in folder.iterdir()) == [LOCK_FILE]
 

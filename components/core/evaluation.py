@@ -241,11 +241,16 @@ def _failure_line(failure, evaluation: Evaluation) -> str:
     if key.name == BALANCED_ACCURACY_LIFT:
         margin = threshold.value_threshold.lower_bound.value
         majority = evaluation.majority
-        base = f"{majority.balanced_accuracy:.4f}" if majority else "?"
+        base = (
+            f"{majority.balanced_accuracy:.4f} (always class {majority.class_id},"
+            f" {majority.share:.1%} of the eval split)"
+            if majority
+            else "(no labelled examples)"
+        )
         balanced = evaluation.metrics.get(BALANCED_ACCURACY, float("nan"))
         return (
-            f"{MAJORITY_MARGIN}: balanced accuracy {balanced:.4f} is {value:+.4f} from the"
-            f" majority-class baseline's {base}; the bound is {margin:+g}"
+            f"{MAJORITY_MARGIN}: balanced accuracy {balanced:.4f} is {value:+.4f} against the"
+            f" majority-class baseline's {base}; it must be at least {margin:+g}"
         )
     against = " change against production" if key.is_diff else ""
     return f"{key.name}{against} = {value:.4f} fails {' '.join(str(threshold).split())}"

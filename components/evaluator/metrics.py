@@ -98,38 +98,43 @@ def _top_one_counts(matrices: mccm.Matrices) -> dict[tuple[int, int], float]:
     }
 
 
-def _computations(
-    keys_of,
-    name: str,
-    eval_config=None,
-    model_name: str = "",
-    output_name: str = "",
-    example_weighted: bool = False,
-) -> metric_types.MetricComputations:
-    """The shared confusion-matrix computation, then a derived one: `keys_of(key, counts)`."""
-    matrices = mccm.multi_class_confusion_matrices(
-        thresholds=[TOP_ONE_THRESHOLD],
-        eval_config=eval_config,
-        model_name=model_name,
-        output_name=output_name,
-        example_weighted=example_weighted,
-    )
-    matrices_key = matrices[-1].keys[-1]
+def _computations_fn(keys_of):
+    """A TFMA create_computations_fn: the shared confusion-matrix computation, then a derived one
+    whose metrics are `keys_of(key, counts)` (TFMA passes the arguments that `create` names)."""
 
-    def key(metric: str, sub_key: metric_types.SubKey | None = None) -> metric_types.MetricKey:
-        return metric_types.MetricKey(
-            name=metric,
+    def create(
+        name: str,
+        eval_config=None,
+        model_name: str = "",
+        output_name: str = "",
+        example_weighted: bool = False,
+    ) -> metric_types.MetricComputations:
+        matrices = mccm.multi_class_confusion_matrices(
+            thresholds=[TOP_ONE_THRESHOLD],
+            eval_config=eval_config,
             model_name=model_name,
             output_name=output_name,
-            sub_key=sub_key,
             example_weighted=example_weighted,
         )
+        matrices_key = matrices[-1].keys[-1]
 
-    def result(metrics):
-        return keys_of(key, _top_one_counts(metrics[matrices_key]))
+        def key(metric: str, sub_key: metric_types.SubKey | None = None) -> metric_types.MetricKey:
+            return metric_types.MetricKey(
+                name=metric,
+                model_name=model_name,
+                output_name=output_name,
+                sub_key=sub_key,
+                example_weighted=example_weighted,
+            )
 
-    # The derived computation's keys identify it (TFMA drops computations with equal ids).
-    return [*matrices, metric_types.DerivedMetricComputation(keys=[key(name)], result=result)]
+        def result(metrics):
+            return keys_of(key, _top_one_counts(metrics[matrices_key]))
+
+        # The derived computation's keys identify it (TFMA drops computations with equal ids).
+        derived = metric_types.DerivedMetricComputation(keys=[key(name)], result=result)
+        return [*matrices, derived]
+
+    return metric_util.merge_per_key_computations(create)
 
 
 def _per_class(key, counts) -> dict:
@@ -153,32 +158,12 @@ def _lift(key, counts) -> dict:
     }
 
 
-def _per_class_computations(
-    name: str = MACRO_F1_SCORE,
-    eval_config=None,
-    model_name: str = "",
-    output_name: str = "",
-    example_weighted: bool = False,
-) -> metric_types.MetricComputations:
-    return _computations(_per_class, name, eval_config, model_name, output_name, example_weighted)
-
-
-def _lift_computations(
-    name: str = BALANCED_ACCURACY_LIFT,
-    eval_config=None,
-    model_name: str = "",
-    output_name: str = "",
-    example_weighted: bool = False,
-) -> metric_types.MetricComputations:
-    return _computations(_lift, name, eval_config, model_name, output_name, example_weighted)
-
-
 class TopOneClassMetrics(metric_types.Metric):
     """Per-class precision, recall, F1 (sub keys classId:<id> topK:1) and support (classId:<id>),
     macro_precision, macro_recall, macro_f1_score and balanced_accuracy, from the top-1 answer."""
 
     def __init__(self, name: str = MACRO_F1_SCORE):
-        super().__init__(metric_util.merge_per_key_computations(_per_class_computations), name=name)
+        super().__init__(_computations_fn(_per_class), name=name)
 
 
 class BalancedAccuracyLift(metric_types.Metric):
@@ -186,4 +171,4 @@ class BalancedAccuracyLift(metric_types.Metric):
     metric the blessing bound `majority_margin` judges."""
 
     def __init__(self, name: str = BALANCED_ACCURACY_LIFT):
-        super().__init__(metric_util.merge_per_key_computations(_lift_computations), name=name)
+        super().__init__(_computations_fn(_lift), name=name)
