@@ -1,4 +1,5 @@
-"""bertpipe's orchestration: `create_pipeline`, the local runners, the CLI, the report, Kubeflow.
+"""bertpipe's orchestration: `create_pipeline`, the local runners (one run per run folder), the
+CLI, reading a run's artifacts and report, Kubeflow.
 
 Imports `components`; nothing in `components` imports this package.
 """

@@ -24,13 +24,20 @@ DEFAULT_PACKAGE = "build/pipeline.yaml"
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipeline.local_runner import run_pipeline
-    from pipeline.report import write_report
+    from pipeline.run_lock import OutputInUseError, check_free
 
     config = config_from_args(args)
-    paths = run_pipeline(config)
-    report = write_report(config, paths)
-    print(report.summary())
+    try:
+        check_free(config.run.output)  # before the slow imports below
+        from pipeline.local_runner import run_pipeline
+
+        run = run_pipeline(config)
+    except OutputInUseError as error:
+        print(f"bertpipe run: {error}", file=sys.stderr)
+        return 2
+    report = run.report()
+    print(report.summary)
+    print(f"report: {report.html_path}")
     return 0
 
 
@@ -107,7 +114,7 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="run-time parameter (repeatable): data_root, checkpoint, train_steps,"
-        " learning_rate, min_accuracy, push_dir",
+        " learning_rate, min_accuracy, majority_margin, push_dir",
     )
     parser.add_argument("--pipeline-root", help="where runs keep artifacts (gs://...)")
     parser.add_argument("--namespace", help="Kubeflow namespace (multi-user clusters)")
@@ -118,15 +125,21 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from pipeline.report import validation_failures
+    from components.core.evaluation import load_evaluation
 
-    passed, failures = validation_failures(args.evaluation)
-    if passed:
-        print(f"BLESSED: every threshold passed ({args.evaluation})")
-        return 0
-    print(f"NOT BLESSED ({args.evaluation}):")
-    print("\n".join(f"  - {failure}" for failure in failures))
-    return 1
+    evaluation = load_evaluation(args.evaluation)
+    majority = evaluation.majority
+    if evaluation.passed:
+        print(f"BLESSED: every bound passed ({args.evaluation})")
+    else:
+        print(f"NOT BLESSED ({args.evaluation}):")
+        print("\n".join(f"  - {failure}" for failure in evaluation.failures))
+    if majority is not None:
+        print(
+            f"majority-class baseline: always class {majority.class_id} ({majority.share:.1%} of"
+            f" the eval split), balanced accuracy {majority.balanced_accuracy:.4f}"
+        )
+    return 0 if evaluation.passed else 1
 
 
 def _infer_schema(args: argparse.Namespace) -> int:

@@ -1,11 +1,14 @@
 """Runs the pipeline on this machine with TFX's LocalDagRunner or BeamDagRunner.
 
 Both orchestrators run the same `create_pipeline`; a run keeps its pipeline root and MLMD store in
-the run folder, so a second run with nothing changed reuses cached component outputs.
+the run folder, so a second run with nothing changed reuses cached component outputs. A run holds
+the run folder's lock while it runs (pipeline/run_lock.py), and gets its pipeline run id from here,
+so that what it reads back afterwards (its report) is its own run's (pipeline/run_artifacts.py).
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Mapping
@@ -15,10 +18,14 @@ from typing import Any
 
 from absl import logging as absl_logging
 from tfx import v1 as tfx
+from tfx.dsl.compiler import constants
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+from tfx.orchestration.portable import runtime_parameter_utils
 
 from components.core.config import Config
 from pipeline.pipeline import create_pipeline
+from pipeline.run_artifacts import RunReport, run_report
+from pipeline.run_lock import LOCK_FILE, hold_output
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,62 @@ class RunPaths:
         return self.output / "metadata.sqlite"
 
     @property
-    def report_dir(self) -> Path:
-        return self.output / "report"
+    def lock_path(self) -> Path:
+        return self.output / LOCK_FILE
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """A finished local run: its folder and its pipeline run id (MLMD's `pipeline_run` context)."""
+
+    paths: RunPaths
+    run_id: str
+
+    def report(self) -> RunReport:
+        """This run's report (its Report step's output)."""
+        return run_report(str(self.paths.metadata_path), self.run_id)
+
+
+class _FixedRunId:
+    """Mixin for a TFX IR-based runner: runs with the pipeline run id `run_id` instead of its own.
+
+    (Set after construction: BeamDagRunner's __new__ takes constructor arguments for its legacy
+    implementation.)
+    """
+
+    run_id = ""
+
+    def run_with_ir(self, pipeline, run_options=None, **kwargs):
+        if not self.run_id:
+            raise ValueError("set the runner's run_id before running")
+        # The runners substitute their own id only where the parameter is still unset.
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id}
+        )
+        return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
+
+
+class _LocalDagRunner(_FixedRunId, tfx.orchestration.LocalDagRunner):
+    pass
+
+
+class _BeamDagRunner(_FixedRunId, BeamDagRunner):
+    pass
+
+
+RUNNERS = {"local": _LocalDagRunner, "beam": _BeamDagRunner}
+
+
+def runner_with_run_id(kind: str, run_id: str) -> _FixedRunId:
+    """The `kind` ("local" or "beam") orchestrator, running with pipeline run id `run_id`."""
+    runner = RUNNERS[kind]()
+    runner.run_id = run_id
+    return runner
+
+
+def new_run_id() -> str:
+    """A pipeline run id: the start time (as LocalDagRunner's own ids are)."""
+    return datetime.datetime.now().isoformat()
 
 
 def beam_pipeline_args(config: Config) -> list[str]:
@@ -48,30 +109,28 @@ def beam_pipeline_args(config: Config) -> list[str]:
     return args
 
 
-def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> RunPaths:
-    """Runs the whole pipeline with the configured local orchestrator.
+def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> LocalRun:
+    """Runs the whole pipeline with the configured local orchestrator, holding the run folder.
 
     `runtime` overrides the per-run settings (components.core.runtime_settings), as run-time parameters
-    do on Kubeflow; by default they come from `config`.
+    do on Kubeflow; by default they come from `config`. Raises pipeline.run_lock.OutputInUseError at
+    once when another run holds the run folder.
     """
     paths = RunPaths(Path(config.run.output).resolve())
-    paths.output.mkdir(parents=True, exist_ok=True)
-    pipeline = create_pipeline(
-        config,
-        pipeline_root=str(paths.pipeline_root),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(paths.metadata_path)
-        ),
-        beam_pipeline_args=beam_pipeline_args(config),
-        runtime=runtime,
-    )
-    runner = {
-        "local": tfx.orchestration.LocalDagRunner,
-        "beam": BeamDagRunner,
-    }[config.run.runner]()
-    with ComponentProgress():
-        runner.run(pipeline)
-    return paths
+    run_id = new_run_id()
+    with hold_output(paths.output, run_id):
+        pipeline = create_pipeline(
+            config,
+            pipeline_root=str(paths.pipeline_root),
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                str(paths.metadata_path)
+            ),
+            beam_pipeline_args=beam_pipeline_args(config),
+            runtime=runtime,
+        )
+        with ComponentProgress():
+            runner_with_run_id(config.run.runner, run_id).run(pipeline)
+    return LocalRun(paths, run_id)
 
 
 class ComponentProgress(logging.Handler):

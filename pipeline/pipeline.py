@@ -13,7 +13,8 @@ from components.core.config import PIPELINE_NAME, Config
 from components.core.serving import newest_version
 from components.evaluator import Evaluator, build_eval_config
 from components.pusher import Pusher
-from components.schema import class_names, schema_file
+from components.report import Report
+from components.schema import schema_file
 from components.text_example_gen import text_example_gen
 from components.trainer.component import RUN_FN, Trainer
 from components.trainer.vertex import VertexTrainer
@@ -110,14 +111,14 @@ def create_pipeline(
         trainer.with_platform_config(trainer_platform_config)
     components.append(trainer)
 
-    # Computes metrics and slices with TFMA and blesses the model if it passes the thresholds.
+    # Computes metrics and slices with TFMA and blesses the model if it passes the bounds.
     evaluator = Evaluator(
         runtime=runtime,
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=production_baseline.outputs["baseline"],
         schema=schema_gen.outputs["schema"],
-        eval_config=build_eval_config(config, class_names(config.data)),
+        eval_config=build_eval_config(config),
     )
     components.append(evaluator)
 
@@ -128,6 +129,21 @@ def create_pipeline(
         model_blessing=evaluator.outputs["blessing"],
     )
     components.append(model_pusher)
+
+    # Writes this run's report (report.md, a self-contained report.html) from its own artifacts,
+    # after the push: a report that fails cannot change what was pushed.
+    report = Report(
+        runtime=runtime,
+        examples=example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        post_transform_stats=transform.outputs["post_transform_stats"],
+        model_run=trainer.outputs["model_run"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        baseline=production_baseline.outputs["baseline"],
+        pushed_model=model_pusher.outputs["pushed_model"],
+    )
+    components.append(report)
 
     return tfx.dsl.Pipeline(
         pipeline_name=PIPELINE_NAME,

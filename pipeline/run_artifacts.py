@@ -1,15 +1,26 @@
-"""The artifacts of the latest local run, looked up in its MLMD store by component and output key."""
+"""The artifacts of one local run, looked up in its MLMD store by pipeline run id, and its report.
+
+Every execution of a run, cached ones included, belongs to the run's `pipeline_run` context (its
+name is the run id), so a run's outputs are found by its id whatever ran before or after it.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.core.artifacts import REPORT_FACTS_FILE, REPORT_HTML_FILE, REPORT_SUMMARY_FILE
+from components.report.facts import RunFacts
+
 PIPELINE_RUN_CONTEXT = "pipeline_run"
 NODE_CONTEXT = "node"
+REPORT_NODE = "Report"
+REPORT_OUTPUT = "report"
+HTML_OUTPUT = "html"
 
 
 @dataclass(frozen=True)
@@ -28,19 +39,19 @@ def _value(value: metadata_store_pb2.Value):
     return getattr(value, kind) if kind else None
 
 
-def latest_run_artifacts(metadata_path: str) -> dict[tuple[str, str], RunArtifact]:
-    """{(node id, output key): artifact} for the outputs of the newest pipeline run in the store."""
+def run_artifacts(metadata_path: str, run_id: str) -> dict[tuple[str, str], RunArtifact]:
+    """{(node id, output key): artifact} for the outputs of pipeline run `run_id` in the store."""
     config = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     store = metadata_store.MetadataStore(config)
-    runs = store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
-    if not runs:
-        raise FileNotFoundError(f"no pipeline run recorded in {metadata_path}")
-    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    if run is None:
+        raise FileNotFoundError(f"no pipeline run {run_id!r} recorded in {metadata_path}")
     executions = store.get_executions_by_context(run.id)
+    node_type = store.get_context_type(NODE_CONTEXT)
     node_of = {}
     for execution in executions:
         for context in store.get_contexts_by_execution(execution.id):
-            if store.get_context_types_by_id([context.type_id])[0].name == NODE_CONTEXT:
+            if context.type_id == node_type.id:
                 node_of[execution.id] = context.name.split(".")[-1]
     events = store.get_events_by_execution_ids([e.id for e in executions])
     outputs = [
@@ -60,3 +71,35 @@ def latest_run_artifacts(metadata_path: str) -> dict[tuple[str, str], RunArtifac
             node=node, key=key, uri=artifact.uri, properties=properties
         )
     return found
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The report a run's Report step wrote."""
+
+    folder: str  # its `report` output: report.md, report.html, summary.txt, report.json
+    html_path: str  # the self-contained report.html in that folder
+    summary: str  # the lines a local run prints
+    facts: RunFacts
+
+
+def run_report(metadata_path: str, run_id: str) -> RunReport:
+    """The report of pipeline run `run_id` (FileNotFoundError when its Report did not run)."""
+    artifacts = run_artifacts(metadata_path, run_id)
+    report = artifacts.get((REPORT_NODE, REPORT_OUTPUT))
+    if report is None:
+        raise FileNotFoundError(
+            f"pipeline run {run_id!r} in {metadata_path} has no {REPORT_NODE} output: the run"
+            f" stopped before its {REPORT_NODE} step (its nodes: {sorted({n for n, _ in artifacts})})"
+        )
+
+    def read(name: str) -> str:
+        with open(os.path.join(report.uri, name), encoding="utf-8") as handle:
+            return handle.read()
+
+    return RunReport(
+        folder=report.uri,
+        html_path=os.path.join(report.uri, REPORT_HTML_FILE),
+        summary=read(REPORT_SUMMARY_FILE),
+        facts=RunFacts.from_json(read(REPORT_FACTS_FILE)),
+    )

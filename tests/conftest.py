@@ -173,11 +173,11 @@ def make_transform_output():
     return _make_transform_output
 
 
-def _synthetic(count: int, seed: int) -> list[tuple[str, str]]:
+def _synthetic(count: int, seed: int, positive_every: int = 2) -> list[tuple[str, str]]:
     rng = random.Random(seed)
     rows = []
     for i in range(count):
-        positive = i % 2 == 0
+        positive = i % positive_every == 0
         words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if positive else NEGATIVE)]
         rng.shuffle(words)
         rows.append((" ".join(words), "positive" if positive else "negative"))
@@ -186,7 +186,8 @@ def _synthetic(count: int, seed: int) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def synthetic_rows():
-    """synthetic_rows(count, seed): (text, label) rows, alternately positive and negative."""
+    """synthetic_rows(count, seed, positive_every=2): (text, label) rows; every
+    `positive_every`-th is positive (alternately positive and negative by default)."""
     return _synthetic
 
 

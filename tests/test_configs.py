@@ -49,6 +49,7 @@ def test_unknown_settings_are_named():
         ({"model": {"max_seq_length": 2}}, "max_seq_length"),
         ({"train": {"batch_size": 0}}, "batch_size"),
         ({"train": {"warmup_fraction": 1.0}}, "warmup_fraction"),
+        ({"eval": {"majority_margin": 1.0}}, r"majority_margin must be in \[-1, 1\)"),
     ],
 )
 def test_invalid_values_fail_with_the_setting_named(changes, message):

@@ -1,27 +1,33 @@
 """The main job end to end: the real pipeline with both local orchestrators (tiny BERT, the bundled
-sample), the pushed model answering raw strings, the report, and the blessing rules."""
+sample), the pushed model answering raw strings, the report step (locally and as Kubeflow starts
+it), and the blessing rules."""
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+import yaml
 
 from components.core.config import Config
 from components.core.serving import production_versions
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import RunPaths, run_pipeline
-from pipeline.report import write_report
+from pipeline.run_artifacts import run_artifacts, run_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def tiny_config(checkpoint, output, **run) -> Config:
+    # A tiny BERT trained 4 steps learns nothing: these runs bless it on purpose.
     return Config().replace(
         model={"checkpoint": str(checkpoint), "max_seq_length": 32},
         train={"train_steps": 4, "batch_size": 8, "checkpoint_every": 2},
-        eval={"min_accuracy": 0.0},
+        eval={"min_accuracy": 0.0, "majority_margin": -1.0},
         run={"output": str(output), **run},
     )
 
@@ -59,16 +65,17 @@ def answer_in_fresh_process(model_dir: str, texts: list[str]) -> list[str]:
 def local_run(tiny_checkpoint, tmp_path_factory):
     output = tmp_path_factory.mktemp("local_run")
     config = tiny_config(tiny_checkpoint, output)
-    paths = run_pipeline(config)
-    return config, paths, write_report(config, paths)
+    run = run_pipeline(config)
+    return config, run, run.report()
 
 
 def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run, capsys):
-    config, paths, report = local_run
+    config, _, report = local_run
+    facts = report.facts
     versions = production_versions(config.push_dir)
     assert len(versions) == 1
-    assert report.blessed and report.pushed_to == os.path.join(config.push_dir, str(versions[0]))
-    labels = answer_in_fresh_process(report.pushed_to, ["a wonderful product", "it broke at once"])
+    assert facts.blessed and facts.pushed_to == os.path.join(config.push_dir, str(versions[0]))
+    labels = answer_in_fresh_process(facts.pushed_to, ["a wonderful product", "it broke at once"])
     assert set(labels) <= {"negative", "positive"} and len(labels) == 2
 
     assert bertpipe(["predict", "--model", config.push_dir, "a wonderful product", "meh"]) == 0
@@ -78,26 +85,69 @@ def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run, capsys)
     assert all(0.5 <= float(line.split("\t")[1]) <= 1.0 for line in lines)
 
 
+class _Page(HTMLParser):
+    """The tags and image sources of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.images = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
 def test_report_has_the_numbers(local_run):
-    config, paths, report = local_run
-    assert report.data_counts["train"]["rows_read"] == 480
-    assert report.data_counts["eval"]["rows_accepted"] == 120
-    assert report.truncation_share is not None and 0 <= report.truncation_share < 0.2
-    assert report.metrics["example_count"] == 120
-    assert 0 <= report.metrics["sparse_categorical_accuracy"] <= 1
-    assert {"macro_f1_score", "auc/class_1", "recall/class_0"} <= set(report.metrics)
-    slices = dict(report.slices)
+    config, run, report = local_run
+    facts = report.facts
+    assert facts.data_counts["train"]["rows_read"] == 480
+    assert facts.data_counts["eval"]["rows_accepted"] == 120
+    assert facts.truncation_share is not None and 0 <= facts.truncation_share < 0.2
+    metrics = facts.evaluation.metrics
+    assert metrics["example_count"] == 120
+    assert 0 <= metrics["sparse_categorical_accuracy"] <= 1
+    assert {"macro_f1_score", "balanced_accuracy", "auc/class_1"} <= set(metrics)
+    # Per class, from the top-1 answer: the supports add up, named by the Transform's labels.
+    assert facts.labels == ["negative", "positive"]
+    per_class = facts.evaluation.per_class
+    assert {c: v["support"] for c, v in per_class.items()} == {0: 60, 1: 60}
+    assert sum(n for _, _, n in facts.evaluation.confusion) == 120
+    assert facts.evaluation.majority.share == 0.5
+    slices = dict(facts.evaluation.slices)
     assert slices["label=positive"]["example_count"] == 60
     assert any(name.startswith("length_bucket=") for name in slices)
-    assert [step["step"] for step in report.history["steps"]] == [1, 2, 3, 4]
-    text = (paths.report_dir / "report.md").read_text()
-    assert "| train | 480 | 480 | 0 |" in text and "**Blessed**" in text
+    assert [step["step"] for step in facts.training["steps"]] == [1, 2, 3, 4]
+    assert facts.data_root == f"{Path(config.data.data)}"
+
+    folder = Path(report.folder)
+    assert folder.parts[-3:-1] == ("Report", "report")  # the Report step's output artifact
+    text = (folder / "report.md").read_text()
+    assert "| train | 1 | 480 | 480 | 0 | - |" in text and "**BLESSED and pushed to" in text
+    assert "| class | precision | recall | F1 | support | predicted |" in text
+    assert "| negative |" in text and "| positive |" in text
+    assert "majority_margin -1: balanced accuracy" in text
     for plot in ("training_curve.png", "confusion_matrix.png"):
-        assert (paths.report_dir / plot).stat().st_size > 1000
+        assert (folder / plot).stat().st_size > 1000
+        assert f"![{plot}]({plot})" in text
+
+    # The HTML page stands alone: both plots inside it as data URIs, no other file referenced.
+    page = _Page()
+    page.feed(Path(report.html_path).read_text())
+    assert page.tags.count("table") >= 5
+    assert len(page.images) == 2
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    # The summary a local run prints is the report step's.
+    assert report.summary.splitlines()[-1] == f"BLESSED and pushed to {facts.pushed_to}"
+
+    # The same page is the `html` output, a file typed system.HTML (what the KFP UI shows).
+    html = run_artifacts(str(run.paths.metadata_path), run.run_id)[("Report", "html")]
+    assert Path(html.uri).read_text() == Path(report.html_path).read_text()
+    assert html.get("display_name") == "bertpipe run report"
 
 
 def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
-    config, paths, _ = local_run
+    config, first, first_report = local_run
     before = production_versions(config.push_dir)
     code = bertpipe(
         [
@@ -109,13 +159,14 @@ def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
             "--checkpoint-every", "2",
             "--output", config.run.output,
             "--min-accuracy", "0.999",
+            "--majority-margin", "-1",
         ]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert production_versions(config.push_dir) == before
-    assert "NOT BLESSED, nothing pushed" in out
-    assert "lower_bound { value: 0.999 }" in out
+    assert "NOT BLESSED, nothing pushed:" in out
+    assert "  - min_accuracy: accuracy " in out and "is below the bound 0.999" in out
     # The data and its tokenization did not change: they came from the cache. The Trainer ran
     # again, warm-started from the model that the first run pushed.
     assert (
@@ -128,14 +179,19 @@ def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
     assert "training warm-started from the model in production" in out
     assert f"model in production (version {before[-1]})" in out
 
-    # `bertpipe explain` gives the same reason from the Evaluator's output alone (as on Kubeflow).
-    from pipeline.run_artifacts import latest_run_artifacts
+    # The run printed its own report; the first run's report, found by its run id, is unchanged.
+    html_path = out.strip().splitlines()[-1].removeprefix("report: ")
+    assert html_path.endswith("report.html") and html_path != first_report.html_path
+    again = run_report(str(first.paths.metadata_path), first.run_id)
+    assert again.html_path == first_report.html_path and again.facts.blessed
+    second = json.loads((Path(html_path).parent / "report.json").read_text())
+    assert second["blessed"] is False and second["production"]["version"] == before[-1]
 
-    artifacts = latest_run_artifacts(str(paths.metadata_path))
-    evaluation = artifacts[("Evaluator", "evaluation")].uri
-    assert bertpipe(["explain", "--evaluation", evaluation]) == 1
+    # `bertpipe explain` gives the same reason from the Evaluator's output alone (as on Kubeflow).
+    assert bertpipe(["explain", "--evaluation", second["artifacts"]["evaluation"]]) == 1
     explained = capsys.readouterr().out
-    assert explained.startswith("NOT BLESSED") and "lower_bound { value: 0.999 }" in explained
+    assert explained.startswith("NOT BLESSED") and "is below the bound 0.999" in explained
+    assert "majority-class baseline: always class 0 (50.0% of the eval split)" in explained
 
 
 def write_oracle_model(export_dir: str, classes=("negative", "positive")) -> None:
@@ -187,20 +243,23 @@ def test_a_regressed_candidate_is_refused_against_a_better_baseline(local_run, t
         eval={"max_accuracy_drop": 0.01},
         train={"warm_start": False},  # the oracle has no weights to start from
     )
-    report = write_report(strict, run_pipeline(strict))
-    assert not report.blessed
+    facts = run_pipeline(strict).report().facts
+    assert not facts.blessed
     assert production_versions(str(push_dir)) == [1000]
-    assert report.baseline["version"] == 1000
-    assert report.baseline_metrics["sparse_categorical_accuracy"] == pytest.approx(1.0)
-    assert any("change against production" in why for why in report.why), report.why
+    assert facts.production["version"] == 1000
+    assert facts.evaluation.baseline_metrics["sparse_categorical_accuracy"] == pytest.approx(1.0)
+    assert any(
+        why.startswith("max_accuracy_drop: accuracy change against production")
+        for why in facts.evaluation.failures
+    ), facts.evaluation.failures
 
 
 def test_beam_runner_runs_the_same_pipeline(tiny_checkpoint, tmp_path):
     config = tiny_config(tiny_checkpoint, tmp_path / "beam_run", runner="beam")
-    report = write_report(config, run_pipeline(config))
-    assert report.blessed and report.pushed_to
+    facts = run_pipeline(config).report().facts
+    assert facts.blessed and facts.pushed_to
     assert (RunPaths(tmp_path / "beam_run").metadata_path).is_file()
-    labels = answer_in_fresh_process(report.pushed_to, ["great value"])
+    labels = answer_in_fresh_process(facts.pushed_to, ["great value"])
     assert labels[0] in {"negative", "positive"}
 
 
@@ -210,14 +269,120 @@ def test_runtime_settings_override_the_config(local_run, tmp_path):
     from components.text_example_gen import input_split_config
 
     config, _, _ = local_run
-    # The compiled-in threshold would refuse any model; the run's value blesses.
-    config = config.replace(run={"output": str(tmp_path / "run")}, eval={"min_accuracy": 0.999})
+    # The compiled-in bounds would refuse any model; the run's values bless.
+    config = config.replace(
+        run={"output": str(tmp_path / "run")}, eval={"min_accuracy": 0.999, "majority_margin": 0.9}
+    )
     elsewhere = tmp_path / "elsewhere"
     runtime = config_values(config, input_split_config(config.data)[0])
-    runtime.update(train_steps=2, learning_rate=5e-4, min_accuracy=0.0, push_dir=str(elsewhere))
-    report = write_report(config, run_pipeline(config, runtime=runtime))
-    assert [step["step"] for step in report.history["steps"]] == [1, 2]
-    assert report.history["config"]["train"]["learning_rate"] == 5e-4
-    assert report.history["warm_start"] == ""  # nothing in production under `elsewhere` yet
-    assert report.blessed and report.pushed_to.startswith(str(elsewhere))
+    runtime.update(
+        train_steps=2,
+        learning_rate=5e-4,
+        min_accuracy=0.0,
+        majority_margin=-1.0,
+        push_dir=str(elsewhere),
+    )
+    facts = run_pipeline(config, runtime=runtime).report().facts
+    assert [step["step"] for step in facts.training["steps"]] == [1, 2]
+    assert facts.training["config"]["train"]["learning_rate"] == 5e-4
+    assert facts.training["warm_start"] == ""  # nothing in production under `elsewhere` yet
+    assert facts.evaluation.bounds.min_accuracy == 0.0
+    assert facts.evaluation.bounds.majority_margin == -1.0
+    assert facts.blessed and facts.pushed_to.startswith(str(elsewhere))
     assert len(production_versions(str(elsewhere))) == 1
+
+
+def test_a_failing_report_step_leaves_the_push_as_it_was(local_run, monkeypatch):
+    from components.report import executor as report_executor
+
+    config, _, _ = local_run
+    before = production_versions(config.push_dir)
+
+    def broken(facts, folder):
+        raise OSError(f"disk full while writing the report into {folder}")
+
+    monkeypatch.setattr(report_executor, "write_report", broken)
+    # The first run's folder, so that the data, Transform (and Trainer) come from the cache; another
+    # bound makes the Evaluator, the Pusher and the Report run again.
+    config = config.replace(eval={"majority_margin": -0.5})
+    with pytest.raises(OSError, match="disk full while writing the report"):
+        run_pipeline(config)
+    # The Pusher ran before the Report: the blessed model is in production all the same.
+    after = production_versions(config.push_dir)
+    assert after[:-1] == before and after[-1] > before[-1]
+    assert (Path(config.push_dir) / str(after[-1]) / "saved_model.pb").is_file()
+
+
+def executor_input(component: dict, inputs: dict, parameters: dict, outputs: Path) -> dict:
+    """The ExecutorInput KFP's launcher gives a step's container: `inputs` are this run's
+    artifacts (MLMD), `outputs` the folder where KFP would put the step's outputs."""
+
+    def runtime_artifact(name, definition, uri, metadata=None):
+        return {
+            "name": f"projects/p/locations/l/metadataStores/default/artifacts/{name}",
+            "type": definition["artifactType"],
+            "uri": uri,
+            "metadata": metadata or {},
+        }
+
+    return {
+        "inputs": {
+            "artifacts": {
+                name: {
+                    "artifacts": [
+                        runtime_artifact(name, d, inputs[name].uri, inputs[name].properties)
+                    ]
+                }
+                for name, d in component["inputDefinitions"]["artifacts"].items()
+            },
+            "parameterValues": parameters,
+        },
+        "outputs": {
+            "artifacts": {
+                name: {"artifacts": [runtime_artifact(name, d, str(outputs / name))]}
+                for name, d in component["outputDefinitions"]["artifacts"].items()
+            },
+            "outputFile": str(outputs / "executor_output.json"),
+        },
+    }
+
+
+def test_the_report_step_runs_as_kubeflow_starts_it(local_run, repo_root, tmp_path):
+    """The Report task of build/pipeline.yaml, started as KFP's launcher starts its container
+    (TFX's KFP v2 entry point, in a fresh process) on this run's artifacts: its `html` output is
+    the report page, as the file at the output's URI, typed system.HTML for the KFP UI."""
+    _, run, report = local_run
+    spec = next(yaml.safe_load_all((repo_root / "build" / "pipeline.yaml").read_text()))
+    task = spec["root"]["dag"]["tasks"]["Report"]
+    component = spec["components"][task["componentRef"]["name"]]
+    container = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
+    artifacts = run_artifacts(str(run.paths.metadata_path), run.run_id)
+    inputs = {
+        name: artifacts[
+            (
+                source["taskOutputArtifact"]["producerTask"],
+                source["taskOutputArtifact"]["outputArtifactKey"],
+            )
+        ]
+        for name, source in task["inputs"]["artifacts"].items()
+    }
+    parameters = {"data_root": report.facts.data_root}
+    invocation = json.dumps(executor_input(component, inputs, parameters, tmp_path))
+    args = [invocation if a == "{{$}}" else a for a in container["args"]]
+    command = [sys.executable if c == "python" else c for c in container["command"]]
+    done = subprocess.run(
+        command + args, capture_output=True, text=True, cwd=repo_root, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    page = (tmp_path / "html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "BLESSED and pushed to" in page
+    assert (tmp_path / "report" / "report.md").is_file()
+    written = json.loads((tmp_path / "executor_output.json").read_text())["artifacts"]
+    (html,) = written["html"]["artifacts"]
+    assert html["uri"] == str(tmp_path / "html")
+    assert html["metadata"]["display_name"] == "bertpipe run report"
+    schema = yaml.safe_load(
+        component["outputDefinitions"]["artifacts"]["html"]["artifactType"]["instanceSchema"]
+    )
+    assert schema["title"] == "system.HTML"

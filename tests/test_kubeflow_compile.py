@@ -35,6 +35,8 @@ WIRING = {
     ("Trainer", "train_steps"): "train_steps",
     ("Trainer", "learning_rate"): "learning_rate",
     ("Evaluator", "min_accuracy"): "min_accuracy",
+    ("Evaluator", "majority_margin"): "majority_margin",
+    ("Report", "data_root"): "data_root",
     ("ProductionBaseline", "push_dir"): "push_dir",
     ("Pusher", "push_dir"): "push_dir",
 }
@@ -148,6 +150,37 @@ def test_the_baseline_is_never_cached_and_feeds_warm_start(fresh_package):
         "outputArtifactKey": "baseline",
         "producerTask": "ProductionBaseline",
     }
+
+
+def test_the_report_is_a_step_after_the_pusher_with_an_html_output(fresh_package):
+    """The Report task reads this run's artifacts, runs after the Pusher, and outputs an artifact
+    that TFX's entry point can rebuild and the KFP UI renders as HTML (system.HTML)."""
+    from tfx.types.value_artifact import ValueArtifact
+    from tfx.utils import import_utils
+
+    spec = spec_of(fresh_package)
+    report = spec["root"]["dag"]["tasks"]["Report"]
+    sources = {
+        name: (
+            value["taskOutputArtifact"]["producerTask"],
+            value["taskOutputArtifact"]["outputArtifactKey"],
+        )
+        for name, value in report["inputs"]["artifacts"].items()
+    }
+    assert sources["evaluation"] == ("Evaluator", "evaluation")
+    assert sources["blessing"] == ("Evaluator", "blessing")
+    assert sources["pushed_model"] == ("Pusher", "pushed_model")
+    assert sources["transform_graph"] == ("Transform", "transform_graph")
+    assert {"Evaluator", "Pusher", "Trainer"} <= set(report["dependentTasks"])
+    outputs = spec["components"][report["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+    titles = {
+        name: yaml.safe_load(value["artifactType"]["instanceSchema"])["title"]
+        for name, value in outputs.items()
+    }
+    assert titles == {"html": "system.HTML", "report": "tfx.File"}
+    # TFX's KFP entry point imports a custom artifact's class from its title.
+    html = import_utils.import_class_by_path(titles["html"])
+    assert issubclass(html, ValueArtifact) and html.TYPE_NAME == "system.HTML"
 
 
 def test_without_warm_start_the_trainer_has_no_base_model(tmp_path):
@@ -510,7 +543,7 @@ def test_executors_register_the_tokenizer_ops_in_a_fresh_process(fresh_package):
         args = spec["deploymentSpec"]["executors"][executor]["container"]["args"]
         class_path = args[args.index("--executor_class_path") + 1]
         modules[task] = class_path.rsplit(".", 1)[0]
-    assert modules["Evaluator"] == "components.evaluator"
+    assert modules["Evaluator"] == "components.evaluator.executor"
     processes = {
         task: subprocess.Popen(
             [sys.executable, "-c", CHECK_OPS, module],

@@ -5,6 +5,8 @@ report, `bertpipe explain`, a later run): the file names, once, and their reader
     <Examples>/RejectedRows/summary.json                          rejected, and its counts
     <ModelRun>/history.json                                        the Trainer's training curve,
                                                                    evaluation and settings
+    <Report report>/report.md, report.html, summary.txt,          the Report's run report, its
+                    report.json (+ the plots report.md shows)     terminal summary and facts
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from tfx.dsl.io import fileio
 REJECTED_ROWS_DIR = "RejectedRows"
 REJECTED_SUMMARY_FILE = "summary.json"
 HISTORY_FILE = "history.json"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_HTML_FILE = "report.html"
+REPORT_SUMMARY_FILE = "summary.txt"
+REPORT_FACTS_FILE = "report.json"
 
 
 def rejected_rows_uri(examples_uri: str) -> str:

@@ -157,9 +157,22 @@ class EvalConfig:
     """Blessing thresholds (Evaluator)."""
 
     min_accuracy: float = _setting(0.6, "absolute accuracy a model needs to be blessed")
+    majority_margin: float = _setting(
+        0.05,
+        "how far balanced accuracy (the mean per-class recall) must be above the majority-class"
+        " baseline's, 1 / (classes in the eval split), to be blessed; a negative value turns"
+        " this bound off",
+    )
     max_accuracy_drop: float = _setting(
         0.01, "how far accuracy may fall below the model in production and still be blessed"
     )
+
+    def __post_init__(self):
+        if not -1 <= self.majority_margin < 1:
+            raise ValueError(
+                f"majority_margin must be in [-1, 1) (balanced accuracy minus 1 / classes),"
+                f" got {self.majority_margin}"
+            )
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,16 @@ value into the Config before anything reads it (`apply_to_custom_config`). Local
 simply hold the Config's own values. The Config stays the one source of settings.
 
 The component classes that take these settings live in their own rooms (transform/, trainer/,
-evaluator.py, pusher.py) and mix in `TakesRuntimeSettings`.
+evaluator/, pusher.py, report/) and mix in `TakesRuntimeSettings`.
 
 | parameter       | setting                      | read by                          |
 |-----------------|------------------------------|----------------------------------|
-| `data_root`     | ExampleGen's input_base      | ExampleGen                       |
+| `data_root`     | ExampleGen's input_base      | ExampleGen, Report (its header)  |
 | `checkpoint`    | model.checkpoint             | Transform (vocab), Trainer       |
 | `train_steps`   | train.train_steps            | Trainer                          |
 | `learning_rate` | train.learning_rate          | Trainer                          |
-| `min_accuracy`  | eval.min_accuracy            | Evaluator (the blessing bound)   |
+| `min_accuracy`  | eval.min_accuracy            | Evaluator (a blessing bound)     |
+| `majority_margin` | eval.majority_margin       | Evaluator (a blessing bound)     |
 | `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher       |
 """
 
@@ -56,6 +57,13 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
         RuntimeSetting("train_steps", int, "train", "train_steps", "training steps"),
         RuntimeSetting("learning_rate", float, "train", "learning_rate", "peak learning rate"),
         RuntimeSetting("min_accuracy", float, "eval", "min_accuracy", "accuracy needed to bless"),
+        RuntimeSetting(
+            "majority_margin",
+            float,
+            "eval",
+            "majority_margin",
+            "balanced accuracy needed above the majority-class baseline's to bless",
+        ),
         RuntimeSetting("push_dir", str, "run", "push_dir", "where blessed models are pushed"),
     )
 }

@@ -1,0 +1,102 @@
+"""The facts of one pipeline run, read from that run's artifacts (the Report's inputs).
+
+`RunFacts` is what the report says; `collect` reads it from the artifacts, and it round-trips
+through JSON (`report.json` in the report folder) for the CLI and anything else that reads a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfx import types
+from tfx.types import artifact_utils
+
+from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.evaluation import Bounds, Evaluation, load_evaluation
+from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from components.core.transform_output import label_vocabulary, truncation_share
+
+# The Report's inputs (components/report/component.py).
+EXAMPLES = "examples"
+TRANSFORM_GRAPH = "transform_graph"
+POST_TRANSFORM_STATS = "post_transform_stats"
+MODEL_RUN = "model_run"
+EVALUATION = "evaluation"
+BLESSING = "blessing"
+BASELINE = "baseline"
+PUSHED_MODEL = "pushed_model"
+# Custom properties that TFX's Evaluator and Pusher set on their outputs.
+BLESSED_PROPERTY = "blessed"
+PUSHED_PROPERTY = "pushed"
+PUSHED_DESTINATION_PROPERTY = "pushed_destination"
+
+
+@dataclass
+class RunFacts:
+    """What happened in one run: data, training, evaluation, blessing and push."""
+
+    data_root: str = ""
+    span: int | None = None
+    data_counts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per input split
+    truncation_share: float | None = None
+    labels: list[str] = field(default_factory=list)  # class names by label id
+    training: dict[str, Any] = field(default_factory=dict)  # the Trainer's history.json
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    production: dict[str, Any] = field(default_factory=dict)  # {"version", "path"} or {}
+    blessed: bool = False
+    pushed_to: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)  # the run's inputs: name -> URI
+
+    def label(self, class_id: int) -> str:
+        """The class name of a label id (the Transform's label vocabulary)."""
+        if 0 <= class_id < len(self.labels):
+            return self.labels[class_id]
+        if class_id == -1:
+            return "(no prediction)"
+        return f"class {class_id} (not in the label vocabulary)"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunFacts:
+        values = json.loads(text)
+        evaluation = values.pop("evaluation")
+        evaluation["per_class"] = {int(c): v for c, v in evaluation["per_class"].items()}
+        evaluation["slices"] = [tuple(s) for s in evaluation["slices"]]
+        evaluation["confusion"] = [tuple(e) for e in evaluation["confusion"]]
+        evaluation["bounds"] = Bounds(**evaluation["bounds"])
+        return cls(**values, evaluation=Evaluation(**evaluation))
+
+
+def _single(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Artifact:
+    return artifact_utils.get_single_instance(input_dict[key])
+
+
+def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") -> RunFacts:
+    """Reads the facts of a run from the Report's input artifacts (see the module docstring)."""
+    examples = _single(input_dict, EXAMPLES)
+    facts = RunFacts(data_root=data_root)
+    facts.artifacts = {key: _single(input_dict, key).uri for key in sorted(input_dict)}
+    if examples.has_property("span"):
+        facts.span = examples.span
+    facts.data_counts = read_rejected_summary(examples.uri).get("splits", {})
+    facts.truncation_share = truncation_share(_single(input_dict, POST_TRANSFORM_STATS).uri)
+    facts.labels = label_vocabulary(_single(input_dict, TRANSFORM_GRAPH).uri)
+    facts.training = read_training_history(_single(input_dict, MODEL_RUN).uri)
+    facts.evaluation = load_evaluation(_single(input_dict, EVALUATION).uri)
+
+    baseline = _single(input_dict, BASELINE)
+    if baseline.has_custom_property(HAS_MODEL) and baseline.get_int_custom_property(HAS_MODEL):
+        facts.production = {
+            "version": baseline.get_int_custom_property(VERSION),
+            "path": baseline.get_string_custom_property(SOURCE),
+        }
+    facts.blessed = bool(_single(input_dict, BLESSING).get_int_custom_property(BLESSED_PROPERTY))
+    pushed = _single(input_dict, PUSHED_MODEL)
+    if pushed.get_int_custom_property(PUSHED_PROPERTY):
+        facts.pushed_to = pushed.get_string_custom_property(PUSHED_DESTINATION_PROPERTY)
+    return facts
