@@ -178,9 +178,19 @@ def test_the_report_is_a_step_after_the_pusher_with_an_html_output(fresh_package
         for name, value in outputs.items()
     }
     assert titles == {"html": "system.HTML", "report": "tfx.File"}
-    # TFX's KFP entry point imports a custom artifact's class from its title.
-    html = import_utils.import_class_by_path(titles["html"])
+    # The task starts through the report's entry point, which maps that title to its class for
+    # TFX's KFP entry point (other tasks start TFX's entry point directly).
+    executor = spec["deploymentSpec"]["executors"][
+        spec["components"][report["componentRef"]["name"]]["executorLabel"]
+    ]
+    assert executor["container"]["command"] == ["python", "-m", "components.report.entrypoint"]
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+
+    from components.report import entrypoint
+
+    html = import_utils.import_class_by_path(compiler_utils.TITLE_TO_CLASS_PATH[titles["html"]])
     assert issubclass(html, ValueArtifact) and html.TYPE_NAME == "system.HTML"
+    assert html is entrypoint.HTML
 
 
 def test_without_warm_start_the_trainer_has_no_base_model(tmp_path):

@@ -14,9 +14,11 @@ backend/src/v2/metadata/client.go and frontend/src/components/viewers/MetricsVis
 - In the step's container, TFX's entry point turns a custom title back into a class by importing
   the title as `<module>.<Class>`.
 
-So `HTML` below has TYPE_NAME `system.HTML`; the top-level package `system` of this project
-re-exports it, so that `system.HTML` imports in the container; and it is a ValueArtifact, whose URI
-is a file (locally TFX names it `<output folder>/value`; on Kubeflow it is the URI KFP gives).
+So `HTML` below has TYPE_NAME `system.HTML`; the Report step's container starts through
+entrypoint.py, which maps that title to this class in TFX's table of titles before running TFX's
+entry point (importing the title itself would need a top-level package named `system`); and it is
+a ValueArtifact, whose URI is a file (locally TFX names it `<output folder>/value`; on Kubeflow it
+is the URI KFP gives).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
 - the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
   and its node selector as a Kubernetes platform spec (a second YAML document, as kfp-kubernetes
   writes it); a Trainer on TPUs (`google.com/tpu`) runs the TPU image (build/Dockerfile.tpu);
+- the Report step starts through components/report/entrypoint.py, which lets TFX's entry point
+  rebuild its `system.HTML` output (the type the KFP UI displays as a page);
 - with `config.vertex.enabled` the Trainer is TFX's Vertex AI Trainer, which runs the training as
   a Vertex AI job on the worker pools of pipeline.kubeflow.vertex;
 - files of this project (the bundled sample, schemas/) are named by their path in the image
@@ -31,6 +33,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
+from components.report import entrypoint as report_entrypoint
 from components.text_example_gen import input_split_config
 from pipeline.kubeflow.vertex import vertex_trainer_config
 from pipeline.pipeline import create_pipeline
@@ -42,6 +45,7 @@ IMAGE_PROJECT_ROOT = "/bertpipe"
 _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
 UNCACHED_TASKS = ("ProductionBaseline",)
 TRAINER_TASK = "Trainer"
+REPORT_TASK = "Report"
 HEADER = (
     "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
     "# (pipeline/kubeflow/compile.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
@@ -158,6 +162,14 @@ def compile_spec(config: Config) -> list[dict]:
     tasks = spec["root"]["dag"]["tasks"]
     for name in UNCACHED_TASKS:
         tasks[name]["cachingOptions"] = {"enableCache": False}
+    # The Report step starts through its own thin entry point, which maps its system.HTML
+    # output type to its class before running TFX's (components/report/entrypoint.py).
+    report = spec["components"][tasks[REPORT_TASK]["componentRef"]["name"]]["executorLabel"]
+    spec["deploymentSpec"]["executors"][report]["container"]["command"] = [
+        "python",
+        "-m",
+        report_entrypoint.MODULE,
+    ]
 
     documents = [spec]
     labels = config.kubeflow.node_labels
