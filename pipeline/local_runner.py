@@ -18,6 +18,7 @@ from tfx import v1 as tfx
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
 from components.core.config import Config
+from pipeline.beam_options import beam_pipeline_args
 from pipeline.pipeline import create_pipeline
 
 
@@ -40,14 +41,6 @@ class RunPaths:
         return self.output / "report"
 
 
-def beam_pipeline_args(config: Config) -> list[str]:
-    workers = config.run.beam_workers
-    args = [f"--direct_num_workers={workers}"]
-    if workers > 1:
-        args.append("--direct_running_mode=multi_processing")
-    return args
-
-
 def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> RunPaths:
     """Runs the whole pipeline with the configured local orchestrator.
 
@@ -62,7 +55,7 @@ def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> Ru
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(paths.metadata_path)
         ),
-        beam_pipeline_args=beam_pipeline_args(config),
+        beam_pipeline_args=beam_pipeline_args(config.run),
         runtime=runtime,
     )
     runner = {

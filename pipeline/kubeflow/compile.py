@@ -8,6 +8,8 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
   run needs only what has no sensible default (`push_dir`, when no gs:// folder was compiled in);
 - `ProductionBaseline` is never cached: what is in production changes between runs with the same
   inputs;
+- the Beam pipeline options (`run.beam_args`, pipeline/beam_options.py) become arguments of every
+  container, as TFX's compiler writes them, so the Beam steps run on the runner they name;
 - the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
   and its node selector as a Kubernetes platform spec (a second YAML document, as kfp-kubernetes
   writes it);
@@ -30,6 +32,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.text_example_gen import input_split_config
+from pipeline.beam_options import beam_pipeline_args
 from pipeline.pipeline import create_pipeline
 
 # WORKDIR of build/Dockerfile: where the image holds this project.
@@ -120,6 +123,7 @@ def compile_spec(config: Config) -> list[dict]:
     tfx_pipeline = create_pipeline(
         config,
         _COMPILE_ROOT,
+        beam_pipeline_args=beam_pipeline_args(config.run),
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
     )
