@@ -33,10 +33,9 @@ from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.text_example_gen import input_split_config
 from pipeline.beam_options import beam_pipeline_args
+from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT
 from pipeline.pipeline import create_pipeline
 
-# WORKDIR of build/Dockerfile: where the image holds this project.
-IMAGE_PROJECT_ROOT = "/bertpipe"
 # TFX needs a pipeline root to compile; KFP sets the real one per run (`--pipeline-root`, or the
 # cluster's default), so none is written into the package.
 _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
