@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
+import yaml
 from kfp.local import subprocess_task_handler
 
 from components.core.artifacts import read_rejected_summary, read_training_history
@@ -234,12 +235,23 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
 
 
 def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
+    """A package whose first task fails: the committed one cut down to ImportSchemaGen, with a
+    schema file that does not exist."""
+    spec = package_spec()
+    task = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]
+    missing = tmp_path / "nowhere" / "schema.pbtxt"
+    task["inputs"]["parameters"]["schema_file"]["runtimeValue"]["constant"] = str(missing)
+    spec["root"]["dag"]["tasks"] = {"ImportSchemaGen": task}
+    spec["components"] = {"ImportSchemaGen": spec["components"]["ImportSchemaGen"]}
+    executors = spec["deploymentSpec"]["executors"]
+    spec["deploymentSpec"]["executors"] = {
+        "ImportSchemaGen_executor": executors["ImportSchemaGen_executor"]
+    }
+    package = tmp_path / "broken.yaml"
+    package.write_text(yaml.safe_dump(spec))
     code = bertpipe(
         [
-            "run-package", str(BUILT_PACKAGE),
-            "--param", f"data_root={empty}",
+            "run-package", str(package),
             "--param", f"push_dir={tmp_path / 'serving'}",
             "--pipeline-root", str(tmp_path / "root"),
         ]
@@ -247,10 +259,12 @@ def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 1
     (line,) = captured.err.strip().splitlines()
-    assert line.startswith("bertpipe run-package: task TextExampleGen failed (driver exit code")
+    assert line.startswith(
+        "bertpipe run-package: task ImportSchemaGen failed (executor exit code 1)"
+    )
     log = Path(line.rsplit("its log: ", 1)[1])
-    assert log.name == "driver.log" and log.is_file()
-    assert "FAILED" in captured.out and str(empty) in log.read_text()
+    assert log.name == "executor.log" and str(missing) in log.read_text()
+    assert "ImportSchemaGen FAILED (exit 1)" in captured.out  # the progress line, then the log tail
 
 
 @pytest.mark.parametrize(

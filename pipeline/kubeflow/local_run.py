@@ -156,14 +156,6 @@ def _local_paths(spec: dict, project_root: Path) -> dict:
     return json.loads(text)
 
 
-def _local_value(value: Any, project_root: Path) -> Any:
-    if isinstance(value, str) and (
-        value == IMAGE_PROJECT_ROOT or value.startswith(IMAGE_PROJECT_ROOT + "/")
-    ):
-        return str(project_root) + value[len(IMAGE_PROJECT_ROOT) :]
-    return value
-
-
 def _with_component_prefix(spec: dict) -> dict:
     """The spec with every component named `comp-<name>`, as kfp.local's task folders assume."""
     renamed = {
@@ -182,7 +174,6 @@ class _Executor:
     """A container executor of the package, and what running it locally needs."""
 
     label: str
-    tasks: tuple[str, ...]
     template: tuple[str, ...]  # command + args as in the package, with the {{$}} placeholder
     hook: tuple[str, ...] | None  # lifecycle.preCacheCheck command + args
     input_types: dict[str, dict]  # input artifact name -> declared artifactType
@@ -203,18 +194,15 @@ class _Executor:
 
 
 def _executors(spec: dict) -> list[_Executor]:
-    tasks_of: dict[str, list[str]] = {}
     types_of: dict[str, dict] = {}
-    for task_name, task in spec["root"]["dag"]["tasks"].items():
-        component = spec["components"][task["componentRef"]["name"]]
-        label = component.get("executorLabel")
-        tasks_of.setdefault(label, []).append(task_name)
-        for name, artifact in component.get("inputDefinitions", {}).get("artifacts", {}).items():
-            types_of.setdefault(label, {})[name] = artifact["artifactType"]
+    for component in spec["components"].values():
+        declared = component.get("inputDefinitions", {}).get("artifacts", {})
+        types = {name: artifact["artifactType"] for name, artifact in declared.items()}
+        types_of.setdefault(component.get("executorLabel"), {}).update(types)
     found = []
     for label, executor in spec["deploymentSpec"]["executors"].items():
         container = executor.get("container")
-        if container is None or label not in tasks_of:
+        if container is None:
             continue
         template = tuple(container.get("command", [])) + tuple(container.get("args", []))
         if EXECUTOR_INPUT_PLACEHOLDER not in template:
@@ -226,10 +214,17 @@ def _executors(spec: dict) -> list[_Executor]:
         hook = None
         if pre_cache:
             hook = tuple(pre_cache.get("command", [])) + tuple(pre_cache.get("args", []))
-        found.append(
-            _Executor(label, tuple(tasks_of[label]), template, hook, types_of.get(label, {}))
-        )
+        found.append(_Executor(label, template, hook, types_of.get(label, {})))
     return found
+
+
+def _task_folders(spec: dict) -> dict[str, str]:
+    """{kfp.local's task folder name: the task(s) in the DAG} of a spec with prefixed components."""
+    tasks: dict[str, list[str]] = {}
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        component = task["componentRef"]["name"]
+        tasks.setdefault(component.removeprefix(COMPONENT_PREFIX), []).append(name)
+    return {folder: ", ".join(names) for folder, names in tasks.items()}
 
 
 # -- running tasks -----------------------------------------------------------------------------------
@@ -250,9 +245,10 @@ def task_environment(project_root: Path = PACKAGE_ROOT) -> dict[str, str]:
 class _LocalRun:
     """The state of one run: the package's executors, where to print, what ran."""
 
-    def __init__(self, record: PackageRun, executors, project_root: Path, stream, verbose: bool):
+    def __init__(self, record: PackageRun, spec: dict, project_root: Path, stream, verbose: bool):
         self.record = record
-        self.executors = executors
+        self.executors = _executors(spec)
+        self.task_folders = _task_folders(spec)
         self.project_root = project_root
         self.environment = task_environment(project_root)
         self.stream = stream
@@ -262,11 +258,14 @@ class _LocalRun:
         self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
         self.stream.flush()
 
-    def find(self, command: list[str]) -> tuple[_Executor, dict]:
+    def find(self, command: list[str]) -> tuple[str, _Executor, dict]:
+        """(task, executor, ExecutorInput) of a command that kfp.local resolved."""
         for executor in self.executors:
             resolved = executor.executor_input(command)
             if resolved is not None:
-                return executor, json.loads(resolved)
+                executor_input = json.loads(resolved)
+                folder = Path(executor_input["outputs"]["outputFile"]).parent.name
+                return self.task_folders.get(folder, folder), executor, executor_input
         raise LocalRunError(
             f"kfp.local asked to run a command that is no executor of the package: {command[:4]}"
         )
@@ -346,8 +345,7 @@ class _TaskHandler(task_handler_interface.ITaskHandler):
 
     def run(self) -> kfp_status.Status:
         state = self.run_state
-        executor, executor_input = state.find(self.full_command)
-        task = ", ".join(executor.tasks)
+        task, executor, executor_input = state.find(self.full_command)
         for name, artifact_list in executor_input.get("inputs", {}).get("artifacts", {}).items():
             declared = executor.input_types.get(name)
             if declared is not None:
@@ -412,14 +410,14 @@ def run_package(
         name: float(value) if declared[name].type in ("NUMBER_DOUBLE", "DOUBLE") else value
         for name, value in check_parameters(spec_proto, params).items()
     }
-    arguments = {name: _local_value(value, project_root) for name, value in arguments.items()}
+    arguments = _local_paths(arguments, project_root)
     spec = _with_component_prefix(_local_paths(documents[0], project_root))
     component = kfp_components.load_component_from_text(yaml.safe_dump(spec, sort_keys=True))
 
     pipeline_root = Path(pipeline_root).resolve()
     pipeline_root.mkdir(parents=True, exist_ok=True)
     record = PackageRun(package=package, arguments=arguments)
-    state = _LocalRun(record, _executors(spec), project_root, stream, verbose)
+    state = _LocalRun(record, spec, project_root, stream, verbose)
     images = sorted(
         {
             e["container"]["image"]
@@ -434,10 +432,12 @@ def run_package(
     )
     kfp_log = io.StringIO()
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(kfp_log)
-    with _kfp_local_session(functools.partial(_TaskHandler, state), pipeline_root), quiet:
-        component(**arguments)
-    if record.folder is not None:
-        (record.folder / KFP_LOG).write_text(kfp_log.getvalue(), encoding="utf-8")
+    try:
+        with _kfp_local_session(functools.partial(_TaskHandler, state), pipeline_root), quiet:
+            component(**arguments)
+    finally:
+        if record.folder is not None:
+            (record.folder / KFP_LOG).write_text(kfp_log.getvalue(), encoding="utf-8")
     failed = record.failed
     if failed is not None:
         raise LocalRunError(
