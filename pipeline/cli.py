@@ -138,7 +138,10 @@ def _add_run_package_parser(commands) -> None:
         help="run a compiled package on this machine through kfp.local (before kfp run submit)",
     )
     run_package.add_argument(
-        "package", nargs="?", default=DEFAULT_PACKAGE, help="compiled pipeline package (.yaml)"
+        "package",
+        nargs="?",
+        default=DEFAULT_PACKAGE,
+        help=f"compiled pipeline package (default: {DEFAULT_PACKAGE})",
     )
     run_package.add_argument(
         "--param",

@@ -74,3 +74,15 @@ def test_options_that_cannot_work_are_refused(run, message):
 def test_a_beam_arg_must_be_an_option(value):
     with pytest.raises(ValueError, match="beam_args entries are Beam pipeline options"):
         RunConfig(beam_args=(value,))
+
+
+def test_a_local_run_checks_its_beam_options_before_anything_runs(tmp_path):
+    from pipeline.local_runner import RunPaths, run_pipeline
+
+    config = Config().replace(
+        run={"output": str(tmp_path / "run"), "beam_args": ("--runner=DataflowRunner",)}
+    )
+    with pytest.raises(ValueError, match="DataflowRunner needs --beam-arg=--sdk_container_image"):
+        run_pipeline(config)
+    paths = RunPaths(tmp_path / "run")
+    assert not paths.pipeline_root.exists() and not paths.metadata_path.exists()
