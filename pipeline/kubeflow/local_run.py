@@ -335,6 +335,15 @@ def _merge_driver_output(executor_input: dict, output_file: Path, task: str) -> 
     return merged
 
 
+def _restore_input_types(executor_input: dict, declared: Mapping[str, dict]) -> None:
+    """Gives each input artifact the type its task declares (kfp.local passes `system.Artifact`
+    for TFX's instanceSchema types)."""
+    for name, artifact_list in executor_input.get("inputs", {}).get("artifacts", {}).items():
+        if name in declared:
+            for artifact in artifact_list.get("artifacts", []):
+                artifact["type"] = declared[name]
+
+
 class _TaskHandler(task_handler_interface.ITaskHandler):
     """kfp.local's handler for one container task (see the module docstring)."""
 
@@ -346,11 +355,7 @@ class _TaskHandler(task_handler_interface.ITaskHandler):
     def run(self) -> kfp_status.Status:
         state = self.run_state
         task, executor, executor_input = state.find(self.full_command)
-        for name, artifact_list in executor_input.get("inputs", {}).get("artifacts", {}).items():
-            declared = executor.input_types.get(name)
-            if declared is not None:
-                for artifact in artifact_list.get("artifacts", []):
-                    artifact["type"] = declared
+        _restore_input_types(executor_input, executor.input_types)
         if executor.hook is not None:
             driver = state.run_step(task, DRIVER, executor.hook, executor_input)
             if driver.returncode != 0:
