@@ -4,6 +4,7 @@ bertpipe run            the whole pipeline locally (LocalDagRunner or BeamDagRun
 bertpipe compile        compile it for Kubeflow Pipelines (KubeflowV2DagRunner) into build/
 bertpipe submit         start one run of the compiled pipeline on Kubeflow Pipelines
 bertpipe schedule       create a recurring run (production retraining) on Kubeflow Pipelines
+bertpipe run-package    run a compiled package on this machine with kfp.local (a smoke test)
 bertpipe explain        say why a run's Evaluator blessed the model or not
 bertpipe infer-schema   propose a curated schema for a new dataset
 bertpipe predict        classify texts with an exported model
@@ -124,6 +125,54 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service-account", help="Kubernetes service account of the run's pods")
 
 
+def _run_package(args: argparse.Namespace) -> int:
+    """`bertpipe run-package`: the package through kfp.local here; one line on stderr when it
+    cannot run (exit 2) or a task fails (exit 1)."""
+    from pipeline.kubeflow.local_run import LocalRunError, run_package, summary
+    from pipeline.kubeflow.package import parse_parameter_values
+
+    try:
+        params = parse_parameter_values(args.package, args.param)
+        run = run_package(args.package, params, args.pipeline_root, verbose=args.verbose)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"bertpipe run-package: {error}", file=sys.stderr)
+        return 2
+    except LocalRunError as error:
+        print(f"bertpipe run-package: {error}", file=sys.stderr)
+        return 1
+    print(summary(run))
+    return 0
+
+
+def _add_run_package_parser(commands) -> None:
+    run_package = commands.add_parser(
+        "run-package",
+        help="run a compiled package on this machine through kfp.local (before kfp run submit)",
+    )
+    run_package.add_argument(
+        "package",
+        nargs="?",
+        default=DEFAULT_PACKAGE,
+        help=f"compiled pipeline package (default: {DEFAULT_PACKAGE})",
+    )
+    run_package.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run-time parameter (repeatable), e.g. push_dir=/tmp/serving train_steps=5",
+    )
+    run_package.add_argument(
+        "--pipeline-root",
+        default="runs/package",
+        help="local folder for the runs' artifacts and logs (one subfolder per run)",
+    )
+    run_package.add_argument(
+        "--verbose", action="store_true", help="show every task's output and kfp.local's log"
+    )
+    run_package.set_defaults(handler=_run_package)
+
+
 def _explain(args: argparse.Namespace) -> int:
     from components.core.evaluation import load_evaluation
 
@@ -205,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="start every missed run after a pause (default: only the latest)",
     )
     schedule.set_defaults(handler=_schedule)
+
+    _add_run_package_parser(commands)
 
     explain = commands.add_parser(
         "explain", help="say why the Evaluator blessed a model or not (any run, Kubeflow too)"

@@ -32,6 +32,16 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: tuple[str, .
                     default=None,
                     help=help_text,
                 )
+            elif kind is tuple and f.metadata.get("repeat"):
+                # One value per flag: values may hold commas (--beam-arg=--experiments=a,b).
+                group.add_argument(
+                    name,
+                    dest=dest,
+                    default=None,
+                    action="append",
+                    metavar="VALUE",
+                    help=help_text,
+                )
             elif kind is tuple:
                 group.add_argument(name, dest=dest, default=None, type=_comma_list, help=help_text)
             else:
@@ -55,5 +65,7 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
     for dest, value in vars(args).items():
         if "." in dest and value is not None:
             section, name = dest.split(".", 1)
-            changes.setdefault(section, {})[name] = value
+            changes.setdefault(section, {})[name] = (
+                tuple(value) if isinstance(value, list) else value
+            )
     return (base or Config()).replace(**changes)

@@ -23,6 +23,7 @@ from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
 from components.core.config import Config
+from pipeline.beam_options import beam_pipeline_args
 from pipeline.pipeline import create_pipeline
 from pipeline.run_artifacts import RunReport, run_report
 from pipeline.run_lock import LOCK_FILE, hold_output
@@ -101,14 +102,6 @@ def new_run_id() -> str:
     return datetime.datetime.now().isoformat()
 
 
-def beam_pipeline_args(config: Config) -> list[str]:
-    workers = config.run.beam_workers
-    args = [f"--direct_num_workers={workers}"]
-    if workers > 1:
-        args.append("--direct_running_mode=multi_processing")
-    return args
-
-
 def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> LocalRun:
     """Runs the whole pipeline with the configured local orchestrator, holding the run folder.
 
@@ -117,6 +110,7 @@ def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> Lo
     once when another run holds the run folder.
     """
     paths = RunPaths(Path(config.run.output).resolve())
+    beam_args = beam_pipeline_args(config.run)  # checked before anything is created
     run_id = new_run_id()
     with hold_output(paths.output, run_id):
         pipeline = create_pipeline(
@@ -125,7 +119,7 @@ def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> Lo
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 str(paths.metadata_path)
             ),
-            beam_pipeline_args=beam_pipeline_args(config),
+            beam_pipeline_args=beam_args,
             runtime=runtime,
         )
         with ComponentProgress():

@@ -576,3 +576,44 @@ def test_package_yaml_is_plain_data():
     assert text.startswith("# KFP v2 pipeline package") and "bertpipe compile" in text
     assert "!!python" not in text
     assert yaml.safe_load_all(text)
+
+
+# -- Beam pipeline options ------------------------------------------------------------------------------
+BEAM_COMPONENTS = ("TextExampleGen", "StatisticsGen", "Transform", "Evaluator")
+
+
+def test_beam_options_are_written_for_every_beam_step(tmp_path):
+    """`--beam-arg` values reach each Beam component's container as arguments (where TFX's
+    KubeflowV2 compiler puts a Beam step's pipeline options), ExampleGen's driver hook too."""
+    beam_args = [
+        "--runner=PortableRunner",
+        "--job_endpoint=flink-jobserver:8099",
+        "--environment_type=EXTERNAL",
+        "--environment_config=localhost:50000",
+        "--experiments=beam_fn_api,use_deprecated_read",
+    ]
+    target = tmp_path / "flink.yaml"
+    flags = [f"--beam-arg={arg}" for arg in beam_args]
+    assert bertpipe(["compile", "--package", str(target), *flags]) == 0
+    spec = spec_of(target)
+    tasks, components = spec["root"]["dag"]["tasks"], spec["components"]
+    executors = spec["deploymentSpec"]["executors"]
+    for task in BEAM_COMPONENTS:
+        container = executors[components[tasks[task]["componentRef"]["name"]]["executorLabel"]][
+            "container"
+        ]
+        assert container["args"][-len(beam_args) :] == beam_args, task
+    hook = executors["TextExampleGen_executor"]["container"]["lifecycle"]["preCacheCheck"]
+    assert hook["args"][-len(beam_args) :] == beam_args
+    # The default package (build/pipeline.yaml) carries no Beam options: the DirectRunner's defaults.
+    committed = read_documents(BUILT_PACKAGE)[0]["deploymentSpec"]["executors"]
+    assert not [
+        a for e in committed.values() for a in e["container"]["args"] if a.startswith("--d")
+    ]
+
+
+def test_a_beam_option_that_cannot_work_stops_the_compile(tmp_path, capsys):
+    target = tmp_path / "dataflow.yaml"
+    with pytest.raises(ValueError, match=r"--runner=DataflowRunner needs .*sdk_container_image"):
+        bertpipe(["compile", "--package", str(target), "--beam-arg=--runner=DataflowRunner"])
+    assert not target.exists()

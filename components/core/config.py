@@ -40,13 +40,19 @@ RUNNERS = ("local", "beam")
 TRIM_PADDING_MODES = ("auto", "on", "off")
 
 
-def _flag(help_text: str, flag: str | None = None, choices: tuple[str, ...] | None = None):
-    """Metadata for a config field: its help text, and optionally its flag name and choices."""
-    return {"help": help_text, "flag": flag, "choices": choices}
+def _flag(
+    help_text: str,
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    repeat: bool = False,
+):
+    """Metadata for a config field: its help text, and optionally its flag name, its choices, and
+    whether a tuple field's flag is given once per value (`repeat`) instead of comma separated."""
+    return {"help": help_text, "flag": flag, "choices": choices, "repeat": repeat}
 
 
-def _setting(default, help_text: str, flag: str | None = None, choices=None):
-    return field(default=default, metadata=_flag(help_text, flag, choices))
+def _setting(default, help_text: str, flag: str | None = None, choices=None, repeat=False):
+    return field(default=default, metadata=_flag(help_text, flag, choices, repeat))
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,23 @@ class RunConfig:
     push_dir: str = _setting("", "where blessed models are pushed; '' = <output>/serving")
     runner: str = _setting("local", "local orchestrator", choices=RUNNERS)
     beam_workers: int = _setting(1, "Beam DirectRunner workers (processes when above 1)")
+    beam_args: tuple[str, ...] = _setting(
+        (),
+        "a Beam pipeline option for every Beam step (ExampleGen, StatisticsGen, Transform,"
+        " Evaluator); one flag per option, written with '=': --beam-arg=--runner=FlinkRunner"
+        " --beam-arg=--flink_master=HOST:8081 (README: Dataflow, Flink, Spark)",
+        flag="beam_arg",
+        repeat=True,
+    )
     enable_cache: bool = _setting(True, "reuse cached component outputs", flag="cache")
+
+    def __post_init__(self):
+        for arg in self.beam_args:
+            if not arg.startswith("--") or len(arg) < 3 or arg != arg.strip():
+                raise ValueError(
+                    f"beam_args entries are Beam pipeline options such as --runner=FlinkRunner"
+                    f" (flag: --beam-arg=--runner=FlinkRunner), got {arg!r}"
+                )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""Kubeflow Pipelines: compile the pipeline into a KFP v2 package, read packages, submit and
-schedule runs.
+"""Kubeflow Pipelines: compile the pipeline into a KFP v2 package, read packages, run them here,
+submit and schedule runs.
 
 compile.py (`bertpipe compile`: KubeflowV2DagRunner and what it does not offer), package.py (the
-one reader of a compiled package and its parameters), cron.py (KFP's six-field cron), client.py
+one reader of a compiled package and its parameters), local_run.py (`bertpipe run-package`: a
+package through kfp.local on this machine), cron.py (KFP's six-field cron), client.py
 (`bertpipe submit` / `schedule` through kfp.Client).
 """

@@ -8,6 +8,8 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
   run needs only what has no sensible default (`push_dir`, when no gs:// folder was compiled in);
 - `ProductionBaseline` is never cached: what is in production changes between runs with the same
   inputs;
+- the Beam pipeline options (`run.beam_args`, pipeline/beam_options.py) become arguments of every
+  container, as TFX's compiler writes them, so the Beam steps run on the runner they name;
 - the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
   and its node selector as a Kubernetes platform spec (a second YAML document, as kfp-kubernetes
   writes it); a Trainer on TPUs (`google.com/tpu`) runs the TPU image (build/Dockerfile.tpu);
@@ -35,11 +37,11 @@ from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.report import entrypoint as report_entrypoint
 from components.text_example_gen import input_split_config
+from pipeline.beam_options import beam_pipeline_args
+from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT
 from pipeline.kubeflow.vertex import vertex_trainer_config
 from pipeline.pipeline import create_pipeline
 
-# WORKDIR of build/Dockerfile: where the image holds this project.
-IMAGE_PROJECT_ROOT = "/bertpipe"
 # TFX needs a pipeline root to compile; KFP sets the real one per run (`--pipeline-root`, or the
 # cluster's default), so none is written into the package.
 _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
@@ -137,6 +139,7 @@ def compile_spec(config: Config) -> list[dict]:
     tfx_pipeline = create_pipeline(
         config,
         _COMPILE_ROOT,
+        beam_pipeline_args=beam_pipeline_args(config.run),
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
         vertex_trainer=vertex_trainer_config(config) if config.vertex.enabled else None,

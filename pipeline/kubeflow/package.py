@@ -20,6 +20,9 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 PACKAGE_SUFFIXES = (".yaml", ".yml")
+# WORKDIR of build/Dockerfile: where the image holds this project. A package names this project's
+# files (the bundled sample, schemas/) by their path there (compile.py).
+IMAGE_PROJECT_ROOT = "/bertpipe"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,509 @@
+"""Runs a compiled pipeline package on this machine through kfp's own local executor, kfp.local.
+
+`bertpipe run-package` is the smoke test of a package before `kfp run submit`: kfp 2.9's
+`kfp.local` walks the package's DAG, builds each task's ExecutorInput, resolves its placeholders
+and the run-time parameters, and passes artifacts from task to task, as the KFP backend does. It
+cannot run a TFX package as it stands; what it lacks is done here, in one task handler
+(`_TaskHandler`):
+
+- Each container task's resolved command and arguments run as a subprocess of this Python, with
+  the image's environment (components/core/env.py) and this checkout first on PYTHONPATH, instead
+  of in the image: kfp.local's SubprocessRunner refuses container components
+  (`validate_not_container_component`) and its DockerRunner needs a Docker daemon.
+- TFX's driver hook, ExampleGen's `lifecycle.preCacheCheck` (span, version and fingerprint of the
+  input), which kfp.local parses but never runs, runs first with the same ExecutorInput; what it
+  writes (parameter values, the output artifact's metadata) is merged into the ExecutorInput of
+  the task's executor, as Vertex AI Pipelines does.
+- Input artifacts get back the types their task declares: kfp.local rebuilds upstream artifacts
+  from `schemaTitle` alone, which TFX's types (`instanceSchema`) do not have, so they would arrive
+  as `system.Artifact` ("Could not import system.Artifact" in StatisticsGen).
+
+The package is adapted in memory before the run (the file is not touched): its components get
+the `comp-` prefix that kfp.local's task folders assume (it cuts five characters off every
+component name: "Trainer" would become "er"), and this project's files, which the package names
+by their path in the image (`/bertpipe/...`), are mapped to this checkout. The image, accelerator
+requests and node selectors are not used locally; caching is off (kfp.local has none).
+
+The one seam into kfp.local: kfp 2.9 picks the task handler of a container task from a fixed map
+of its two runner classes, looking the subprocess one up as
+`kfp.local.subprocess_task_handler.SubprocessTaskHandler` on every call. `_kfp_local_session`
+puts this module's handler there for the duration of a run (together with kfp.local's session
+settings) and puts the originals back afterwards, after checking that kfp is the version this
+was written against (KFP_VERSION). Runs are therefore one at a time per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import kfp
+import yaml
+from kfp import components as kfp_components
+from kfp import local as kfp_local
+from kfp.local import config as kfp_local_config
+from kfp.local import status as kfp_status
+from kfp.local import subprocess_task_handler, task_handler_interface
+from tfx.types import standard_component_specs
+
+from components.baseline import ProductionBaseline
+from components.core import env
+from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.config import PACKAGE_ROOT
+from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from pipeline.kubeflow.package import (
+    IMAGE_PROJECT_ROOT,
+    check_parameters,
+    load_package,
+    pipeline_parameters,
+    read_documents,
+)
+from pipeline.report import validation_failures
+
+# The kfp release whose kfp.local internals the seam above was checked against (pinned).
+KFP_VERSION = "2.9.0"
+# kfp.local's task folders are named after the component minus this prefix (what KFP's own
+# compiler writes; TFX's compiler does not).
+COMPONENT_PREFIX = "comp-"
+EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
+PYTHON_COMMANDS = ("python", "python3")
+DRIVER, EXECUTOR = "driver", "executor"
+LOG_TAIL_LINES = 40
+KFP_LOG = "kfp_local.log"
+# The output of ProductionBaseline: the model in production, for the Evaluator and the Trainer.
+(PRODUCTION_BASELINE_KEY,) = ProductionBaseline.SPEC_CLASS.OUTPUTS
+
+
+class LocalRunError(RuntimeError):
+    """A package cannot run locally, or one of its tasks failed (the message says which)."""
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One subprocess of a task: its driver hook or its executor."""
+
+    task: str
+    step: str  # DRIVER or EXECUTOR
+    command: tuple[str, ...]
+    executor_input: dict
+    returncode: int
+    seconds: float
+    log: Path
+
+    @property
+    def output_file(self) -> Path:
+        return Path(self.executor_input["outputs"]["outputFile"])
+
+
+@dataclass
+class PackageRun:
+    """What a local run of a package did, step by step, and where it left its artifacts."""
+
+    package: Path
+    arguments: dict[str, Any]
+    steps: list[StepRun] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path | None:
+        """The run's folder (kfp.local: <pipeline root>/<pipeline name>-<time>)."""
+        return self.steps[0].output_file.parent.parent if self.steps else None
+
+    @property
+    def failed(self) -> StepRun | None:
+        return next((step for step in self.steps if step.returncode != 0), None)
+
+    def executor(self, task: str) -> StepRun | None:
+        return next((s for s in self.steps if s.task == task and s.step == EXECUTOR), None)
+
+    def output(self, task: str, key: str) -> dict | None:
+        """The RuntimeArtifact (uri, metadata) that a task's executor wrote under `key`."""
+        step = self.executor(task)
+        if step is None or step.returncode != 0 or not step.output_file.is_file():
+            return None
+        written = json.loads(step.output_file.read_text(encoding="utf-8"))
+        artifacts = written.get("artifacts", {}).get(key, {}).get("artifacts", [])
+        return artifacts[0] if artifacts else None
+
+    def find_output(self, key: str) -> tuple[str, dict] | None:
+        """(task, artifact) of the last task that wrote an output named `key`."""
+        for step in reversed(self.steps):
+            found = self.output(step.task, key) if step.step == EXECUTOR else None
+            if found is not None:
+                return step.task, found
+        return None
+
+
+# -- the package, made runnable here ----------------------------------------------------------------
+def _local_paths(spec: dict, project_root: Path) -> dict:
+    """The spec with this project's files (`/bertpipe/...`, also inside JSON-encoded values)
+    named by their path in `project_root`. Only a path that starts a string is mapped, so that
+    e.g. gs://bucket/bertpipe/... stays as it is."""
+    root = str(project_root)
+    if '"' in root or "\\" in root:
+        raise LocalRunError(f"cannot map the image's {IMAGE_PROJECT_ROOT} to {root!r}")
+    text = re.sub(rf'(?<="){re.escape(IMAGE_PROJECT_ROOT)}(?=[/"])', root, json.dumps(spec))
+    return json.loads(text)
+
+
+def _with_component_prefix(spec: dict) -> dict:
+    """The spec with every component named `comp-<name>`, as kfp.local's task folders assume."""
+    renamed = {
+        name: name if name.startswith(COMPONENT_PREFIX) else COMPONENT_PREFIX + name
+        for name in spec.get("components", {})
+    }
+    spec = dict(spec)
+    spec["components"] = {renamed[name]: body for name, body in spec["components"].items()}
+    for task in spec["root"]["dag"]["tasks"].values():
+        task["componentRef"]["name"] = renamed[task["componentRef"]["name"]]
+    return spec
+
+
+@dataclass(frozen=True)
+class _Executor:
+    """A container executor of the package, and what running it locally needs."""
+
+    label: str
+    template: tuple[str, ...]  # command + args as in the package, with the {{$}} placeholder
+    hook: tuple[str, ...] | None  # lifecycle.preCacheCheck command + args
+    input_types: dict[str, dict]  # input artifact name -> declared artifactType
+
+    def executor_input(self, command: list[str]) -> str | None:
+        """The resolved ExecutorInput if `command` is this executor's, else None."""
+        if len(command) != len(self.template):
+            return None
+        resolved = None
+        for expected, given in zip(self.template, command, strict=True):
+            if expected == EXECUTOR_INPUT_PLACEHOLDER:
+                if resolved not in (None, given):
+                    return None
+                resolved = given
+            elif expected != given:
+                return None
+        return resolved
+
+
+def _executors(spec: dict) -> list[_Executor]:
+    types_of: dict[str, dict] = {}
+    for component in spec["components"].values():
+        declared = component.get("inputDefinitions", {}).get("artifacts", {})
+        types = {name: artifact["artifactType"] for name, artifact in declared.items()}
+        types_of.setdefault(component.get("executorLabel"), {}).update(types)
+    found = []
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor.get("container")
+        if container is None:
+            continue
+        template = tuple(container.get("command", [])) + tuple(container.get("args", []))
+        if EXECUTOR_INPUT_PLACEHOLDER not in template:
+            raise LocalRunError(
+                f"executor {label} has no {EXECUTOR_INPUT_PLACEHOLDER} (ExecutorInput) argument:"
+                " run-package runs packages compiled by TFX's KubeflowV2DagRunner"
+            )
+        pre_cache = container.get("lifecycle", {}).get("preCacheCheck")
+        hook = None
+        if pre_cache:
+            hook = tuple(pre_cache.get("command", [])) + tuple(pre_cache.get("args", []))
+        found.append(_Executor(label, template, hook, types_of.get(label, {})))
+    return found
+
+
+def _task_folders(spec: dict) -> dict[str, str]:
+    """{kfp.local's task folder name: the task(s) in the DAG} of a spec with prefixed components."""
+    tasks: dict[str, list[str]] = {}
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        component = task["componentRef"]["name"]
+        tasks.setdefault(component.removeprefix(COMPONENT_PREFIX), []).append(name)
+    return {folder: ", ".join(names) for folder, names in tasks.items()}
+
+
+# -- running tasks -----------------------------------------------------------------------------------
+def task_environment(project_root: Path = PACKAGE_ROOT) -> dict[str, str]:
+    """The environment of a task: the image's (components/core/env.py DEFAULTS, as the Dockerfile
+    sets them), this checkout first on PYTHONPATH, and this Python's folder first on PATH (the
+    image's `python`; Beam's worker processes are started as `python` too)."""
+    environ = env.apply(dict(os.environ))
+    python_path = [
+        str(project_root),
+        *filter(None, environ.get("PYTHONPATH", "").split(os.pathsep)),
+    ]
+    environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(python_path))
+    environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")])
+    return environ
+
+
+class _LocalRun:
+    """The state of one run: the package's executors, where to print, what ran."""
+
+    def __init__(self, record: PackageRun, spec: dict, project_root: Path, stream, verbose: bool):
+        self.record = record
+        self.executors = _executors(spec)
+        self.task_folders = _task_folders(spec)
+        self.project_root = project_root
+        self.environment = task_environment(project_root)
+        self.stream = stream
+        self.verbose = verbose
+
+    def say(self, text: str) -> None:
+        self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
+        self.stream.flush()
+
+    def find(self, command: list[str]) -> tuple[str, _Executor, dict]:
+        """(task, executor, ExecutorInput) of a command that kfp.local resolved."""
+        for executor in self.executors:
+            resolved = executor.executor_input(command)
+            if resolved is not None:
+                executor_input = json.loads(resolved)
+                folder = Path(executor_input["outputs"]["outputFile"]).parent.name
+                return self.task_folders.get(folder, folder), executor, executor_input
+        raise LocalRunError(
+            f"kfp.local asked to run a command that is no executor of the package: {command[:4]}"
+        )
+
+    def run_step(self, task: str, step: str, template, executor_input: dict) -> StepRun:
+        serialized = json.dumps(executor_input)
+        command = [serialized if part == EXECUTOR_INPUT_PLACEHOLDER else part for part in template]
+        if command and command[0] in PYTHON_COMMANDS:
+            command[0] = sys.executable
+        task_root = Path(executor_input["outputs"]["outputFile"]).parent
+        task_root.mkdir(parents=True, exist_ok=True)
+        log = task_root / f"{step}.log"
+        label = task if step == EXECUTOR else f"{task} ({step})"
+        self.say(f"{label} started")
+        started = time.monotonic()
+        with open(log, "w", encoding="utf-8") as sink:
+            returncode = self._execute(command, sink)
+        seconds = time.monotonic() - started
+        result = StepRun(task, step, tuple(command), executor_input, returncode, seconds, log)
+        self.record.steps.append(result)
+        if returncode == 0:
+            self.say(f"{label} finished in {seconds:.1f} s")
+        else:
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            self.say(f"{label} FAILED (exit {returncode}) after {seconds:.1f} s; log: {log}")
+            if not self.verbose:
+                self.stream.write("".join(f"    {line}\n" for line in tail))
+        return result
+
+    def _execute(self, command: list[str], sink: TextIO) -> int:
+        with subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=self.environment,
+            cwd=self.project_root,
+        ) as process:
+            try:
+                for line in process.stdout:
+                    sink.write(line)
+                    if self.verbose:
+                        self.stream.write(f"    {line}")
+            except BaseException:
+                process.kill()
+                raise
+            return process.wait()
+
+
+def _merge_driver_output(executor_input: dict, output_file: Path, task: str) -> dict:
+    """The ExecutorInput of the executor: the driver's parameter values and output artifact
+    metadata merged in, as Vertex AI Pipelines does before it runs the executor. The driver's
+    file is removed, so that the executor's ExecutorOutput is the only one there."""
+    if not output_file.is_file():
+        raise LocalRunError(f"the driver hook of {task} wrote no ExecutorOutput at {output_file}")
+    driver_output = json.loads(output_file.read_text(encoding="utf-8"))
+    output_file.unlink()
+    merged = json.loads(json.dumps(executor_input))
+    merged["inputs"].setdefault("parameterValues", {}).update(
+        driver_output.get("parameterValues", {})
+    )
+    for key, produced in driver_output.get("artifacts", {}).items():
+        targets = merged["outputs"]["artifacts"][key]["artifacts"]
+        for target, artifact in zip(targets, produced.get("artifacts", []), strict=False):
+            target.setdefault("metadata", {}).update(artifact.get("metadata", {}))
+    return merged
+
+
+def _restore_input_types(executor_input: dict, declared: Mapping[str, dict]) -> None:
+    """Gives each input artifact the type its task declares (kfp.local passes `system.Artifact`
+    for TFX's instanceSchema types)."""
+    for name, artifact_list in executor_input.get("inputs", {}).get("artifacts", {}).items():
+        if name in declared:
+            for artifact in artifact_list.get("artifacts", []):
+                artifact["type"] = declared[name]
+
+
+class _TaskHandler(task_handler_interface.ITaskHandler):
+    """kfp.local's handler for one container task (see the module docstring)."""
+
+    def __init__(self, run: _LocalRun, *, image, full_command, pipeline_root, runner) -> None:
+        del image, pipeline_root, runner  # the task runs here, in this Python environment
+        self.run_state = run
+        self.full_command = list(full_command)
+
+    def run(self) -> kfp_status.Status:
+        state = self.run_state
+        task, executor, executor_input = state.find(self.full_command)
+        _restore_input_types(executor_input, executor.input_types)
+        if executor.hook is not None:
+            driver = state.run_step(task, DRIVER, executor.hook, executor_input)
+            if driver.returncode != 0:
+                return kfp_status.Status.FAILURE
+            executor_input = _merge_driver_output(executor_input, driver.output_file, task)
+        result = state.run_step(task, EXECUTOR, executor.template, executor_input)
+        return kfp_status.Status.SUCCESS if result.returncode == 0 else kfp_status.Status.FAILURE
+
+
+@contextlib.contextmanager
+def _kfp_local_session(handler, pipeline_root: Path) -> Iterator[None]:
+    """kfp.local set up to run container tasks with `handler` (the seam; module docstring)."""
+    if kfp.__version__ != KFP_VERSION:
+        raise LocalRunError(
+            f"run-package drives kfp.local as of kfp {KFP_VERSION} (the pinned version); found kfp"
+            f" {kfp.__version__}: check pipeline/kubeflow/local_run.py against it"
+        )
+    previous_handler = subprocess_task_handler.SubprocessTaskHandler
+    previous_session = kfp_local_config.LocalExecutionConfig.instance
+    subprocess_task_handler.SubprocessTaskHandler = handler
+    try:
+        kfp_local.init(
+            runner=kfp_local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(pipeline_root),
+            raise_on_error=False,
+        )
+        yield
+    finally:
+        subprocess_task_handler.SubprocessTaskHandler = previous_handler
+        kfp_local_config.LocalExecutionConfig.instance = previous_session
+
+
+# -- the entry point ---------------------------------------------------------------------------------
+def run_package(
+    package: str | Path,
+    params: Mapping[str, Any] | None = None,
+    pipeline_root: str | Path = "runs/package",
+    *,
+    project_root: Path = PACKAGE_ROOT,
+    stream: TextIO | None = None,
+    verbose: bool = False,
+) -> PackageRun:
+    """Runs a compiled package locally through kfp.local; returns what ran.
+
+    `params` are the run-time parameters (checked against the package's declarations, as
+    `bertpipe submit` checks them). Progress lines go to `stream` (default: stdout), each step's
+    output to `<task folder>/{driver,executor}.log` (and to `stream` too when `verbose`), and
+    kfp.local's own log to `<run folder>/kfp_local.log`. Raises LocalRunError naming the task
+    that failed, ValueError or FileNotFoundError for a bad package or parameters.
+    """
+    stream = stream or sys.stdout
+    package = Path(package)
+    documents = read_documents(package)
+    spec_proto = load_package(package)  # strictly, as the KFP API server reads it
+    declared = pipeline_parameters(spec_proto)
+    arguments = {
+        name: float(value) if declared[name].type in ("NUMBER_DOUBLE", "DOUBLE") else value
+        for name, value in check_parameters(spec_proto, params).items()
+    }
+    arguments = _local_paths(arguments, project_root)
+    spec = _with_component_prefix(_local_paths(documents[0], project_root))
+    component = kfp_components.load_component_from_text(yaml.safe_dump(spec, sort_keys=True))
+
+    pipeline_root = Path(pipeline_root).resolve()
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    record = PackageRun(package=package, arguments=arguments)
+    state = _LocalRun(record, spec, project_root, stream, verbose)
+    images = sorted(
+        {
+            e["container"]["image"]
+            for e in spec["deploymentSpec"]["executors"].values()
+            if "container" in e
+        }
+    )
+    state.say(
+        f"Running {package} with kfp {kfp.__version__}'s local executor: each task as a"
+        f" subprocess of {sys.executable} (not in {', '.join(images)}), artifacts under"
+        f" {pipeline_root}"
+    )
+    kfp_log = io.StringIO()
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(kfp_log)
+    try:
+        with _kfp_local_session(functools.partial(_TaskHandler, state), pipeline_root), quiet:
+            component(**arguments)
+    finally:
+        if record.folder is not None:
+            (record.folder / KFP_LOG).write_text(kfp_log.getvalue(), encoding="utf-8")
+    failed = record.failed
+    if failed is not None:
+        raise LocalRunError(
+            f"task {failed.task} failed ({failed.step} exit code {failed.returncode}); its log:"
+            f" {failed.log}"
+        )
+    return record
+
+
+# -- what a run did ----------------------------------------------------------------------------------
+def _metadata(artifact: dict | None) -> dict[str, Any]:
+    """An artifact's metadata, with TFX's "custom:" prefix dropped and whole numbers as int."""
+    values = {}
+    for key, value in (artifact or {}).get("metadata", {}).items():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        values[key.removeprefix("custom:")] = value
+    return values
+
+
+def summary(run: PackageRun) -> str:
+    """What the run did, as `bertpipe run-package` prints it: the tasks in the order they ran,
+    the data counts, warm start, the model in production, the blessing and the push."""
+    tasks = list(dict.fromkeys(step.task for step in run.steps))
+    drivers = {step.task for step in run.steps if step.step == DRIVER}
+    order = [f"{task} (after its driver)" if task in drivers else task for task in tasks]
+    lines = ["", "=" * 72, f"Package run summary: {run.package}", "=" * 72]
+    lines.append(f"{len(tasks)} tasks ran, in this order: {', '.join(order)}")
+    lines.append(f"parameters: {json.dumps(run.arguments, sort_keys=True)}")
+    examples = run.find_output(standard_component_specs.EXAMPLES_KEY)
+    if examples is not None:
+        counts = read_rejected_summary(examples[1]["uri"]).get("splits", {})
+        for split, c in sorted(counts.items()):
+            lines.append(
+                f"data {split}: {c['rows_read']} rows read, {c['rows_accepted']} accepted,"
+                f" {c['rows_rejected']} rejected"
+            )
+    model_run = run.find_output(standard_component_specs.MODEL_RUN_KEY)
+    if model_run is not None:
+        warm_start = read_training_history(model_run[1]["uri"]).get("warm_start")
+        lines.append(
+            f"training warm-started from {warm_start}"
+            if warm_start
+            else "training started from the pretrained checkpoint"
+        )
+    baseline = run.find_output(PRODUCTION_BASELINE_KEY)
+    production = _metadata(baseline[1]) if baseline else {}
+    if production.get(HAS_MODEL):
+        lines.append(
+            f"model in production: version {production.get(VERSION)} ({production.get(SOURCE)})"
+        )
+    elif baseline is not None:
+        lines.append("no model in production: judged on the absolute threshold alone")
+    blessing = run.find_output(standard_component_specs.BLESSING_KEY)
+    pushed = _metadata((run.find_output(standard_component_specs.PUSHED_MODEL_KEY) or ("", {}))[1])
+    if blessing is not None and _metadata(blessing[1]).get("blessed"):
+        lines.append(f"BLESSED and pushed to {pushed.get('pushed_destination')}")
+    elif blessing is not None:
+        lines.append("NOT BLESSED, nothing pushed:")
+        evaluation = run.find_output(standard_component_specs.EVALUATION_KEY)
+        if evaluation is not None:
+            lines.extend(f"  - {why}" for why in validation_failures(evaluation[1]["uri"])[1])
+    lines.append(f"artifacts and logs: {run.folder}")
+    return "\n".join(lines)

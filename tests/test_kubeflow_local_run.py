@@ -1,0 +1,457 @@
+"""The compiled package executed end to end through kfp 2.9's own local executor (kfp.local), with
+the project's task handler (pipeline/kubeflow/local_run.py, `bertpipe run-package`): the committed
+build/pipeline.yaml twice (a first model pushed, then a warm-started run judged against it), and
+the same pipeline compiled with Beam options for a portable runner, whose Beam steps run through a
+Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+import yaml
+from kfp.local import subprocess_task_handler
+
+from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.config import Config
+from components.core.serving import predict, production_versions
+from pipeline.cli import main as bertpipe
+from pipeline.kubeflow import local_run
+from pipeline.kubeflow.compile import compile_pipeline
+from pipeline.kubeflow.local_run import (
+    DRIVER,
+    EXECUTOR,
+    LocalRunError,
+    run_package,
+    summary,
+    task_environment,
+)
+from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT, read_documents
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILT_PACKAGE = REPO_ROOT / "build" / "pipeline.yaml"
+SAMPLE = REPO_ROOT / "pipeline" / "sample_data"
+WORKER_PROBE = Path(__file__).resolve().parent / "worker_probe"  # sitecustomize.py
+TOKENIZER_OPS = ["CaseFoldUTF8", "WordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"]
+ROWS_PER_LABEL = {"train": 24, "eval": 12}
+BEAM_TASKS = ("TextExampleGen", "StatisticsGen", "Transform", "Evaluator")
+TRAIN_STEPS = 2
+
+
+# -- the runs ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    """A smaller copy of the bundled sample (train.csv, eval.csv): the run's data_root."""
+    folder = tmp_path_factory.mktemp("data")
+    for split, per_label in ROWS_PER_LABEL.items():
+        with open(SAMPLE / f"{split}.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        kept = [r for r in rows if r["label"] == "positive"][:per_label]
+        kept += [r for r in rows if r["label"] == "negative"][:per_label]
+        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(kept)
+    return folder
+
+
+def parameters(data: Path, checkpoint: Path, push_dir: Path, min_accuracy: float) -> dict:
+    return {
+        "data_root": str(data),
+        "checkpoint": str(checkpoint),
+        "train_steps": TRAIN_STEPS,
+        "min_accuracy": min_accuracy,
+        "push_dir": str(push_dir),
+    }
+
+
+@pytest.fixture(scope="module")
+def push_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serving")
+
+
+@pytest.fixture(scope="module")
+def first_run(small_data, tiny_checkpoint, push_dir, tmp_path_factory):
+    """The committed package, nothing in production yet: any model is blessed (min_accuracy 0)."""
+    params = parameters(small_data, tiny_checkpoint, push_dir, min_accuracy=0.0)
+    return run_package(BUILT_PACKAGE, params, tmp_path_factory.mktemp("first_root"))
+
+
+@pytest.fixture(scope="module")
+def second_run(first_run, small_data, tiny_checkpoint, push_dir, tmp_path_factory):
+    """The same package again, with the first run's model in production and min_accuracy 0.999."""
+    params = parameters(small_data, tiny_checkpoint, push_dir, min_accuracy=0.999)
+    return run_package(BUILT_PACKAGE, params, tmp_path_factory.mktemp("second_root"))
+
+
+def package_spec() -> dict:
+    return read_documents(BUILT_PACKAGE)[0]
+
+
+def container_of(spec: dict, task: str) -> dict:
+    component = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+    return spec["deploymentSpec"]["executors"][spec["components"][component]["executorLabel"]][
+        "container"
+    ]
+
+
+def metadata(artifact: dict) -> dict:
+    return {key.removeprefix("custom:"): value for key, value in artifact["metadata"].items()}
+
+
+# -- part 1: the committed package, through kfp.local -------------------------------------------------
+def test_every_task_runs_in_dag_order_from_the_package_commands(first_run):
+    spec = package_spec()
+    tasks = spec["root"]["dag"]["tasks"]
+    executed = [step.task for step in first_run.steps if step.step == EXECUTOR]
+    assert sorted(executed) == sorted(tasks) and len(executed) == 10
+    position = {task: i for i, task in enumerate(executed)}
+    for name, task in tasks.items():
+        for upstream in task.get("dependentTasks", []):
+            assert position[upstream] < position[name], f"{name} ran before {upstream}"
+
+    # Each step ran exactly the package's command and arguments, with {{$}} resolved by kfp.local
+    # (and `python` being this interpreter, the image's python).
+    for step in first_run.steps:
+        container = container_of(spec, step.task)
+        hook = container.get("lifecycle", {}).get("preCacheCheck", {})
+        source = hook if step.step == DRIVER else container
+        template = source["command"] + source["args"]
+        executor_input = json.dumps(step.executor_input)
+        expected = [executor_input if part == "{{$}}" else part for part in template]
+        assert expected[0] == "python"
+        assert list(step.command) == [sys.executable, *expected[1:]], step.task
+
+    # ExampleGen's driver hook ran first, then its executor.
+    drivers = [i for i, step in enumerate(first_run.steps) if step.step == DRIVER]
+    assert [first_run.steps[i].task for i in drivers] == ["TextExampleGen"]
+    after = first_run.steps[drivers[0] + 1]
+    assert (after.task, after.step) == ("TextExampleGen", EXECUTOR)
+    # kfp.local's own handler is back in place.
+    assert subprocess_task_handler.SubprocessTaskHandler.__module__ == (
+        "kfp.local.subprocess_task_handler"
+    )
+
+
+def test_the_driver_output_reaches_example_gen_and_artifacts_keep_their_types(first_run):
+    driver, executor = (s for s in first_run.steps if s.task == "TextExampleGen")
+    assert (
+        driver.executor_input["outputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"] == {}
+    )
+    given = driver.executor_input["inputs"]["parameterValues"]
+    merged = executor.executor_input["inputs"]["parameterValues"]
+    assert {k: v for k, v in merged.items() if k in given} == given
+    assert {"span", "input_fingerprint"} <= set(merged) - set(given)
+    fingerprint = merged["input_fingerprint"]
+    assert fingerprint.startswith("split:train,num_files:1")
+    output = executor.executor_input["outputs"]["artifacts"]["examples"]["artifacts"][0]
+    assert output["metadata"]["input_fingerprint"] == fingerprint  # before the executor ran
+    written = first_run.output("TextExampleGen", "examples")
+    assert written["metadata"]["input_fingerprint"] == fingerprint
+
+    # Upstream artifacts arrive with the TFX types their consumer declares (kfp.local alone would
+    # pass `system.Artifact`).
+    spec = package_spec()
+    checked = 0
+    for step in first_run.steps:
+        component = spec["root"]["dag"]["tasks"][step.task]["componentRef"]["name"]
+        declared = spec["components"][component].get("inputDefinitions", {}).get("artifacts", {})
+        for name, artifacts in step.executor_input["inputs"].get("artifacts", {}).items():
+            for artifact in artifacts["artifacts"]:
+                assert artifact["type"] == declared[name]["artifactType"], (step.task, name)
+                checked += 1
+    assert checked >= 15
+    statistics_input = first_run.executor("StatisticsGen").executor_input["inputs"]["artifacts"]
+    assert (
+        "title: tfx.Examples"
+        in statistics_input["examples"]["artifacts"][0]["type"]["instanceSchema"]
+    )
+    # Task folders are named after the components (kfp.local assumes a `comp-` prefix).
+    assert {p.name for p in first_run.folder.iterdir() if p.is_dir()} == set(
+        spec["root"]["dag"]["tasks"]
+    )
+
+
+def test_run_time_parameters_take_effect_and_a_version_is_pushed(
+    first_run, small_data, tiny_checkpoint, push_dir
+):
+    counts = read_rejected_summary(first_run.output("TextExampleGen", "examples")["uri"])
+    for split, per_label in ROWS_PER_LABEL.items():  # data_root: the small copy, not the sample
+        assert counts["splits"][split]["rows_read"] == 2 * per_label
+    history = read_training_history(first_run.output("Trainer", "model_run")["uri"])
+    assert [step["step"] for step in history["steps"]] == list(range(1, TRAIN_STEPS + 1))
+    assert history["config"]["model"]["checkpoint"] == str(tiny_checkpoint)
+    assert history["warm_start"] == ""  # nothing was in production
+    assert metadata(first_run.output("Evaluator", "blessing"))["blessed"] == 1
+    (version,) = production_versions(str(push_dir))
+    pushed = metadata(first_run.output("Pusher", "pushed_model"))
+    assert pushed["pushed"] == 1 and pushed["pushed_destination"] == str(push_dir / str(version))
+    labels = [p.label for p in predict(pushed["pushed_destination"], ["a wonderful product"])]
+    assert labels[0] in {"negative", "positive"}
+    text = summary(first_run)
+    assert f"BLESSED and pushed to {push_dir / str(version)}" in text
+    assert "data train: 48 rows read, 48 accepted, 0 rejected" in text
+
+
+def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
+    first_run, second_run, push_dir
+):
+    (version,) = production_versions(str(push_dir))  # the second run pushed nothing
+    baseline = metadata(second_run.output("ProductionBaseline", "baseline"))
+    assert baseline["has_model"] == 1 and int(baseline["production_version"]) == version
+    history = read_training_history(second_run.output("Trainer", "model_run")["uri"])
+    assert history["warm_start"].startswith(
+        second_run.output("ProductionBaseline", "baseline")["uri"]
+    )
+
+    evaluation = second_run.output("Evaluator", "evaluation")["uri"]
+    models = {
+        kv.key.model_name
+        for metrics in tfma.load_metrics(evaluation)
+        for kv in metrics.metric_keys_and_values
+    }
+    assert "baseline" in models  # the model in production was evaluated beside the candidate
+    assert metadata(second_run.output("Evaluator", "blessing"))["blessed"] == 0
+    assert metadata(second_run.output("Pusher", "pushed_model"))["pushed"] == 0
+    text = summary(second_run)
+    assert "NOT BLESSED, nothing pushed" in text and "lower_bound { value: 0.999 }" in text
+    assert f"model in production: version {version}" in text
+    assert "training warm-started from" in text
+
+
+def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
+    """A package whose first task fails: the committed one cut down to ImportSchemaGen, with a
+    schema file that does not exist."""
+    spec = package_spec()
+    task = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]
+    missing = tmp_path / "nowhere" / "schema.pbtxt"
+    task["inputs"]["parameters"]["schema_file"]["runtimeValue"]["constant"] = str(missing)
+    spec["root"]["dag"]["tasks"] = {"ImportSchemaGen": task}
+    spec["components"] = {"ImportSchemaGen": spec["components"]["ImportSchemaGen"]}
+    executors = spec["deploymentSpec"]["executors"]
+    spec["deploymentSpec"]["executors"] = {
+        "ImportSchemaGen_executor": executors["ImportSchemaGen_executor"]
+    }
+    package = tmp_path / "broken.yaml"
+    package.write_text(yaml.safe_dump(spec))
+    code = bertpipe(
+        [
+            "run-package", str(package),
+            "--param", f"push_dir={tmp_path / 'serving'}",
+            "--pipeline-root", str(tmp_path / "root"),
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(
+        "bertpipe run-package: task ImportSchemaGen failed (executor exit code 1)"
+    )
+    log = Path(line.rsplit("its log: ", 1)[1])
+    assert log.name == "executor.log" and str(missing) in log.read_text()
+    assert "ImportSchemaGen FAILED (exit 1)" in captured.out  # the progress line, then the log tail
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], r"missing pipeline parameter\(s\) \['push_dir'\]"),
+        (["--param", "push_dir=/tmp/x", "--param", "train_steps=many"], "declared NUMBER_INTEGER"),
+        (["--param", "push_dir=/tmp/x", "--param", "epochs=3"], "unknown pipeline parameter"),
+    ],
+)
+def test_bad_parameters_are_refused_before_anything_runs(tmp_path, capsys, argv, message):
+    root = tmp_path / "root"
+    code = bertpipe(["run-package", str(BUILT_PACKAGE), "--pipeline-root", str(root), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("bertpipe run-package: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err
+    assert not root.exists()
+
+
+def test_a_kfp_other_than_the_pinned_one_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setattr(local_run.kfp, "__version__", "2.10.0")
+    with pytest.raises(LocalRunError, match=r"kfp 2\.9\.0 .* found kfp 2\.10\.0"):
+        run_package(BUILT_PACKAGE, {"push_dir": str(tmp_path)}, tmp_path / "root")
+    assert subprocess_task_handler.SubprocessTaskHandler.__module__ == (
+        "kfp.local.subprocess_task_handler"
+    )
+
+
+def test_image_paths_are_mapped_to_this_checkout_and_nothing_else():
+    spec = {
+        "a": f"{IMAGE_PROJECT_ROOT}/schemas/sample/schema.pbtxt",
+        "b": json.dumps({"config": json.dumps({"data": f"{IMAGE_PROJECT_ROOT}/pipeline/x"})}),
+        "c": f"gs://bucket{IMAGE_PROJECT_ROOT}/data",
+        "d": f"{IMAGE_PROJECT_ROOT}x/y",
+    }
+    mapped = local_run._local_paths(spec, Path("/checkout"))
+    assert mapped["a"] == "/checkout/schemas/sample/schema.pbtxt"
+    assert json.loads(json.loads(mapped["b"])["config"]) == {"data": "/checkout/pipeline/x"}
+    assert mapped["c"] == spec["c"] and mapped["d"] == spec["d"]
+
+
+# -- part 2: the same pipeline with Beam options for a portable runner (Flink, Spark) ---------------
+@dataclass(frozen=True)
+class BeamCluster:
+    job_endpoint: str
+    worker_pool: str
+    worker_pool_pid: int
+    probe_dir: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"{process.args} exited with {process.returncode}: {log.read_text()[-3000:]}"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("localhost", port), 1):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"nothing listens on port {port} after {timeout} s: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def beam_cluster(tmp_path_factory):
+    """Beam's job service on localhost and an external SDK worker pool, each its own process, as a
+    Flink or Spark job server with a worker pool beside it. The pool's processes load
+    tests/worker_probe/sitecustomize.py, which records the tokenizer ops each one registers."""
+    folder = tmp_path_factory.mktemp("beam_cluster")
+    probe_dir = folder / "probe"
+    probe_dir.mkdir()
+    environ = task_environment()
+    environ["PYTHONPATH"] = os.pathsep.join([str(WORKER_PROBE), environ["PYTHONPATH"]])
+    environ["BERTPIPE_WORKER_PROBE_DIR"] = str(probe_dir)
+    job_port, pool_port = _free_port(), _free_port()
+    commands = {
+        "job_service": [
+            sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+            "--port", str(job_port),
+        ],
+        "worker_pool": [
+            sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+            "--service_port", str(pool_port),
+        ],
+    }  # fmt: skip
+    processes = {}
+    try:
+        for name, command in commands.items():
+            with open(folder / f"{name}.log", "w") as log:
+                processes[name] = subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=environ,
+                    start_new_session=True,  # its own process group: the pool's workers too
+                )
+        _wait_for(job_port, processes["job_service"], folder / "job_service.log")
+        _wait_for(pool_port, processes["worker_pool"], folder / "worker_pool.log")
+        yield BeamCluster(
+            f"localhost:{job_port}",
+            f"localhost:{pool_port}",
+            processes["worker_pool"].pid,
+            probe_dir,
+        )
+    finally:
+        for process in processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def portable_args(beam_cluster) -> tuple[str, ...]:
+    return (
+        "--runner=PortableRunner",
+        f"--job_endpoint={beam_cluster.job_endpoint}",
+        "--environment_type=EXTERNAL",
+        f"--environment_config={beam_cluster.worker_pool}",
+    )
+
+
+@pytest.fixture(scope="module")
+def portable_run(portable_args, small_data, tiny_checkpoint, tmp_path_factory):
+    """The pipeline compiled with the portable runner's Beam options, run like the first run."""
+    folder = tmp_path_factory.mktemp("portable")
+    package = compile_pipeline(
+        Config().replace(run={"beam_args": portable_args}), folder / "pipeline.yaml"
+    )
+    params = parameters(small_data, tiny_checkpoint, folder / "serving", min_accuracy=0.0)
+    return run_package(package, params, folder / "root")
+
+
+def transformed_examples(run, split: str) -> list[str]:
+    """The Transform's examples of a split, each as canonical JSON, sorted (shards and feature
+    order differ between runners)."""
+    uri = run.output("Transform", "transformed_examples")["uri"]
+    files = sorted(tf.io.gfile.glob(f"{uri}/Split-{split}/*"))
+    examples = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        examples.append(
+            json.dumps(
+                {
+                    name: [
+                        v.decode() if isinstance(v, bytes) else v
+                        for v in (f.int64_list.value or f.bytes_list.value or f.float_list.value)
+                    ]
+                    for name, f in features.items()
+                },
+                sort_keys=True,
+            )
+        )
+    return sorted(examples)
+
+
+def test_the_beam_steps_run_on_a_portable_runner_with_the_direct_runners_output(
+    first_run, portable_run, portable_args
+):
+    for task in BEAM_TASKS:  # the options reached every Beam step, as container arguments
+        command = portable_run.executor(task).command
+        assert list(command[-len(portable_args) :]) == list(portable_args), task
+    for split in ("train", "eval"):
+        portable, direct = (transformed_examples(r, split) for r in (portable_run, first_run))
+        assert len(portable) == 2 * ROWS_PER_LABEL[split] and portable == direct, split
+    vocabularies = [
+        sorted(
+            (p.name, p.read_bytes())
+            for p in Path(r.output("Transform", "transform_graph")["uri"]).rglob("*")
+            if p.is_file() and "assets" in p.parts
+        )
+        for r in (portable_run, first_run)
+    ]
+    assert vocabularies[0] and vocabularies[0] == vocabularies[1]
+    assert metadata(portable_run.output("Evaluator", "blessing"))["blessed"] == 1
+    assert metadata(portable_run.output("Pusher", "pushed_model"))["pushed"] == 1
+
+
+def test_the_sdk_worker_processes_register_the_tokenizer_ops(portable_run, beam_cluster):
+    probes = [json.loads(p.read_text()) for p in beam_cluster.probe_dir.glob("*.json")]
+    workers = [p for p in probes if p["ppid"] == beam_cluster.worker_pool_pid]
+    # Transform's and the Evaluator's Beam jobs load graphs with the tokenizer's ops, each in
+    # its own SDK worker process, started by the pool (not by this process or a task's).
+    assert len({p["pid"] for p in workers}) >= 2, probes
+    assert all(p["registered"] == TOKENIZER_OPS for p in workers), workers
