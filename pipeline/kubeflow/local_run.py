@@ -55,13 +55,12 @@ from kfp import local as kfp_local
 from kfp.local import config as kfp_local_config
 from kfp.local import status as kfp_status
 from kfp.local import subprocess_task_handler, task_handler_interface
-from tfx.types import standard_component_specs
+from tfx.dsl.io import fileio
 
-from components.baseline import ProductionBaseline
 from components.core import env
-from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.artifacts import REPORT_SUMMARY_FILE
 from components.core.config import PACKAGE_ROOT
-from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from components.report.executor import REPORT_KEY
 from pipeline.kubeflow.package import (
     IMAGE_PROJECT_ROOT,
     check_parameters,
@@ -69,7 +68,6 @@ from pipeline.kubeflow.package import (
     pipeline_parameters,
     read_documents,
 )
-from pipeline.report import validation_failures
 
 # The kfp release whose kfp.local internals the seam above was checked against (pinned).
 KFP_VERSION = "2.9.0"
@@ -81,8 +79,6 @@ PYTHON_COMMANDS = ("python", "python3")
 DRIVER, EXECUTOR = "driver", "executor"
 LOG_TAIL_LINES = 40
 KFP_LOG = "kfp_local.log"
-# The output of ProductionBaseline: the model in production, for the Evaluator and the Trainer.
-(PRODUCTION_BASELINE_KEY,) = ProductionBaseline.SPEC_CLASS.OUTPUTS
 
 
 class LocalRunError(RuntimeError):
@@ -453,57 +449,20 @@ def run_package(
 
 
 # -- what a run did ----------------------------------------------------------------------------------
-def _metadata(artifact: dict | None) -> dict[str, Any]:
-    """An artifact's metadata, with TFX's "custom:" prefix dropped and whole numbers as int."""
-    values = {}
-    for key, value in (artifact or {}).get("metadata", {}).items():
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        values[key.removeprefix("custom:")] = value
-    return values
-
-
 def summary(run: PackageRun) -> str:
     """What the run did, as `bertpipe run-package` prints it: the tasks in the order they ran,
-    the data counts, warm start, the model in production, the blessing and the push."""
+    the parameters, then the run's own Report step's summary (what a local run prints)."""
     tasks = list(dict.fromkeys(step.task for step in run.steps))
     drivers = {step.task for step in run.steps if step.step == DRIVER}
     order = [f"{task} (after its driver)" if task in drivers else task for task in tasks]
     lines = ["", "=" * 72, f"Package run summary: {run.package}", "=" * 72]
     lines.append(f"{len(tasks)} tasks ran, in this order: {', '.join(order)}")
     lines.append(f"parameters: {json.dumps(run.arguments, sort_keys=True)}")
-    examples = run.find_output(standard_component_specs.EXAMPLES_KEY)
-    if examples is not None:
-        counts = read_rejected_summary(examples[1]["uri"]).get("splits", {})
-        for split, c in sorted(counts.items()):
-            lines.append(
-                f"data {split}: {c['rows_read']} rows read, {c['rows_accepted']} accepted,"
-                f" {c['rows_rejected']} rejected"
-            )
-    model_run = run.find_output(standard_component_specs.MODEL_RUN_KEY)
-    if model_run is not None:
-        warm_start = read_training_history(model_run[1]["uri"]).get("warm_start")
-        lines.append(
-            f"training warm-started from {warm_start}"
-            if warm_start
-            else "training started from the pretrained checkpoint"
-        )
-    baseline = run.find_output(PRODUCTION_BASELINE_KEY)
-    production = _metadata(baseline[1]) if baseline else {}
-    if production.get(HAS_MODEL):
-        lines.append(
-            f"model in production: version {production.get(VERSION)} ({production.get(SOURCE)})"
-        )
-    elif baseline is not None:
-        lines.append("no model in production: judged on the absolute threshold alone")
-    blessing = run.find_output(standard_component_specs.BLESSING_KEY)
-    pushed = _metadata((run.find_output(standard_component_specs.PUSHED_MODEL_KEY) or ("", {}))[1])
-    if blessing is not None and _metadata(blessing[1]).get("blessed"):
-        lines.append(f"BLESSED and pushed to {pushed.get('pushed_destination')}")
-    elif blessing is not None:
-        lines.append("NOT BLESSED, nothing pushed:")
-        evaluation = run.find_output(standard_component_specs.EVALUATION_KEY)
-        if evaluation is not None:
-            lines.extend(f"  - {why}" for why in validation_failures(evaluation[1]["uri"])[1])
+    report = run.find_output(REPORT_KEY)
+    if report is None:
+        lines.append("the package has no Report step: see the task logs for what happened")
+    else:
+        with fileio.open(os.path.join(report[1]["uri"], REPORT_SUMMARY_FILE)) as handle:
+            lines.append(handle.read().strip("\n"))
     lines.append(f"artifacts and logs: {run.folder}")
     return "\n".join(lines)
