@@ -1,4 +1,4 @@
-"""Choosing the tf.distribute strategy and the Keras mixed-precision policy for training.
+"""Choosing the tf.distribute strategy for training (the precision policy: precision.py).
 
 `select_strategy(config.train)` returns a ready strategy:
 
@@ -14,10 +14,6 @@
 - `auto`: TPU if an address is configured (flag or environment), multi-worker if TF_CONFIG names
   more than one task, mirrored if there is more than one GPU, else the default strategy (which
   places work on the one GPU when there is one).
-
-`select_precision(config.train, strategy)` resolves `mixed_precision=auto` (mixed_bfloat16 on a
-TPU, float32 elsewhere); the Trainer builds the model under that Keras policy, and the model keeps
-its classification layer and softmax in float32 whatever the policy.
 """
 
 from __future__ import annotations
@@ -258,11 +254,3 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
-
-
-# -- precision -----------------------------------------------------------------------------------
-def select_precision(train_config: TrainConfig, strategy: tf.distribute.Strategy) -> str:
-    """The Keras policy name: the configured one, or for 'auto' mixed_bfloat16 on TPU, else float32."""
-    if train_config.mixed_precision != "auto":
-        return train_config.mixed_precision
-    return "mixed_bfloat16" if is_tpu(strategy) else "float32"
