@@ -558,6 +558,9 @@ def test_run_fn_trains_writes_history_and_exports_a_raw_text_model(
     assert [r["step"] for r in history["steps"]] == list(range(1, 9))
     assert all({"loss", "accuracy", "learning_rate"} <= set(r) for r in history["steps"])
     assert history["eval"]["examples"] == 37 and 0 <= history["eval"]["accuracy"] <= 1
+    native = precisions.native_bf16_flags(precisions.cpu_flags())
+    assert history["precision"] == ("mixed_bfloat16" if native else "float32")  # auto
+    assert history["precision_reason"].startswith("auto: ")
     assert history["resumed_at"] == []
     assert tf.io.gfile.glob(os.path.join(fn_args.model_run_dir, "train", "events.out.*"))
     assert not tf.io.gfile.exists(trainer.resume_dir(fn_args, config))  # removed after export
@@ -787,6 +790,7 @@ def test_real_checkpoint_learns_sst2(shared_data, tmp_path, make_fn_args, make_t
         model={"max_seq_length": 64},
         train={
             "train_steps": 60,
+            "eval_steps": 0,  # the whole dev split
             "batch_size": 32,
             "checkpoint_every": 60,
             "strategy": "cpu",

@@ -125,7 +125,13 @@ class TrainConfig:
         " bfloat16 (avx512_bf16 or amx_bf16 flags), float32 elsewhere",
         choices=PRECISIONS,
     )
-    jit_compile: bool = _setting(True, "compile the training step with XLA", flag="xla")
+    jit_compile: bool = _setting(
+        False,
+        "compile the training step with XLA, once per bucket length used: on a CPU with native"
+        " bfloat16 about 2x faster steps (BENCHMARKS.md) for tens of seconds of compilation per"
+        " length, so it pays off on long runs; a TPU compiles with XLA either way",
+        flag="xla",
+    )
     steps_per_execution: int = _setting(1, "training steps per tf.function call")
     trim_padding: str = _setting(
         "auto",

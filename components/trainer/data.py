@@ -88,14 +88,21 @@ def trim_batch(features: dict, buckets: tuple[int, ...]) -> dict:
     return {name: value[:, :target] for name, value in features.items()}
 
 
-def _parser(tf_transform_output: tft.TFTransformOutput, trim_padding: bool = False):
+def _parser(
+    tf_transform_output: tft.TFTransformOutput,
+    trim_padding: bool = False,
+    buckets: tuple[int, ...] = (),
+):
     """serialized [batch] -> (features {name: int32 [batch, length]}, label_id int64 [batch]).
 
     length = max_seq_length, or with `trim_padding` the batch's bucket (`trim_batch`).
     """
     full_spec = tf_transform_output.transformed_feature_spec()
     spec = {name: full_spec[name] for name in (*MODEL_INPUT_KEYS, LABEL_ID)}
-    buckets = length_buckets(sequence_length(tf_transform_output)) if trim_padding else ()
+    if trim_padding:
+        buckets = buckets or length_buckets(sequence_length(tf_transform_output))
+    else:
+        buckets = ()
 
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
@@ -145,6 +152,7 @@ def make_train_dataset(
     skip_batches: int = 0,
     trim_padding: bool = False,
     sort_window: int = 1,
+    buckets: tuple[int, ...] = (),
 ) -> tf.data.Dataset:
     """Shuffled, repeated batches of the global batch size, every shape static unless
     `trim_padding` (then [batch, bucket length]; see `trim_batch`). With `trim_padding` and
@@ -152,6 +160,7 @@ def make_train_dataset(
 
     `skip_batches` skips the batches a resumed run has already trained on (the order is
     deterministic for a given seed, so the resumed run sees the batches it would have seen).
+    `buckets` replaces the default bucket lengths (`length_buckets(max_seq_length)`).
     """
     if sort_window < 1:
         raise ValueError(f"sort_window must be at least 1 batch, got {sort_window}")
@@ -169,12 +178,12 @@ def make_train_dataset(
         if skip_batches:
             dataset = dataset.skip(skip_batches)
         dataset = dataset.map(
-            _parser(tf_transform_output, trim_padding), num_parallel_calls=tf.data.AUTOTUNE
+            _parser(tf_transform_output, trim_padding, buckets), num_parallel_calls=tf.data.AUTOTUNE
         )
         return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
     parse = _parser(tf_transform_output)
-    buckets = length_buckets(sequence_length(tf_transform_output))
+    buckets = buckets or length_buckets(sequence_length(tf_transform_output))
     # Windows are numbered before the skip, so a window's batch order (seeded by its number)
     # does not depend on where a run starts; whole windows are skipped unparsed.
     windows = dataset.batch(batch_size * sort_window, drop_remainder=True).enumerate()
