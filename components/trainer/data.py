@@ -129,7 +129,7 @@ def sorted_window(features: dict, label: tf.Tensor, batches: int, seed: tf.Tenso
 
     def arrange(value):
         value = tf.gather(value, order)
-        value = tf.reshape(value, tf.concat([[batches, -1], tf.shape(value)[1:]], axis=0))
+        value = tf.reshape(value, [batches, -1, *value.shape[1:]])  # static: [W, B, ...]
         return tf.gather(value, batch_order)
 
     return {name: arrange(value) for name, value in features.items()}, arrange(label)
