@@ -8,7 +8,10 @@ $TMPDIR/bertpipe-peer-venv) with `python3 -m venv` and pip. The benchmarks (trai
 serving.py) start `Peer()`, a worker process in that venv that loads
 `BertForSequenceClassification` from the same checkpoint folder and answers timing requests
 (JSON lines on stdin/stdout), so that the project's variants and the peer's take turns within one
-benchmark run on the same machine.
+benchmark run on the same machine. `threads` sets torch's intra-op threads (default: all cores);
+on a machine shared with other processes, PyTorch's OpenMP threads wait for each other at every
+op when one of them is descheduled, which TensorFlow's thread pool does not, so the benchmarks
+can run both with one thread (`--threads 1`) for a like-for-like comparison there.
 
 This file is also the worker itself (`python peer.py --worker`, run by the peer venv's Python):
 it imports only torch, transformers and the standard library.
@@ -47,7 +50,9 @@ def ensure_venv(venv: Path | str = DEFAULT_VENV) -> Path:
 class Peer:
     """A worker process in the peer venv; `call(op, **args)` sends one request, returns the reply."""
 
-    def __init__(self, checkpoint: str, num_labels: int = 2, venv: Path = DEFAULT_VENV):
+    def __init__(
+        self, checkpoint: str, num_labels: int = 2, venv: Path = DEFAULT_VENV, threads: int = 0
+    ):
         python = ensure_venv(venv)
         env = {
             **os.environ,
@@ -63,7 +68,7 @@ class Peer:
             bufsize=1,
             env=env,
         )
-        self.info = self.call("load", checkpoint=checkpoint, num_labels=num_labels)
+        self.info = self.call("load", checkpoint=checkpoint, num_labels=num_labels, threads=threads)
 
     def call(self, op: str, **args) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -89,10 +94,10 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
     import torch
     from transformers import BertForSequenceClassification, BertTokenizerFast
 
-    torch.set_num_threads(os.cpu_count() or 1)
     state: dict = {}
 
-    def load(checkpoint: str, num_labels: int):
+    def load(checkpoint: str, num_labels: int, threads: int = 0):
+        torch.set_num_threads(threads or os.cpu_count() or 1)
         torch.manual_seed(0)
         state["checkpoint"] = checkpoint
         state["tokenizer"] = BertTokenizerFast.from_pretrained(checkpoint)

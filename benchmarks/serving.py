@@ -94,12 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peer-venv", default=str(DEFAULT_VENV))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads for TensorFlow (intra- and inter-op) and the peer's torch; 0 = all cores",
+    )
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--output-name", default="", help="results/serving_<name>.json")
     args = parser.parse_args(argv)
 
     import numpy as np
     import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig
@@ -143,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - begin)
         return times
 
-    peer = None if args.no_peer else Peer(resolve_checkpoint(""), 2, venv=args.peer_venv)
+    peer = (
+        None
+        if args.no_peer
+        else Peer(resolve_checkpoint(""), 2, venv=args.peer_venv, threads=args.threads)
+    )
     variants = {
         "ours full_length (before)": lambda b: ours("full_length", b),
         "ours real_length (after)": lambda b: ours("real_length", b),
@@ -171,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_probability_difference_full_vs_real_length": worst,
         "dev_sentences": len(texts),
         "peer": peer.info if peer is not None else None,
+        "threads": args.threads or "all cores",
         "variants": {},
     }
     for name, by_batch in times.items():

@@ -167,12 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=4096, help="SST-2 sentences used")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
     parser.add_argument("--peer-venv", default=str(DEFAULT_VENV))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads for TensorFlow (intra- and inter-op) and the peer's torch; 0 = all cores",
+    )
     parser.add_argument("--output-name", default="", help="results/training_<name>.json")
     parser.add_argument("--ghz", type=float, default=0.0, help="clock for the peak (0 = cpuinfo)")
     args = parser.parse_args(argv)
 
     import numpy as np
     import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig, TrainConfig
@@ -213,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         if v["kind"] == "peer":
             if peer is None:
-                peer = Peer(resolve_checkpoint(""), 2, venv=args.peer_venv)
+                peer = Peer(resolve_checkpoint(""), 2, venv=args.peer_venv, threads=args.threads)
                 print(f"peer: {peer.info}", flush=True)
             variants[name] = v
             continue
@@ -356,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             "not counted)",
         },
         "peer": peer.info if peer is not None else None,
+        "threads": args.threads or "all cores",
         "variants": {},
     }
     for name, v in variants.items():
