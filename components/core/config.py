@@ -128,8 +128,8 @@ class TrainConfig:
     jit_compile: bool = _setting(
         False,
         "compile the training step with XLA, once per bucket length used: on a CPU with native"
-        " bfloat16 about 2x faster steps (BENCHMARKS.md) for tens of seconds of compilation per"
-        " length, so it pays off on long runs; a TPU compiles with XLA either way",
+        " bfloat16 about 1.6x faster steps (BENCHMARKS.md) for a compilation per length, so it"
+        " pays off on long runs; a TPU compiles with XLA either way",
         flag="xla",
     )
     steps_per_execution: int = _setting(1, "training steps per tf.function call")
