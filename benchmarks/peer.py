@@ -33,6 +33,26 @@ DEFAULT_VENV = Path(tempfile.gettempdir()) / "bertpipe-peer-venv"
 
 
 # -- the driver side (runs in the project's venv) ---------------------------------------------------
+def add_peer_arguments(parser) -> None:
+    """--peer-venv and --threads, for the benchmarks that run the peer."""
+    parser.add_argument("--peer-venv", default=str(DEFAULT_VENV))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads for TensorFlow (intra- and inter-op) and the peer's torch; 0 = all cores",
+    )
+
+
+def use_threads(threads: int) -> None:
+    """Limits TensorFlow's thread pools to `threads` (0: leave them); before any TF op runs."""
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
 def ensure_venv(venv: Path | str = DEFAULT_VENV) -> Path:
     """The peer venv's python, creating the venv and installing PEER_PACKAGES when missing."""
     venv = Path(venv)

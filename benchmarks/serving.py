@@ -33,7 +33,7 @@ import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import SST2, write_results
-from benchmarks.peer import DEFAULT_VENV, Peer
+from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
 
 
@@ -93,13 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20, help="batches of 32 per round")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--peer-venv", default=str(DEFAULT_VENV))
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="threads for TensorFlow (intra- and inter-op) and the peer's torch; 0 = all cores",
-    )
+    add_peer_arguments(parser)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--output-name", default="", help="results/serving_<name>.json")
     args = parser.parse_args(argv)
@@ -107,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
 
     from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig

@@ -46,7 +46,7 @@ import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import machine, write_results
-from benchmarks.peer import DEFAULT_VENV, Peer
+from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
 
 DEFAULT_VARIANTS = (
@@ -166,13 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="interleaving rounds")
     parser.add_argument("--examples", type=int, default=4096, help="SST-2 sentences used")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
-    parser.add_argument("--peer-venv", default=str(DEFAULT_VENV))
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="threads for TensorFlow (intra- and inter-op) and the peer's torch; 0 = all cores",
-    )
+    add_peer_arguments(parser)
     parser.add_argument("--output-name", default="", help="results/training_<name>.json")
     parser.add_argument("--ghz", type=float, default=0.0, help="clock for the peak (0 = cpuinfo)")
     args = parser.parse_args(argv)
@@ -180,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
 
     from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig, TrainConfig
