@@ -16,13 +16,19 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SHARED_DATA = REPO.parent / "shared" / "data"
 SST2 = SHARED_DATA / "sst2"
-BERTPIPE = REPO / ".venv" / "bin" / "bertpipe"
+# The `bertpipe` entry point of the Python running the benchmark (the project's venv).
+BERTPIPE = Path(sys.executable).parent / "bertpipe"
 PROGRESS = re.compile(r"\[(\d\d:\d\d:\d\d)\] (\S+) (started|finished in ([0-9.]+) s(.*))")
 
 
 def machine() -> dict:
     """CPU model, cores, clock, SIMD flags, RAM (from /proc)."""
-    info: dict = {"python": platform.python_version(), "cores": os.cpu_count()}
+    info: dict = {
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        # Other processes' load while the benchmark ran (1, 5, 15 minutes): the cores are shared.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
     try:
         text = Path("/proc/cpuinfo").read_text()
         model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
@@ -31,7 +37,20 @@ def machine() -> dict:
         info["cpu_model"] = model.group(1) if model else "?"
         info["cpu_mhz"] = float(mhz.group(1)) if mhz else None
         have = set(flags.group(1).split()) if flags else set()
-        wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx_vnni")
+        wanted = (
+            "avx2",
+            "fma",
+            "avx512f",
+            "avx512_bf16",
+            "avx512_fp16",
+            "amx_bf16",
+            "amx_tile",
+            "amx_int8",
+            "avx_vnni",
+        )
+        cpu_model = re.search(r"^model\s*:\s*(\d+)$", text, re.M)
+        family = re.search(r"^cpu family\s*:\s*(\d+)$", text, re.M)
+        info["cpu_family_model"] = [int(m.group(1)) if m else None for m in (family, cpu_model)]
         info["simd_flags"] = {name: name in have for name in wanted}
         meminfo = Path("/proc/meminfo").read_text()
         total = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
@@ -64,10 +83,17 @@ def peak_rss_mib() -> dict:
     return {"self_mib": round(own / 1024, 1), "children_max_mib": round(children / 1024, 1)}
 
 
-def run_bertpipe(args: list[str], log_path: Path | None = None) -> dict:
-    """Runs `bertpipe run <args>` as a subprocess; wall time, peak child RSS, component times."""
+def run_bertpipe(args: list[str], log_path: Path | None = None, code: Path | None = None) -> dict:
+    """Runs `bertpipe run <args>` as a subprocess; wall time, peak child RSS, component times.
+
+    With `code`, the `pipeline` and `components` packages of that source tree are used
+    (PYTHONPATH=code), e.g. an export of an earlier commit for a before/after comparison.
+    """
     command = [str(BERTPIPE), "run", *args]
-    print("$", " ".join(command), flush=True)
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(Path(code).resolve())
+    print(("" if code is None else f"PYTHONPATH={env['PYTHONPATH']} ") + "$ " + " ".join(command))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
@@ -77,6 +103,7 @@ def run_bertpipe(args: list[str], log_path: Path | None = None) -> dict:
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        env=env,
     )
     lines: list[str] = []
     components: dict[str, dict] = {}

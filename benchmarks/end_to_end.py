@@ -7,6 +7,15 @@ With --variants (flag sets separated by ';'), every repeat runs each variant in 
 --extra flags), so a before/after pair is measured under the same conditions; the Trainer's
 `train_seconds` (fit, with tracing/XLA compilation) is read from its history.json.
 
+With --code "before=PATH;after=." each variant runs once per source tree (PYTHONPATH=PATH: that
+tree's `pipeline` and `components`), e.g. a `git archive` export of the commit before a change:
+a before/after comparison of code, not only of flags, in one invocation.
+
+With --sst2 TRAIN:EVAL the data is SST-2 instead of the bundled sample: a temporary folder named
+`sst2` (so schemas/sst2 applies) with `train.tsv` = the first TRAIN training rows and `dev.tsv` =
+the last EVAL training rows (disjoint from them), i.e. an eval split of several thousand rows
+for the Trainer's evaluation and the Evaluator.
+
 Each run goes to a fresh temporary folder (no MLMD cache). Peak memory: ru_maxrss of
 RUSAGE_CHILDREN (the `bertpipe` process and anything it waited for; DirectRunner with one
 worker runs Beam inside that process) and RUSAGE_SELF (this driver, for reference).
@@ -21,7 +30,27 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import mlmd_component_times, peak_rss_mib, run_bertpipe, write_results
+from benchmarks._common import (
+    SST2,
+    mlmd_component_times,
+    peak_rss_mib,
+    run_bertpipe,
+    write_results,
+)
+
+
+def sst2_folder(train_rows: int, eval_rows: int) -> Path:
+    """A temporary `sst2` data folder: the first `train_rows` SST-2 training rows as train.tsv,
+    the last `eval_rows` as dev.tsv (disjoint as long as together they fit the 67,349 rows)."""
+    lines = (SST2 / "train.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    if train_rows + eval_rows > len(rows):
+        raise ValueError(f"--sst2 {train_rows}:{eval_rows} asks for more than {len(rows)} rows")
+    folder = Path(tempfile.mkdtemp(prefix="bertpipe_e2e_data_")) / "sst2"
+    folder.mkdir()
+    (folder / "train.tsv").write_text(header + "".join(rows[:train_rows]), encoding="utf-8")
+    (folder / "dev.tsv").write_text(header + "".join(rows[-eval_rows:]), encoding="utf-8")
+    return folder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,25 +60,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
     parser.add_argument("--variants", default="", help="';'-separated flag sets to compare")
     parser.add_argument("--output-name", default="", help="results/end_to_end_<name>.json")
+    parser.add_argument("--code", default="", help="'name=PATH;...' source trees to compare")
+    parser.add_argument("--sst2", default="", help="TRAIN:EVAL rows of SST-2 instead of the sample")
     args = parser.parse_args(argv)
 
-    variants = [v.strip() for v in args.variants.split(";")] if args.variants else [""]
+    flag_sets = [v.strip() for v in args.variants.split(";")] if args.variants else [""]
+    trees = [item.split("=", 1) for item in args.code.split(";") if item.strip()]
+    trees = [(name.strip(), Path(path.strip())) for name, path in trees] or [("", None)]
+    variants = [(tree, flags) for tree in trees for flags in flag_sets]
+    extra = shlex.split(args.extra)
+    if args.sst2:
+        extra += ["--data", str(sst2_folder(*map(int, args.sst2.split(":"))))]
     runs = []
-    for i, variant in ((i, v) for i in range(args.repeat) for v in variants):
+    for i, ((tree, code), flags) in ((i, v) for i in range(args.repeat) for v in variants):
+        variant = f"{tree}: {flags}" if tree else flags
         folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
         result = run_bertpipe(
-            ["--output", folder, *shlex.split(args.extra), *shlex.split(variant)],
+            ["--output", folder, *extra, *shlex.split(flags)],
             log_path=Path(folder) / "bertpipe.log" if args.keep else None,
+            code=code,
         )
-        result.pop("output")
+        output = result.pop("output")
         result["variant"] = variant
+        result["evaluator_accuracy"] = next(
+            (
+                float(line.split(":", 1)[1])
+                for line in output
+                if line.startswith("sparse_categorical_accuracy:")
+            ),
+            None,
+        )
         result["mlmd_component_s"] = mlmd_component_times(Path(folder) / "metadata.sqlite")
         histories = sorted(Path(folder).glob("**/Trainer/model_run/*/history.json"))
         if histories:
             history = json.loads(histories[-1].read_text(encoding="utf-8"))
             result["trainer_fit_s"] = history.get("train_seconds")
             result["trim_padding"] = history.get("trim_padding")
+            result["precision"] = history.get("precision")
             result["eval_accuracy_trainer"] = history.get("eval", {}).get("accuracy")
+            result["eval_examples_trainer"] = history.get("eval", {}).get("examples")
             print(
                 f"  Trainer fit {result['trainer_fit_s']} s, trim_padding {result['trim_padding']}"
             )
@@ -89,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
                 "trainer_fit_s_median": statistics.median(
                     r.get("trainer_fit_s") or float("nan") for r in these
                 ),
+                "evaluator_mlmd_s_median": statistics.median(
+                    r["mlmd_component_s"].get("Evaluator", float("nan")) for r in these
+                ),
             }
-            for variant in variants
+            for variant in dict.fromkeys(r["variant"] for r in runs)
             for these in [[r for r in runs if r["variant"] == variant]]
         }
     print(summary)

@@ -1,36 +1,38 @@
-"""Training throughput: the Trainer's loop vs a bare Keras fit; XLA on/off; float32 vs bfloat16.
+"""Training throughput: the Trainer's loop (batching, precision, XLA) vs a bare fit and the peer.
 
     .venv/bin/python -m benchmarks.training [--seq-len 128] [--batch 32] [--warmup 3]
-        [--steps 10] [--rounds 2] [--variants project-xla-float32,bare-xla-float32,...]
+        [--steps 10] [--rounds 2] [--variants project-noxla-float32+sort,peer-eager-bf16@L64,...]
 
-Every variant is the project's classifier (components.trainer.model.build_classifier with the default
-checkpoint, 2 classes). Variants:
-  - project-*: compiled with components.trainer.model.compile_classifier (AdamW + schedule, weighted
-    accuracy, do_not_convert) and trained with the Trainer's input pipeline
-    (components.trainer.data.make_train_dataset over gzip TFRecords of tokenized SST-2 sentences,
-    written to a temporary folder in the transformed-examples format) and the Trainer's callbacks
+Variants, `kind-compile-precision[+trim|+sort][@L<n>]`:
+  - project-*: the project's classifier (components.trainer.model.build_classifier, default
+    checkpoint, 2 classes) compiled with compile_classifier and trained with the Trainer's input
+    pipeline (components.trainer.data.make_train_dataset over gzip TFRecords of tokenized SST-2
+    training sentences, in the transformed-examples format) and the Trainer's callbacks
     (ResumableBackup, TrainingHistory, TensorBoard), as in trainer.train_and_evaluate;
-  - bare-*: the same model and the same optimizer, model.compile(loss, "accuracy") and fit on
-    in-memory batches (tf.data.Dataset.from_tensor_slices of the same token ids), no callbacks.
-  - *-xla / *-noxla: jit_compile on/off;  *-float32 / *-mixed_bfloat16: Keras policy;
-  - *+trim (project only): the Trainer's trim_padding (make_train_dataset(trim_padding=True),
-    build_classifier(variable_length=True)): each batch cut to its longest sequence rounded up to
-    16/32/64/.../--seq-len; without it every batch has --seq-len tokens;
-  - @L<n>: a variant's own --seq-len.
-Each fit() of a project variant continues in the data where the previous one stopped
-(make_train_dataset(skip_batches=...)), so the timed steps see a representative mix of batches
-(and so of bucket lengths). The length of each step's batch is recorded; with XLA a step whose
-length is met for the first time includes an XLA compilation: such steps are left out of the
-steady-state figures and reported separately (`first_length_steps`). `examples_per_s_mean` =
-batch x steps / their summed time (the figure for a mix of lengths), `examples_per_s` = batch /
-median step.
-All models are built first and warmed up (--warmup steps, includes tracing/XLA compilation); then
-the variants take turns (--rounds rounds of --steps // --rounds steps each). The step time is the
-interval between consecutive on_train_batch_end calls (so input pipeline and callback work count).
+  - bare-*: the same model and optimizer, model.compile(loss, "accuracy"), fit on in-memory
+    batches, no callbacks;
+  - peer-eager-*: Hugging Face BertForSequenceClassification on PyTorch (benchmarks/peer.py, its
+    own venv), same checkpoint, AdamW (lr 1e-4, weight decay 0.01), the same token ids padded to
+    L; `bf16` = torch.autocast("cpu", bfloat16). Forward, loss, backward, optimizer step.
+  - compile: xla / noxla (jit_compile on/off; `eager` for the peer);
+    precision: float32 / mixed_bfloat16 (Keras policy), float32 / bf16 for the peer;
+  - batching (project only): none = every batch has L tokens; `+trim` = the trimming before
+    issue 14: unsorted batches cut to their longest sequence rounded up to 16/32/64/.../L;
+    `+sort` = the Trainer's default now: length-sorted windows (sort_window 64) and the buckets
+    8, 12, 16, 24, 32, 48, 64, 96, 128 (components.trainer.data.length_buckets);
+  - @L<n>: a variant's own length (default --seq-len).
+All models are built and warmed up first (--warmup steps: tracing, XLA compilation), then the
+variants take turns (--rounds rounds of --steps // --rounds steps each), so machine load hits all
+alike. Each fit continues in the data where the previous one stopped (skip_batches), so the
+timed steps see a representative mix of batches. With XLA a step meeting a bucket length for
+the first time includes a compilation: such steps are reported apart (`first_length_steps`).
+Per step the wall time and the process CPU time (all threads) are recorded; `examples_per_s` =
+batch x steps / summed wall time, `examples_per_cpu_s` the same per CPU second (less sensitive
+to other processes on a shared machine). Real tokens: attention_mask sums of the batches each
+variant trained on; computed tokens: batch x the batch's length.
 
-FLOP accounting: FLOPs/example ~= 6 x non-embedding parameters x tokens per example (the padded
-length, which is what the model computes on); peak = cores x GHz x 32 FP32 FLOPs/cycle (AVX2, two
-256-bit FMA units) or 64 with AVX-512.
+FLOP accounting: FLOPs/example ~= 6 x non-embedding parameters x computed tokens per example;
+peak = cores x GHz x FP32 FLOPs/cycle (32 with AVX2 FMA, 64 with AVX-512).
 """
 
 from __future__ import annotations
@@ -44,32 +46,41 @@ import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import machine, write_results
+from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
 
 DEFAULT_VARIANTS = (
-    "project-xla-float32,bare-xla-float32,project-noxla-float32,bare-noxla-float32,"
-    "project-xla-mixed_bfloat16,project-noxla-mixed_bfloat16"
+    "project-xla-float32+trim,project-xla-float32+sort,project-noxla-float32+trim,"
+    "project-noxla-float32+sort,project-noxla-mixed_bfloat16+sort,project-xla-mixed_bfloat16+sort"
 )
+SORT_WINDOW = 64
+# The peer's name for each Keras policy.
+PEER_PRECISION = {"float32": "float32", "mixed_bfloat16": "bf16"}
 
 
-class StepTimer:
-    """Keras callback factory: timestamps at every on_train_batch_end."""
+def old_buckets(length: int) -> tuple[int, ...]:
+    """The bucket lengths of the trimming before issue 14: 16, 32, 64, ... below L, then L."""
+    buckets, n = [], 16
+    while n < length:
+        buckets.append(n)
+        n *= 2
+    return (*buckets, length)
+
+
+class _Timer:
+    """Keras callback factory: wall and CPU timestamps at every on_train_batch_end."""
 
     def __init__(self):
         import tensorflow as tf
 
-        class _Timer(tf.keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.stamps: list[float] = []
-
+        class Timer(tf.keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                self.stamps = [time.perf_counter()]
+                self.stamps = [(time.perf_counter(), time.process_time())]
 
             def on_train_batch_end(self, batch, logs=None):
-                self.stamps.append(time.perf_counter())
+                self.stamps.append((time.perf_counter(), time.process_time()))
 
-        self.cls = _Timer
+        self.cls = Timer
 
 
 class _SpecOnly:
@@ -111,35 +122,7 @@ def make_data(examples: int, length: int, folder: str):
             writer.write(
                 tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
             )
-    mean_tokens = float(arrays["attention_mask"].sum(axis=1).mean())
-    return arrays, label, path, mean_tokens
-
-
-def step_records(variant: dict, data: dict, batch: int, make_train_dataset) -> list[dict]:
-    """Every recorded step of a variant: phase, batch length, seconds, first time of the length.
-
-    The first interval of each fit (fit() set-up) is dropped. Batch lengths of a trimmed variant
-    come from iterating its (deterministic) dataset again over the batches the fits consumed.
-    """
-    lengths = [variant["length"]] * variant["consumed"]
-    if variant["trim"]:
-        dataset = make_train_dataset(
-            data["tfrecord"], data["spec"], batch, seed=42, trim_padding=True
-        )
-        lengths = [int(x["input_ids"].shape[1]) for x, _ in dataset.take(variant["consumed"])]
-    records, seen = [], set()
-    for index, (start, times) in enumerate(variant["fits"]):
-        for offset, seconds in enumerate(times):
-            length = lengths[start + offset]
-            first = length not in seen
-            seen.add(length)
-            if offset == 0 and len(times) > 1:
-                continue
-            phase = "warmup" if index == 0 else "timed"
-            records.append(
-                {"phase": phase, "length": length, "seconds": seconds, "first_length": first}
-            )
-    return records
+    return arrays, label, path, float(arrays["attention_mask"].sum(axis=1).mean())
 
 
 def parameter_counts(model) -> dict:
@@ -147,10 +130,31 @@ def parameter_counts(model) -> dict:
     for weight in model.trainable_weights:
         n = int(weight.shape.num_elements())
         total += n
-        name = weight.name
-        if "embeddings" in name and "LayerNorm" not in name:
+        if "embeddings" in weight.name and "LayerNorm" not in weight.name:
             embedding += n
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
+
+
+def parse_variant(name: str, default_length: int) -> dict:
+    base, _, length_text = name.partition("@L")
+    batching = "none"
+    for suffix in ("+trim", "+sort"):
+        if base.endswith(suffix):
+            batching, base = suffix[1:], base.removesuffix(suffix)
+    kind, compile_mode, precision = base.split("-", 2)
+    if kind not in ("project", "bare", "peer"):
+        raise ValueError(f"{name}: kind must be project, bare or peer")
+    if batching != "none" and kind != "project":
+        raise ValueError(f"{name}: +trim/+sort are variants of the project's input pipeline")
+    if (kind == "peer") != (compile_mode == "eager"):
+        raise ValueError(f"{name}: the peer runs eager (peer-eager-...), the others xla/noxla")
+    return {
+        "kind": kind,
+        "xla": compile_mode == "xla",
+        "precision": precision,
+        "batching": batching,
+        "length": int(length_text) if length_text else default_length,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
     parser.add_argument("--rounds", type=int, default=2, help="interleaving rounds")
-    parser.add_argument("--examples", type=int, default=2048, help="SST-2 sentences used")
+    parser.add_argument("--examples", type=int, default=4096, help="SST-2 sentences used")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    add_peer_arguments(parser)
     parser.add_argument("--output-name", default="", help="results/training_<name>.json")
     parser.add_argument("--ghz", type=float, default=0.0, help="clock for the peak (0 = cpuinfo)")
     args = parser.parse_args(argv)
@@ -169,9 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
+    use_threads(args.threads)
+
+    from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig, TrainConfig
     from components.trainer.callbacks import ResumableBackup, TrainingHistory
-    from components.trainer.data import make_train_dataset
+    from components.trainer.data import length_buckets, make_train_dataset
     from components.trainer.model import (
         build_classifier,
         compile_classifier,
@@ -184,52 +192,46 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[int, dict] = {}
 
     def data_for(length: int) -> dict:
-        """Tokenized data at `length`: TFRecord file, in-memory dataset, spec (cached)."""
         if length not in data:
             folder = tempfile.mkdtemp(dir=work)
             arrays, labels, tfrecord, mean_tokens = make_data(args.examples, length, folder)
-            n = len(labels) - len(labels) % args.batch
-            in_memory = (
-                tf.data.Dataset.from_tensor_slices(
-                    ({k: tf.cast(v[:n], tf.int32) for k, v in arrays.items()}, labels[:n])
-                )
-                .batch(args.batch, drop_remainder=True)
-                .cache()
-                .repeat()
-            )
             data[length] = {
+                "arrays": arrays,
+                "labels": labels,
                 "tfrecord": tfrecord,
-                "in_memory": in_memory,
                 "spec": _SpecOnly(length),
                 "mean_tokens": mean_tokens,
             }
         return data[length]
 
-    timer = StepTimer()
     total_steps = args.warmup + args.steps + 100
-
-    variants = {}
+    timer = _Timer()
+    peer: Peer | None = None
+    variants: dict[str, dict] = {}
     for name in [v for v in args.variants.split(",") if v]:
-        # A variant may carry its own length: "project-noxla-float32@L32".
-        base_name, _, length_text = name.partition("@L")
-        length = int(length_text) if length_text else args.seq_len
-        trim = base_name.endswith("+trim")
-        kind, xla, precision = base_name.removesuffix("+trim").split("-", 2)
-        if trim and kind != "project":
-            raise ValueError(f"{name}: +trim is a variant of the project's input pipeline only")
-        model_config = ModelConfig(max_seq_length=length)
-        d = data_for(length)
+        v = parse_variant(name, args.seq_len)
+        d = data_for(v["length"])
+        v.update(name=name, consumed=0, fits=[], build_s=0.0)
+        started = time.perf_counter()
+        if v["kind"] == "peer":
+            if peer is None:
+                peer = Peer(resolve_checkpoint(""), 2, venv=args.peer_venv, threads=args.threads)
+                print(f"peer: {peer.info}", flush=True)
+            variants[name] = v
+            continue
         train_config = TrainConfig(
             train_steps=total_steps,
             batch_size=args.batch,
-            jit_compile=xla == "xla",
-            mixed_precision=precision,
+            jit_compile=v["xla"],
+            mixed_precision=v["precision"],
         )
-        started = time.perf_counter()
+        trim = v["batching"] != "none"
         tf.keras.utils.set_random_seed(42)
-        with keras_policy(precision):
-            model = build_classifier(model_config, 2, variable_length=trim)
-            if kind == "project":
+        with keras_policy(v["precision"]):
+            model = build_classifier(
+                ModelConfig(max_seq_length=v["length"]), 2, variable_length=trim
+            )
+            if v["kind"] == "project":
                 compile_classifier(model, train_config)
                 dataset = functools.partial(
                     make_train_dataset,
@@ -238,43 +240,66 @@ def main(argv: list[str] | None = None) -> int:
                     args.batch,
                     seed=42,
                     trim_padding=trim,
+                    sort_window=SORT_WINDOW if v["batching"] == "sort" else 1,
+                    buckets=old_buckets(v["length"]) if v["batching"] == "trim" else (),
                 )
             else:
                 model.compile(
                     optimizer=make_optimizer(train_config),
                     loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                     metrics=["accuracy"],
-                    jit_compile=xla == "xla",
+                    jit_compile=v["xla"],
                 )
-                dataset = d["in_memory"]
-        variants[name] = {
-            "kind": kind,
-            "precision": precision,
-            "trim": trim,
-            "length": length,
-            "consumed": 0,
-            "fits": [],
-            "config": train_config,
-            "model": model,
-            "iterator": dataset,
-            "build_s": time.perf_counter() - started,
-            "step_s": [],
-        }
-        print(f"built {name} in {variants[name]['build_s']:.1f} s", flush=True)
+                dataset = make_train_dataset(d["tfrecord"], d["spec"], args.batch, seed=42)
+        v.update(config=train_config, model=model, dataset=dataset)
+        v["build_s"] = time.perf_counter() - started
+        variants[name] = v
+        print(f"built {name} in {v['build_s']:.1f} s", flush=True)
 
-    def fit(variant: dict, steps: int) -> list[float]:
+    def batches_of(v: dict, start: int, count: int) -> list[dict]:
+        """The batches a variant trains on, start..start+count, as numpy (for the peer and for
+        counting tokens): the same stream make_train_dataset gives the project's variants."""
+        d = data_for(v["length"])
+        trim = v["batching"] != "none"
+        dataset = make_train_dataset(
+            d["tfrecord"],
+            d["spec"],
+            args.batch,
+            seed=42,
+            skip_batches=start,
+            trim_padding=trim,
+            sort_window=SORT_WINDOW if v["batching"] == "sort" else 1,
+            buckets=old_buckets(v["length"]) if v["batching"] == "trim" else (),
+        )
+        return [
+            {**{k: t.numpy() for k, t in x.items()}, "labels": y.numpy()}
+            for x, y in dataset.take(count)
+        ]
+
+    def fit(v: dict, steps: int) -> None:
+        if v["kind"] == "peer":
+            batches = [
+                {k: b[k].tolist() for k in ("input_ids", "attention_mask", "token_type_ids")}
+                | {"labels": b["labels"].tolist()}
+                for b in batches_of(v, v["consumed"], steps)
+            ]
+            if v["precision"] not in PEER_PRECISION.values():
+                raise ValueError(f"{v['name']}: the peer's precisions are float32 and bf16")
+            reply = peer.call("train", batches=batches, precision=v["precision"])
+            v["fits"].append(
+                (v["consumed"], list(zip(reply["seconds"], reply["cpu_seconds"], strict=True)))
+            )
+            v["consumed"] += steps
+            return
         cb = timer.cls()
         callbacks = [cb]
-        if variant["kind"] == "project":
+        if v["kind"] == "project":
             backup = tempfile.mkdtemp(dir=work)
             history = TrainingHistory(
-                os.path.join(backup, "history.json"),
-                learning_rate_schedule(variant["config"]),
+                os.path.join(backup, "history.json"), learning_rate_schedule(v["config"])
             )
             callbacks = [
-                ResumableBackup(
-                    backup, variant["config"].checkpoint_every, 1, history.save_progress
-                ),
+                ResumableBackup(backup, v["config"].checkpoint_every, 1, history.save_progress),
                 history,
                 tf.keras.callbacks.TensorBoard(
                     log_dir=tempfile.mkdtemp(dir=work),
@@ -284,149 +309,166 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 cb,
             ]
-        dataset = variant["iterator"]
-        if variant["kind"] == "project":  # continue where the last fit stopped
-            dataset = dataset(skip_batches=variant["consumed"])
-        with keras_policy(variant["precision"]):
-            variant["model"].fit(
-                dataset, epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0
-            )
-        times = list(np.diff(cb.stamps))
-        variant["fits"].append((variant["consumed"], times))
-        variant["consumed"] += steps
-        return times
+            dataset = v["dataset"](skip_batches=v["consumed"])
+        else:
+            dataset = v["dataset"].skip(v["consumed"])
+        with keras_policy(v["precision"]):
+            v["model"].fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=callbacks, verbose=0)
+        stamps = np.asarray(cb.stamps)
+        steps_s = list(zip(np.diff(stamps[:, 0]), np.diff(stamps[:, 1]), strict=True))
+        v["fits"].append((v["consumed"], steps_s))
+        v["consumed"] += steps
 
     for name, v in variants.items():
         started = time.perf_counter()
         fit(v, args.warmup)
         v["warmup_s"] = time.perf_counter() - started
-        print(
-            f"warm-up {name}: {v['warmup_s']:.1f} s ({args.warmup} steps, incl. tracing)",
-            flush=True,
-        )
-
+        print(f"warm-up {name}: {v['warmup_s']:.1f} s ({args.warmup} steps)", flush=True)
     per_round = max(1, args.steps // args.rounds)
     for r in range(args.rounds):
         for name, v in variants.items():
-            steps = fit(v, per_round)
-            # The first interval includes the fit() set-up; keep the steps after it.
-            v["step_s"].extend(steps[1:] if len(steps) > 1 else steps)
-            print(f"round {r + 1} {name}: median step {statistics.median(steps):.3f} s", flush=True)
+            fit(v, per_round + 1)  # the first interval of a fit includes its set-up: dropped
+            print(f"round {r + 1} {name}: done", flush=True)
+    if peer is not None:
+        peer.close()
 
     info = machine()
     ghz = args.ghz or (info.get("cpu_mhz") or 0) / 1000
     flops_per_cycle = 64 if info.get("simd_flags", {}).get("avx512f") else 32
     cores = info.get("cores") or 1
     peak = cores * ghz * 1e9 * flops_per_cycle
-    params = parameter_counts(next(iter(variants.values()))["model"])
-    flops_per_example = 6 * params["non_embedding"] * args.seq_len
-    mean_tokens = data[args.seq_len]["mean_tokens"] if args.seq_len in data else None
-
+    first_model = next((v["model"] for v in variants.values() if "model" in v), None)
+    params = parameter_counts(first_model) if first_model is not None else None
     results: dict = {
         "seq_len": args.seq_len,
         "batch": args.batch,
-        "mean_real_tokens_per_example": {k: round(v["mean_tokens"], 1) for k, v in data.items()},
+        "sort_window": SORT_WINDOW,
+        "buckets": {
+            "sort": length_buckets(args.seq_len),
+            "trim (before issue 14)": old_buckets(args.seq_len),
+        },
+        "mean_real_tokens_per_example": {k: round(d["mean_tokens"], 2) for k, d in data.items()},
         "parameters": params,
-        "flops_per_example": flops_per_example,
         "peak": {
             "cores": cores,
             "ghz": ghz,
-            "flops_per_cycle_per_core": flops_per_cycle,
-            "peak_flops": peak,
-            "assumption": "cpuinfo 'cpu MHz' as the sustained clock; AVX2 FMA = 32 FP32 "
-            "FLOPs/cycle/core (64 with AVX-512)",
+            "fp32_flops_per_cycle_per_core": flops_per_cycle,
+            "peak_gflops": round(peak / 1e9, 1),
+            "assumption": "cpuinfo 'cpu MHz' as the sustained clock; FP32 FMA (AMX bf16 peak "
+            "not counted)",
         },
+        "peer": peer.info if peer is not None else None,
+        "threads": args.threads or "all cores",
         "variants": {},
     }
-    print(
-        f"\nparameters: {params['total']:,} total, {params['embedding']:,} embedding, "
-        f"{params['non_embedding']:,} non-embedding"
-    )
-    print(
-        f"FLOPs/example = 6 x {params['non_embedding']:,} x {args.seq_len} tokens = "
-        f"{flops_per_example / 1e9:.2f} GFLOP (padded length; real tokens average {mean_tokens})"
-    )
-    print(f"peak = {cores} cores x {ghz:.3f} GHz x {flops_per_cycle} = {peak / 1e9:.1f} GFLOP/s")
     for name, v in variants.items():
-        steps = step_records(v, data[v["length"]], args.batch, make_train_dataset)
-        warm = [s for s in steps if s["phase"] == "warmup"]
-        timed = [s for s in steps if s["phase"] == "timed"]
-        steady = [s for s in timed if not s["first_length"]]
-        times = [s["seconds"] for s in steady]
-        median = statistics.median(times)
-        eps = args.batch / median
-        eps_mean = args.batch * len(times) / sum(times)
-        tokens = statistics.fmean(s["length"] for s in steady)  # padded tokens per example
-        achieved = eps_mean * 6 * params["non_embedding"] * tokens
+        batches = batches_of(v, 0, v["consumed"])
+        records, seen = [], set()
+        for index, (start, steps) in enumerate(v["fits"]):
+            for offset, (wall, cpu) in enumerate(steps):
+                b = batches[start + offset]
+                length = int(b["input_ids"].shape[1])
+                first = length not in seen
+                seen.add(length)
+                if index > 0 and offset == 0 and v["kind"] != "peer":
+                    continue  # fit() set-up
+                records.append(
+                    {
+                        "timed": index > 0,
+                        "length": length,
+                        "real_tokens": int(b["attention_mask"].sum()),
+                        "wall": float(wall),
+                        "cpu": float(cpu),
+                        "first_length": first and v["xla"],
+                    }
+                )
+        timed = [r for r in records if r["timed"]]
+        steady = [r for r in timed if not r["first_length"]]
+        wall = sum(r["wall"] for r in steady)
+        cpu = sum(r["cpu"] for r in steady)
+        computed = sum(r["length"] for r in steady) * args.batch
+        real = sum(r["real_tokens"] for r in steady)
+        eps = args.batch * len(steady) / wall
+        achieved = (
+            eps * 6 * params["non_embedding"] * computed / (args.batch * len(steady))
+            if params
+            else 0
+        )
         by_length = {}
-        for length in sorted({s["length"] for s in steady}):
-            these = [s["seconds"] for s in steady if s["length"] == length]
+        for length in sorted({r["length"] for r in steady}):
+            these = [r["wall"] for r in steady if r["length"] == length]
             by_length[length] = {
                 "steps": len(these),
                 "step_s_median": round(statistics.median(these), 4),
             }
         results["variants"][name] = {
-            "seq_len": v["length"],
-            "trim_padding": v["trim"],
+            "length": v["length"],
+            "batching": v["batching"],
+            "precision": v["precision"],
+            "xla": v["xla"],
             "build_s": round(v["build_s"], 1),
             "warmup_s": round(v["warmup_s"], 1),
-            "warmup_lengths": [s["length"] for s in warm],
-            "step_s_median": round(median, 4),
-            "step_s_min": round(min(times), 4),
-            "timed_steps": len(times),
+            "timed_steps": len(steady),
+            "step_s_median": round(statistics.median(r["wall"] for r in steady), 4),
+            "step_s_min": round(min(r["wall"] for r in steady), 4),
             "examples_per_s": round(eps, 2),
-            "examples_per_s_mean": round(eps_mean, 2),
-            "padded_tokens_per_example": round(tokens, 1),
+            "examples_per_cpu_s": round(args.batch * len(steady) / cpu, 2),
+            "computed_tokens_per_example": round(computed / (args.batch * len(steady)), 1),
+            "real_token_share": round(real / computed, 3),
             "by_length": by_length,
             "first_length_steps": [
-                {"length": s["length"], "seconds": round(s["seconds"], 2)}
-                for s in timed
-                if s["first_length"]
+                {"length": r["length"], "seconds": round(r["wall"], 2)}
+                for r in timed
+                if r["first_length"]
             ],
-            "keras_traces": v["model"].train_function.experimental_get_tracing_count(),
+            "keras_traces": (
+                v["model"].train_function.experimental_get_tracing_count() if "model" in v else None
+            ),
             "achieved_gflops": round(achieved / 1e9, 2),
-            "share_of_peak": round(achieved / peak, 4) if peak else None,
+            "share_of_fp32_peak": round(achieved / peak, 4) if peak else None,
         }
         r = results["variants"][name]
         print(
-            f"{name:<30} {r['examples_per_s_mean']:7.2f} ex/s (mean)  median step {median:.3f} s "
-            f" {tokens:5.1f} tokens/ex  {r['achieved_gflops']:6.1f} GFLOP/s = "
-            f"{100 * (r['share_of_peak'] or 0):4.1f}% of peak  lengths {by_length}"
+            f"{name:<40} {r['examples_per_s']:7.2f} ex/s  {r['examples_per_cpu_s']:6.2f} ex/CPU-s  "
+            f"median step {r['step_s_median']:.3f} s  {r['computed_tokens_per_example']:5.1f} "
+            f"tokens/ex, real {100 * r['real_token_share']:4.1f}%  lengths {list(by_length)}"
         )
+
     base = results["variants"]
+
+    def ratio(a: str, b: str) -> dict:
+        return {
+            "wall": round(base[a]["examples_per_s"] / base[b]["examples_per_s"], 3),
+            "cpu": round(base[a]["examples_per_cpu_s"] / base[b]["examples_per_cpu_s"], 3),
+        }
+
     ratios = {}
-    for a, b in (
-        ("project-xla-float32", "bare-xla-float32"),
-        ("project-noxla-float32", "bare-noxla-float32"),
-        ("project-xla-float32", "project-noxla-float32"),
-        ("bare-xla-float32", "bare-noxla-float32"),
-        ("project-xla-mixed_bfloat16", "project-xla-float32"),
-        ("project-noxla-mixed_bfloat16", "project-noxla-float32"),
-    ):
-        if a in base and b in base:
-            ratios[f"{a} / {b}"] = round(base[a]["examples_per_s"] / base[b]["examples_per_s"], 3)
-    lengths = sorted({v["length"] for v in variants.values()})
-    for name in variants:
-        for other in variants:
-            a, b = variants[name], variants[other]
+    names = list(base)
+    for a in names:
+        for b in names:
+            va, vb = base[a], base[b]
+            if a == b or va["length"] != vb["length"]:
+                continue
+            same = {k: va[k] == vb[k] for k in ("batching", "xla", "precision")}
+            differs = [k for k, equal in same.items() if not equal]
+            peer_pair = a.startswith("peer") != b.startswith("peer")
             if (
-                len(lengths) > 1
-                and a["length"] == lengths[0]
-                and b["length"] == lengths[-1]
-                and name.split("@")[0] == other.split("@")[0]
-            ):
-                ratios[f"{name} / {other}"] = round(
-                    base[name]["examples_per_s"] / base[other]["examples_per_s"], 3
+                not peer_pair
+                and (
+                    (differs == ["batching"] and va["batching"] == "sort")
+                    or (differs == ["precision"] and va["precision"] in ("mixed_bfloat16", "bf16"))
+                    or (differs == ["xla"] and va["xla"])
                 )
-    for name in variants:
-        if name.replace("+trim", "") != name and name.replace("+trim", "") in base:
-            other = name.replace("+trim", "")
-            ratios[f"{name} / {other} (mean ex/s)"] = round(
-                base[name]["examples_per_s_mean"] / base[other]["examples_per_s_mean"], 3
-            )
+            ) or (
+                peer_pair
+                and not a.startswith("peer")
+                and va["batching"] == "none"
+                and PEER_PRECISION[va["precision"]] == vb["precision"]
+            ):
+                ratios[f"{a} / {b}"] = ratio(a, b)
     results["throughput_ratios"] = ratios
     for k, value in ratios.items():
-        print(f"  {k}: {value}")
+        print(f"  {k}: {value['wall']} (wall), {value['cpu']} (CPU time)")
     write_results(f"training_{args.output_name or f'L{args.seq_len}'}", results)
     return 0
 

@@ -16,12 +16,10 @@ def parse(*flags: str) -> Config:
 
 
 def test_flags_override_only_what_is_given():
-    config = parse(
-        "--train-steps", "7", "--labels", "ham, spam", "--no-xla", "--tpu", "grpc://x:8470"
-    )
+    config = parse("--train-steps", "7", "--labels", "ham, spam", "--xla", "--tpu", "grpc://x:8470")
     assert config.train.train_steps == 7
     assert config.data.labels == ("ham", "spam")
-    assert config.train.jit_compile is False
+    assert config.train.jit_compile is True and Config().train.jit_compile is False
     assert config.train.tpu_address == "grpc://x:8470"
     assert config.model == Config().model
     assert config.train.learning_rate == Config().train.learning_rate

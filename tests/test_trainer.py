@@ -26,6 +26,7 @@ from components.trainer import callbacks
 from components.trainer import data as trainer_data
 from components.trainer import model as model_lib
 from components.trainer import module as trainer
+from components.trainer import precision as precisions
 from components.trainer import strategy as strategies
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -63,15 +64,45 @@ def _run_python(script: str, *args: str, timeout: int = 240) -> dict:
 def test_cpu_and_auto_strategies_and_precision():
     import tensorflow as tf
 
+    native = precisions.native_bf16_flags(precisions.cpu_flags())
     for kind in ("cpu", "auto"):
         chosen = strategies.select_strategy(TrainConfig(strategy=kind))
         assert chosen is tf.distribute.get_strategy()
-        assert strategies.select_precision(TrainConfig(strategy=kind), chosen) == "float32"
+        policy, reason = precisions.select_precision(TrainConfig(strategy=kind), chosen)
+        # auto on this machine's CPU: bfloat16 exactly when it has native bfloat16 instructions.
+        assert policy == ("mixed_bfloat16" if native else "float32")
+        assert reason.startswith("auto: ") and all(flag in reason for flag in native)
         assert strategies.is_chief(chosen)
-    assert (
-        strategies.select_precision(TrainConfig(mixed_precision="mixed_bfloat16"), chosen)
-        == "mixed_bfloat16"
+    configured = TrainConfig(mixed_precision="float32")
+    assert precisions.select_precision(configured, chosen).policy == "float32"
+
+
+def test_auto_precision_follows_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile amx_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile amx_bf16\n"
     )
+    spr = precisions.cpu_flags(str(cpuinfo))
+    assert precisions.native_bf16_flags(spr) == ("avx512_bf16", "amx_bf16")
+    zen3 = frozenset({"fpu", "sse2", "avx2", "fma"})
+    zen5 = frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_vnni"})
+    auto = precisions.auto_precision
+    assert auto(tpu=False, gpus=0, flags=spr) == (
+        "mixed_bfloat16",
+        "auto: the CPU has native bfloat16 (avx512_bf16, amx_bf16)",
+    )
+    assert auto(tpu=False, gpus=0, flags=zen5).policy == "mixed_bfloat16"
+    no_native = auto(tpu=False, gpus=0, flags=zen3)
+    assert no_native.policy == "float32" and "no native bfloat16" in no_native.reason
+    unknown = auto(tpu=False, gpus=0, flags=precisions.cpu_flags(str(tmp_path / "missing")))
+    assert unknown.policy == "float32" and "cannot be read" in unknown.reason
+    off = auto(tpu=False, gpus=0, flags=spr, onednn=False)
+    assert off.policy == "float32" and "TF_ENABLE_ONEDNN_OPTS=0" in off.reason
+    assert not precisions.onednn_enabled({"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert precisions.onednn_enabled({})
+    assert auto(tpu=True, gpus=0, flags=zen3).policy == "mixed_bfloat16"
+    assert auto(tpu=False, gpus=1, flags=spr).policy == "float32"
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:1", "grpc://127.0.0.1:1", "no-such-tpu-xq7"])
@@ -253,9 +284,11 @@ def _write_transformed(path: Path, lengths: list[int], length: int) -> str:
 def test_trim_padding_setting_and_buckets(monkeypatch):
     import tensorflow as tf
 
-    assert trainer_data.length_buckets(128) == (16, 32, 64, 128)
-    assert trainer_data.length_buckets(100) == (16, 32, 64, 100)
-    assert trainer_data.length_buckets(16) == (16,) and trainer_data.length_buckets(8) == (8,)
+    assert trainer_data.length_buckets(128) == (8, 12, 16, 24, 32, 48, 64, 96, 128)
+    assert trainer_data.length_buckets(100) == (8, 12, 16, 24, 32, 48, 64, 96, 100)
+    assert trainer_data.length_buckets(512)[-5:] == (128, 192, 256, 384, 512)
+    assert trainer_data.length_buckets(16) == (8, 12, 16)
+    assert trainer_data.length_buckets(8) == (8,) and trainer_data.length_buckets(5) == (5,)
     with pytest.raises(ValueError, match="trim_padding"):
         TrainConfig(trim_padding="yes")
     default = tf.distribute.get_strategy()
@@ -285,12 +318,13 @@ def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
             for features, labels in dataset.take(count)
         ]
 
+    buckets = trainer_data.length_buckets(length)
     for batch_size in (1, 4):
         full, trimmed = batches(batch_size, 12, False), batches(batch_size, 12, True)
         seen = set()
         for (x, y), (t, ty) in zip(full, trimmed, strict=True):
             longest = int(x["attention_mask"].sum(axis=1).max())
-            bucket = min(b for b in (16, 32, 64) if b >= longest)
+            bucket = min(b for b in buckets if b >= longest)
             seen.add(bucket)
             np.testing.assert_array_equal(ty, y)
             for name in _TOKEN_FEATURES:
@@ -298,7 +332,7 @@ def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
                 np.testing.assert_array_equal(t[name], x[name][:, :bucket])
                 assert not x[name][:, bucket:].any()  # only padding was cut
         if batch_size == 1:
-            assert seen == {16, 32, 64}
+            assert len(seen) >= 5  # one batch per example: many bucket lengths occur
     # A resumed run skips the same (trimmed) batches.
     resumed = batches(4, 3, True, skip=2)
     for (x, _), (t, _) in zip(resumed, batches(4, 5, True)[2:], strict=True):
@@ -307,7 +341,60 @@ def test_trimmed_batches_drop_only_trailing_padding(tmp_path):
     evaluation = trainer_data.make_eval_dataset(files, spec, 5, trim_padding=True)
     shapes = [x["input_ids"].shape[1] for x, _, _ in evaluation]
     assert trainer_data.count_examples(evaluation) == (len(lengths), 5)
-    assert shapes == [32, 64, 32, 64, 64]  # by each batch's longest: 17, 64, 20, 47, 64
+    assert shapes == [24, 64, 24, 48, 64]  # by each batch's longest: 17, 64, 20, 47, 64
+
+
+def test_length_sorted_windows_keep_every_example_and_resume_exactly(tmp_path):
+    import numpy as np
+
+    length, batch_size, window = 64, 4, 6
+    lengths = [int(n) for n in np.random.default_rng(5).integers(3, length + 1, 60)]
+    files = _write_transformed(tmp_path / "data.gz", lengths, length)
+    spec = _Spec(length)
+
+    def batches(count, skip=0, sort_window=window):
+        dataset = trainer_data.make_train_dataset(
+            files, spec, batch_size, seed=7, skip_batches=skip, trim_padding=True,
+            sort_window=sort_window,
+        )  # fmt: skip
+        return [({k: v.numpy() for k, v in x.items()}, y.numpy()) for x, y in dataset.take(count)]
+
+    def rows(batch):  # each example as its real token ids (padding stripped)
+        x, _ = batch
+        return [
+            tuple(ids[mask > 0])
+            for ids, mask in zip(x["input_ids"], x["attention_mask"], strict=True)
+        ]
+
+    sorted_batches, plain = batches(3 * window), batches(3 * window, sort_window=1)
+    buckets = trainer_data.length_buckets(length)
+    for x, y in sorted_batches:  # the global batch size, cut to the bucket of the longest row
+        longest = int(x["attention_mask"].sum(axis=1).max())
+        assert y.shape == (batch_size,)
+        assert x["input_ids"].shape == (batch_size, min(b for b in buckets if b >= longest))
+    ascending = []
+    for w in range(3):
+        these = sorted_batches[w * window : (w + 1) * window]
+        # The window holds exactly the examples of the same stretch of the shuffled stream ...
+        want = [r for b in plain[w * window : (w + 1) * window] for r in rows(b)]
+        assert sorted(r for b in these for r in rows(b)) == sorted(want)
+        # ... in batches of similar length: their length ranges do not overlap ...
+        spans = sorted((min(map(len, rows(b))), max(map(len, rows(b)))) for b in these)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        ascending.append([min(map(len, rows(b))) for b in these] == [s[0] for s in spans])
+    assert not all(ascending)  # ... which are trained on in a shuffled order, not short to long
+    computed = {
+        name: sum(x["input_ids"].size for x, _ in b)
+        for name, b in (("sorted", sorted_batches), ("plain", plain))
+    }
+    assert computed["sorted"] < 0.8 * computed["plain"]
+    # Deterministic, and a resumed run (mid-window too) continues with the same batches.
+    for skip in (window, window + 2):
+        for got, want in zip(batches(4, skip=skip), sorted_batches[skip:], strict=False):
+            assert rows(got) == rows(want)
+            np.testing.assert_array_equal(got[1], want[1])
+    with pytest.raises(ValueError, match="sort_window"):
+        trainer_data.make_train_dataset(files, spec, 4, trim_padding=True, sort_window=0)
 
 
 DROPOUT = "classifier_dropout"
@@ -327,7 +414,7 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
     probe = tf.keras.Model(model.inputs, outputs)
     full = {k: tf.constant(v, tf.int32) for k, v in _padded_rows([5, 21, 9, 14], length).items()}
     trimmed = trainer_data.trim_batch(full, trainer_data.length_buckets(length))
-    assert trimmed["input_ids"].shape == (4, 32)
+    assert trimmed["input_ids"].shape == (4, 24)  # longest 21 -> bucket 24
     want = [value.numpy() for value in probe(full, training=False)]
     for batch in (trimmed, {k: v[:, :21] for k, v in full.items()}):
         got = [value.numpy() for value in probe(batch, training=False)]
@@ -345,15 +432,79 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
         model_lib.serving_copy(model)
 
 
+def _encoder_input_lengths(function) -> set:
+    """The static sequence lengths at which a serving function's graph embeds tokens."""
+    return {
+        op.outputs[0].shape[1]
+        for op in function.graph.get_operations()
+        if op.type == "ResourceGather" and "embeddings" in op.name
+    }
+
+
+def test_serving_signatures_cut_padding_with_the_same_outputs(
+    tiny_checkpoint, tiny_data, tiny_length, tmp_path
+):
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from components.trainer.export import export_serving_model, serving_module
+
+    output = tft.TFTransformOutput(tiny_data["transform_output"])
+    config = ModelConfig(checkpoint=str(tiny_checkpoint), max_seq_length=tiny_length)
+    model = model_lib.build_classifier(config, 2, variable_length=True)
+    # A head that reads the main direction in which the (random) encoder's pooled outputs vary,
+    # scaled up, so that the probabilities depend strongly on the input.
+    pooled = tf.keras.Model(model.inputs, model.get_layer(DROPOUT).output)
+    rows = _padded_rows([3, 5, 8, 11, 14, 16, 4, 9], tiny_length)
+    features = pooled({k: tf.constant(v, tf.int32) for k, v in rows.items()}).numpy()
+    centred = features - features.mean(axis=0)
+    direction = np.linalg.svd(centred)[2][0] * 4 / centred.std()
+    dense = model.get_layer(model_lib.DENSE_LAYER)
+    dense.kernel.assign(np.stack([direction, -direction], axis=1).astype("float32"))
+    dense.bias.assign(np.array([-1, 1], "float32") * float(features.mean(axis=0) @ direction))
+    exported = {}
+    for cut in (True, False):
+        folder = str(tmp_path / ("cut" if cut else "full"))
+        export_serving_model(model, output, folder, cut_padding=cut)
+        exported[cut] = tf.saved_model.load(folder)
+
+    texts = [
+        ["a wonderful and brilliant movie"],
+        ["great", "the plot and the acting were dull , boring and painful for two hours"],
+        ["awful " * 30, "lovely"],  # truncated to max_seq_length
+    ]
+    spread = []
+    for batch in texts:
+        got = exported[True].signatures["serving_default"](text=tf.constant(batch))
+        want = exported[False].signatures["serving_default"](text=tf.constant(batch))
+        # Equal up to float rounding: the matrix kernels sum in another order at another length,
+        # which the scaled-up head magnifies (up to 2e-5 seen, depending on the weights).
+        np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-4)
+        np.testing.assert_array_equal(got["label"], want["label"])
+        spread.extend(got["probabilities"].numpy()[:, 0])
+    assert max(spread) - min(spread) > 0.1  # the outputs vary: the comparison can fail
+    # The same signatures as the full-length export (names, inputs, outputs) ...
+    for name in (serving.SERVING_DEFAULT, serving.SERVING_EXAMPLES, serving.TRANSFORM_FEATURES):
+        cut, full = exported[True].signatures[name], exported[False].signatures[name]
+        assert cut.structured_input_signature == full.structured_input_signature
+        assert cut.structured_outputs == full.structured_outputs
+    # ... but the encoder embeds the batch's used length, not max_seq_length.
+    for cut, want in ((False, {tiny_length}), (True, {None})):
+        _, signatures = serving_module(model, output, cut_padding=cut)
+        for name in (serving.SERVING_DEFAULT, serving.SERVING_EXAMPLES):
+            assert _encoder_input_lengths(signatures[name]) == want
+
+
 def test_xla_trains_on_trimmed_batches_of_varying_length_with_one_trace(
     tiny_checkpoint, tmp_path, tiny_config
 ):
 
     length = 32
-    files = _write_transformed(tmp_path / "data.gz", [5, 6, 7, 20, 8, 9, 10, 11], length)
+    files = _write_transformed(tmp_path / "data.gz", [5, 6, 7, 20, 8, 7, 6, 5], length)
     dataset = trainer_data.make_train_dataset(files, _Spec(length), 2, seed=1, trim_padding=True)
     lengths = [int(x["input_ids"].shape[1]) for x, _ in dataset.take(4)]
-    assert sorted(set(lengths)) == [16, 32]
+    assert sorted(set(lengths)) == [8, 24]  # the pair holding the 20-token row, and the others
     config = tiny_config(tiny_checkpoint, jit_compile=True).replace(
         model={"max_seq_length": length}
     )
@@ -409,6 +560,9 @@ def test_run_fn_trains_writes_history_and_exports_a_raw_text_model(
     assert [r["step"] for r in history["steps"]] == list(range(1, 9))
     assert all({"loss", "accuracy", "learning_rate"} <= set(r) for r in history["steps"])
     assert history["eval"]["examples"] == 37 and 0 <= history["eval"]["accuracy"] <= 1
+    native = precisions.native_bf16_flags(precisions.cpu_flags())
+    assert history["precision"] == ("mixed_bfloat16" if native else "float32")  # auto
+    assert history["precision_reason"].startswith("auto: ")
     assert history["resumed_at"] == []
     assert tf.io.gfile.glob(os.path.join(fn_args.model_run_dir, "train", "events.out.*"))
     assert not tf.io.gfile.exists(trainer.resume_dir(fn_args, config))  # removed after export
@@ -638,6 +792,7 @@ def test_real_checkpoint_learns_sst2(shared_data, tmp_path, make_fn_args, make_t
         model={"max_seq_length": 64},
         train={
             "train_steps": 60,
+            "eval_steps": 0,  # the whole dev split
             "batch_size": 32,
             "checkpoint_every": 60,
             "strategy": "cpu",

@@ -117,7 +117,11 @@ class TrainConfig:
     """Fine-tuning settings (Trainer)."""
 
     train_steps: int = _setting(60, "training steps (batches)")
-    eval_steps: int = _setting(0, "evaluation steps after training; 0 = the whole eval split")
+    eval_steps: int = _setting(
+        10,
+        "batches of the Trainer's own quick evaluation after training (the Evaluator, TFMA,"
+        " judges the whole eval split); 0 = the whole eval split",
+    )
     batch_size: int = _setting(32, "global batch size")
     learning_rate: float = _setting(1e-4, "peak learning rate of AdamW")
     warmup_fraction: float = _setting(0.1, "share of the steps with linear learning-rate warmup")
@@ -127,16 +131,31 @@ class TrainConfig:
         "", "TPU address or name (default: TPU_NAME / COLAB_TPU_ADDR)", flag="tpu"
     )
     mixed_precision: str = _setting(
-        "auto", "Keras mixed-precision policy (auto = mixed_bfloat16 on TPU)", choices=PRECISIONS
+        "auto",
+        "Keras mixed-precision policy; auto = mixed_bfloat16 on a TPU and on a CPU with native"
+        " bfloat16 (avx512_bf16 or amx_bf16 flags), float32 elsewhere",
+        choices=PRECISIONS,
     )
-    jit_compile: bool = _setting(True, "compile the training step with XLA", flag="xla")
+    jit_compile: bool = _setting(
+        False,
+        "compile the training step with XLA, once per bucket length used: on a CPU with native"
+        " bfloat16 about 1.6x faster steps (BENCHMARKS.md) for a compilation per length, so it"
+        " pays off on long runs; a TPU compiles with XLA either way",
+        flag="xla",
+    )
     steps_per_execution: int = _setting(1, "training steps per tf.function call")
     trim_padding: str = _setting(
         "auto",
-        "cut each batch to its longest sequence, rounded up to 16, 32, 64, ... max_seq_length"
-        " (one XLA compilation per length used); auto = on unless training on a TPU, which"
-        " needs static shapes",
+        "cut each batch to its longest sequence, rounded up to a bucket length (8, 12, 16, 24,"
+        " 32, 48, 64, 96, 128, ... max_seq_length; one XLA compilation per length used);"
+        " auto = on unless training on a TPU, which needs static shapes",
         choices=TRIM_PADDING_MODES,
+    )
+    sort_window: int = _setting(
+        64,
+        "with trim_padding: batches per length-sorting window; the shuffled examples of each"
+        " window are sorted by length and cut into batches (in random order), so a batch holds"
+        " sentences of similar length; 1 = no sorting",
     )
     checkpoint_every: int = _setting(50, "steps between training checkpoints (resume points)")
     seed: int = _setting(42, "random seed")
@@ -147,9 +166,17 @@ class TrainConfig:
     )
 
     def __post_init__(self):
-        for name in ("train_steps", "batch_size", "steps_per_execution", "checkpoint_every"):
+        for name in (
+            "train_steps",
+            "batch_size",
+            "steps_per_execution",
+            "checkpoint_every",
+            "sort_window",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.eval_steps < 0:
+            raise ValueError(f"eval_steps must be 0 (all) or more, got {self.eval_steps}")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.trim_padding not in TRIM_PADDING_MODES:

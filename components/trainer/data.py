@@ -2,10 +2,25 @@
 
 Training batches have the *global* batch size with drop_remainder=True, shuffled (seeded) and
 repeated; evaluation batches are padded to the full batch size with zero-weight copies of an
-example, so no example is dropped. With `trim_padding` (the default off TPU; `use_trim_padding`)
-every batch is cut to its longest sequence rounded up to a bucket length (16, 32, 64, ...
-max_seq_length; `length_buckets`), so the encoder does not run on all-[PAD] columns; XLA compiles
-once per bucket that occurs. Without it (TPU) every shape is static.
+example, so no example is dropped.
+
+With `trim_padding` (the default off TPU; `use_trim_padding`) the encoder computes only the
+tokens a batch needs:
+
+- **length-sorted windows** (training): the shuffled examples are taken `sort_window` batches at
+  a time; each window is sorted by real length (attention_mask), cut into batches, and the
+  batches of the window are put in a seeded random order. A batch thus holds sentences of
+  similar length, every example of the window is trained on once, and the global batch size
+  stays as configured. On SST-2 (mean 13.3 tokens) a window of 64 batches of 32 with the buckets
+  below computes about 80% real tokens, against about 23% for trimming unsorted batches.
+- **bucket shapes**: each batch is cut to its longest sequence rounded up to a bucket length
+  (`length_buckets`: 8, 12, 16, 24, 32, 48, 64, 96, 128, ... up to max_seq_length), so a compiler
+  (XLA) builds one program per bucket that occurs, a handful, not one per length.
+
+Only trailing positions whose attention_mask is 0 in every row of the batch are cut, so the model
+computes the same function. The order is deterministic for a given seed, and `skip_batches` skips
+whole windows without parsing them, so a resumed run sees the batches it would have seen.
+Without trimming (TPU) every shape is static.
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ from components.trainer.model import INPUT_DTYPE
 
 SHUFFLE_BUFFER = 10_000
 _PARSE_BATCH = 256
-MIN_BUCKET = 16
+MIN_BUCKET = 8
 
 
 def transformed_files(patterns: list[str] | str) -> list[str]:
@@ -33,13 +48,15 @@ def transformed_files(patterns: list[str] | str) -> list[str]:
 
 
 def length_buckets(max_seq_length: int) -> tuple[int, ...]:
-    """The lengths a trimmed batch is cut to: 16, 32, 64, ... below max_seq_length, then it."""
+    """The lengths a trimmed batch is cut to: 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, ...
+    (powers of two and 1.5 times powers of two, so rounding up adds at most half) below
+    max_seq_length, then max_seq_length itself (9 lengths at 128, 13 at 512)."""
     buckets = []
-    length = MIN_BUCKET
-    while length < max_seq_length:
-        buckets.append(length)
-        length *= 2
-    return (*buckets, max_seq_length)
+    power = MIN_BUCKET
+    while power < max_seq_length:
+        buckets.extend(n for n in (power, power * 3 // 2) if n < max_seq_length)
+        power *= 2
+    return (*sorted(set(buckets)), max_seq_length)
 
 
 def use_trim_padding(train_config, strategy: tf.distribute.Strategy) -> bool:
@@ -53,26 +70,39 @@ def use_trim_padding(train_config, strategy: tf.distribute.Strategy) -> bool:
     return train_config.trim_padding == "on" or (train_config.trim_padding == "auto" and not tpu)
 
 
+def used_length(mask: tf.Tensor) -> tf.Tensor:
+    """The number of leading positions a [batch, length] attention_mask uses: one past the last
+    position where any row has a real token (at least 1, so an empty batch keeps a column)."""
+    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
+    used = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)))
+    return tf.maximum(used, tf.ones([], mask.dtype))
+
+
 def trim_batch(features: dict, buckets: tuple[int, ...]) -> dict:
     """Cuts the [batch, max_seq_length] token features of a batch to the smallest bucket that
     holds its last real token (the last position where any attention_mask is set); only trailing
     positions whose attention_mask is 0 in every row are removed."""
     mask = features[ATTENTION_MASK]
-    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
-    used = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)))
     bounds = tf.constant(buckets, dtype=mask.dtype)
-    target = tf.gather(bounds, tf.reduce_sum(tf.cast(bounds < used, tf.int32)))
+    target = tf.gather(bounds, tf.reduce_sum(tf.cast(bounds < used_length(mask), tf.int32)))
     return {name: value[:, :target] for name, value in features.items()}
 
 
-def _parser(tf_transform_output: tft.TFTransformOutput, trim_padding: bool = False):
+def _parser(
+    tf_transform_output: tft.TFTransformOutput,
+    trim_padding: bool = False,
+    buckets: tuple[int, ...] = (),
+):
     """serialized [batch] -> (features {name: int32 [batch, length]}, label_id int64 [batch]).
 
     length = max_seq_length, or with `trim_padding` the batch's bucket (`trim_batch`).
     """
     full_spec = tf_transform_output.transformed_feature_spec()
     spec = {name: full_spec[name] for name in (*MODEL_INPUT_KEYS, LABEL_ID)}
-    buckets = length_buckets(sequence_length(tf_transform_output)) if trim_padding else ()
+    if trim_padding:
+        buckets = buckets or length_buckets(sequence_length(tf_transform_output))
+    else:
+        buckets = ()
 
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
@@ -83,6 +113,26 @@ def _parser(tf_transform_output: tft.TFTransformOutput, trim_padding: bool = Fal
         return features, label
 
     return parse
+
+
+def sorted_window(features: dict, label: tf.Tensor, batches: int, seed: tf.Tensor):
+    """One window of `batches` x batch_size examples -> `batches` batches of similar length.
+
+    The examples are sorted by real length (stable, so equal lengths keep their shuffled order)
+    and cut into consecutive batches; the batches are then put in a random order drawn from
+    `seed` (shape [2]), so training does not see a short-to-long sweep within each window.
+    Returns features {name: [batches, batch_size, L]} and labels [batches, batch_size].
+    """
+    lengths = tf.reduce_sum(tf.cast(features[ATTENTION_MASK] > 0, tf.int32), axis=1)
+    order = tf.argsort(lengths, stable=True)
+    batch_order = tf.random.experimental.stateless_shuffle(tf.range(batches), seed=seed)
+
+    def arrange(value):
+        value = tf.gather(value, order)
+        value = tf.reshape(value, [batches, -1, *value.shape[1:]])  # static: [W, B, ...]
+        return tf.gather(value, batch_order)
+
+    return {name: arrange(value) for name, value in features.items()}, arrange(label)
 
 
 def _options() -> tf.data.Options:
@@ -101,13 +151,19 @@ def make_train_dataset(
     seed: int = 42,
     skip_batches: int = 0,
     trim_padding: bool = False,
+    sort_window: int = 1,
+    buckets: tuple[int, ...] = (),
 ) -> tf.data.Dataset:
     """Shuffled, repeated batches of the global batch size, every shape static unless
-    `trim_padding` (then [batch, bucket length]; see `trim_batch`).
+    `trim_padding` (then [batch, bucket length]; see `trim_batch`). With `trim_padding` and
+    `sort_window` > 1, each window of that many batches is sorted by length (`sorted_window`).
 
     `skip_batches` skips the batches a resumed run has already trained on (the order is
     deterministic for a given seed, so the resumed run sees the batches it would have seen).
+    `buckets` replaces the default bucket lengths (`length_buckets(max_seq_length)`).
     """
+    if sort_window < 1:
+        raise ValueError(f"sort_window must be at least 1 batch, got {sort_window}")
     files = transformed_files(file_patterns)
     dataset = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
     dataset = dataset.interleave(
@@ -117,12 +173,30 @@ def make_train_dataset(
         deterministic=True,
     )
     dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    if skip_batches:
-        dataset = dataset.skip(skip_batches)
-    dataset = dataset.map(
-        _parser(tf_transform_output, trim_padding), num_parallel_calls=tf.data.AUTOTUNE
-    )
+    if not trim_padding or sort_window == 1:
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+        if skip_batches:
+            dataset = dataset.skip(skip_batches)
+        dataset = dataset.map(
+            _parser(tf_transform_output, trim_padding, buckets), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
+
+    parse = _parser(tf_transform_output)
+    buckets = buckets or length_buckets(sequence_length(tf_transform_output))
+    # Windows are numbered before the skip, so a window's batch order (seeded by its number)
+    # does not depend on where a run starts; whole windows are skipped unparsed.
+    windows = dataset.batch(batch_size * sort_window, drop_remainder=True).enumerate()
+    windows = windows.skip(skip_batches // sort_window)
+
+    def arrange(index, serialized):
+        features, label = parse(serialized)
+        window_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        return sorted_window(features, label, sort_window, window_seed)
+
+    dataset = windows.map(arrange, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    dataset = dataset.skip(skip_batches % sort_window)
+    dataset = dataset.map(lambda x, y: (trim_batch(x, buckets), y))
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 

@@ -14,6 +14,13 @@ function `class_labels()`, not a signature). Loading the model needs only
 `import tensorflow, tensorflow_text` (the latter registers the WordPiece/normalisation ops).
 
 The exported weights are float32 whatever the training precision (model.serving_copy).
+
+**Real length.** The Transform pads every example to max_seq_length. Before the encoder, the
+serving functions cut the batch's token features to its used length (one past the last position
+where any row has a real token; data.used_length), so a batch of short sentences runs the encoder
+on their tokens, not on max_seq_length: the same outputs (padding is masked), a fraction of the
+work. The signatures, their inputs and outputs are unchanged. `cut_padding=False` exports the
+static full-length model instead (for a server that needs static shapes, e.g. on a TPU).
 """
 
 from __future__ import annotations
@@ -23,8 +30,15 @@ import logging
 import tensorflow as tf
 
 from components.core import serving
-from components.core.features import LABEL_FEATURE, LABEL_ID, MODEL_INPUT_KEYS, TEXT_FEATURE
+from components.core.features import (
+    ATTENTION_MASK,
+    LABEL_FEATURE,
+    LABEL_ID,
+    MODEL_INPUT_KEYS,
+    TEXT_FEATURE,
+)
 from components.core.transform_output import label_vocabulary, sequence_length
+from components.trainer.data import used_length
 from components.trainer.model import INPUT_DTYPE, serving_copy
 
 log = logging.getLogger(__name__)
@@ -46,16 +60,34 @@ def _raw_text(text: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor | tf.RaggedT
     raise ValueError(f"unsupported raw feature spec for {TEXT_FEATURE!r}: {spec}")
 
 
-def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir: str) -> str:
+def export_serving_model(
+    model: tf.keras.Model, tf_transform_output, export_dir: str, *, cut_padding: bool = True
+) -> str:
     """Writes the serving SavedModel of a trained classifier to `export_dir` (see module doc)."""
+    module, signatures = serving_module(model, tf_transform_output, cut_padding=cut_padding)
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+    log.info("exported the serving model (labels %s) to %s", module.labels, export_dir)
+    print(f"Exported the serving model to {export_dir}", flush=True)
+    return export_dir
+
+
+def serving_module(
+    model: tf.keras.Model, tf_transform_output, *, cut_padding: bool = True
+) -> tuple[tf.Module, dict]:
+    """The tf.Module that export_serving_model saves, and its signatures (concrete functions)."""
     labels = label_vocabulary(tf_transform_output)
-    serving_model = serving_copy(model, max_seq_length=sequence_length(tf_transform_output))
+    serving_model = serving_copy(
+        model,
+        max_seq_length=sequence_length(tf_transform_output),
+        variable_length=cut_padding,
+    )
     raw_spec = tf_transform_output.raw_feature_spec()
     if TEXT_FEATURE not in raw_spec:
         raise ValueError(f"the Transform's raw schema has no {TEXT_FEATURE!r} feature: {raw_spec}")
     example_spec = {name: spec for name, spec in raw_spec.items() if name != LABEL_FEATURE}
 
     module = tf.Module()
+    module.labels = labels
     module.tft_layer = tf_transform_output.transform_features_layer()
     # The functions below call the Keras model directly; only its variables are tracked, so the
     # SavedModel holds no Keras (or transformers) objects that a loader would have to revive.
@@ -70,6 +102,9 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir:
                 f"the Transform graph does not produce {missing} from {sorted(raw_features)}"
             )
         inputs = {name: tf.cast(transformed[name], INPUT_DTYPE) for name in MODEL_INPUT_KEYS}
+        if cut_padding:
+            length = used_length(inputs[ATTENTION_MASK])
+            inputs = {name: value[:, :length] for name, value in inputs.items()}
         probabilities = tf.cast(serving_model(inputs, training=False), tf.float32)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {
@@ -111,10 +146,7 @@ def export_serving_model(model: tf.keras.Model, tf_transform_output, export_dir:
         serving.SERVING_EXAMPLES: serve_examples.get_concrete_function(),
         serving.TRANSFORM_FEATURES: transform_features.get_concrete_function(),
     }
-    tf.saved_model.save(module, export_dir, signatures=signatures)
-    log.info("exported the serving model (labels %s) to %s", labels, export_dir)
-    print(f"Exported the serving model to {export_dir}", flush=True)
-    return export_dir
+    return module, signatures
 
 
 def load_serving_weights(model: tf.keras.Model, export_dir: str, labels: list[str]) -> None:

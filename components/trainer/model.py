@@ -143,14 +143,18 @@ def keras_policy(policy: str):
         tf.keras.mixed_precision.set_global_policy(previous)
 
 
-def serving_copy(model: tf.keras.Model, max_seq_length: int | None = None) -> tf.keras.Model:
+def serving_copy(
+    model: tf.keras.Model, max_seq_length: int | None = None, *, variable_length: bool = False
+) -> tf.keras.Model:
     """A float32, non-distributed copy of a trained classifier, with the same weights.
 
     Training may run under a distribution strategy (TPU, mirrored) and a mixed-precision policy;
     the exported model should not: it is rebuilt outside any strategy scope in float32 and the
     trained weights are copied in (in order; the architecture is identical). The copy takes
-    static [batch, max_seq_length] inputs: `max_seq_length` is needed for a model trained with
-    variable-length inputs, and must match the input length of one trained without.
+    [batch, None] inputs with `variable_length` (any length up to max_seq_length: the serving
+    functions cut padding), else static [batch, max_seq_length] inputs: `max_seq_length` is needed
+    for a model trained with variable-length inputs, and must match the input length of one
+    trained without.
     """
     bert = model.get_layer(BERT_LAYER)
     trained_length = model.inputs[0].shape[1]
@@ -168,7 +172,11 @@ def serving_copy(model: tf.keras.Model, max_seq_length: int | None = None) -> tf
     num_classes = int(model.get_layer(DENSE_LAYER).units)
     with keras_policy("float32"):
         copy = build_classifier(
-            model_config, num_classes, bert_config=bert.config, head=classifier_head(model)
+            model_config,
+            num_classes,
+            bert_config=bert.config,
+            head=classifier_head(model),
+            variable_length=variable_length,
         )
     copy.set_weights(model.get_weights())
     return copy

@@ -3,9 +3,11 @@
 What `run_fn` does:
 
 1. parses `Config.from_json(fn_args.custom_config["config"])` (once; nothing else reads settings);
-2. picks the distribution strategy and precision policy (strategy.py);
-3. reads the Transform's gzip TFRecords with tf.data (data.py: global batches, padding trimmed
-   to a bucket length off TPU, so the model takes [batch, None] inputs there);
+2. picks the distribution strategy (strategy.py) and the precision policy (precision.py:
+   `auto` is mixed_bfloat16 on a TPU or a CPU with native bfloat16), printed with the reason;
+3. reads the Transform's gzip TFRecords with tf.data (data.py: global batches; off TPU, batches
+   of similar length from length-sorted windows, cut to a bucket length, so the model takes
+   [batch, None] inputs there);
 4. builds and compiles the model inside `strategy.scope()` (steps_per_execution, jit_compile);
 5. trains `config.train.train_steps` steps as one Keras epoch (`fn_args.train_steps`, from the
    TFX TrainArgs, is ignored: the typed config is the one source of settings), with
@@ -15,7 +17,8 @@ What `run_fn` does:
    - TensorBoard logs in `fn_args.model_run_dir`;
    - the training curve (loss, accuracy, learning rate per step) in
      `fn_args.model_run_dir/history.json`, together with the evaluation result;
-6. evaluates on the eval split (`config.train.eval_steps` batches, or all of it when 0);
+6. evaluates on the first `config.train.eval_steps` batches of the eval split (all of it when
+   0): a quick check recorded in the history; the Evaluator (TFMA) is the authority;
 7. exports the serving SavedModel to `fn_args.serving_model_dir` (export.py).
 
 Under MultiWorkerMirroredStrategy (TF_CONFIG naming a chief and workers, e.g. the worker pools of
@@ -71,6 +74,7 @@ from components.trainer.model import (
     keras_policy,
     learning_rate_schedule,
 )
+from components.trainer.precision import select_precision
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +115,8 @@ def train_and_evaluate(
     tf.keras.utils.set_random_seed(train.seed)
     strategy = strategy or strategies.select_strategy(train)
     chief = strategies.is_chief(strategy)
-    precision = strategies.select_precision(train, strategy)
+    precision, precision_reason = select_precision(train, strategy)
+    print(f"Precision: {precision} ({precision_reason})", flush=True)
 
     tf_transform_output = tft.TFTransformOutput(transform_output)
     labels = label_vocabulary(tf_transform_output)
@@ -131,6 +136,7 @@ def train_and_evaluate(
         seed=train.seed,
         skip_batches=done,
         trim_padding=trim,
+        sort_window=train.sort_window,
     )
     eval_dataset = make_eval_dataset(
         eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps, trim_padding=trim
@@ -208,6 +214,7 @@ def train_and_evaluate(
         "strategy": strategies.describe(strategy),
         "replicas": strategy.num_replicas_in_sync,
         "precision": precision,
+        "precision_reason": precision_reason,
         "jit_compile": train.jit_compile,
         "trim_padding": trim,
         "train_seconds": round(train_seconds, 1),

@@ -1,4 +1,4 @@
-"""Choosing the tf.distribute strategy and the Keras mixed-precision policy for training.
+"""Choosing the tf.distribute strategy for training (the precision policy: precision.py).
 
 `select_strategy(config.train)` returns a ready strategy:
 
@@ -24,9 +24,7 @@ On MultiWorkerMirroredStrategy every worker runs the same program; `is_chief` sa
 writes the shared outputs, and `wait_for_all_workers` is a barrier (an all-reduce) for the end of
 a run.
 
-`select_precision(config.train, strategy)` resolves `mixed_precision=auto` (mixed_bfloat16 on a
-TPU, float32 elsewhere); the Trainer builds the model under that Keras policy, and the model keeps
-its classification layer and softmax in float32 whatever the policy.
+The Keras precision policy is chosen in precision.py (from the CPU's bf16 support, or the TPU).
 """
 
 from __future__ import annotations
@@ -343,11 +341,3 @@ def wait_for_all_workers(strategy: tf.distribute.Strategy) -> None:
         return strategy.reduce(tf.distribute.ReduceOp.SUM, arrived, axis=None)
 
     all_reduce().numpy()
-
-
-# -- precision -----------------------------------------------------------------------------------
-def select_precision(train_config: TrainConfig, strategy: tf.distribute.Strategy) -> str:
-    """The Keras policy name: the configured one, or for 'auto' mixed_bfloat16 on TPU, else float32."""
-    if train_config.mixed_precision != "auto":
-        return train_config.mixed_precision
-    return "mixed_bfloat16" if is_tpu(strategy) else "float32"
