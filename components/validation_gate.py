@@ -11,10 +11,12 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 
+from components.core.errors import UserError
+
 ANOMALIES_FILE = "SchemaDiff.pb"
 
 
-class DataValidationError(RuntimeError):
+class DataValidationError(UserError, RuntimeError):
     """The data does not match the curated schema."""
 
 

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from components.core.errors import UserError
+
 LOCK_FILE = "run.lock"
 
 
-class OutputInUseError(RuntimeError):
+class OutputInUseError(UserError, RuntimeError):
     """Another run holds the run folder."""
 
 

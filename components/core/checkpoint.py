@@ -19,6 +19,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from components.core.config import DEFAULT_CHECKPOINT_PACKAGE
+from components.core.errors import UserError
 
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "config.json"
@@ -27,7 +28,7 @@ WEIGHT_FILES = ("model.safetensors", "tf_model.h5", "pytorch_model.bin")
 REQUIRED_FILES = (CONFIG_FILE, VOCAB_FILE)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint location that does not hold a usable BERT checkpoint."""
 
 

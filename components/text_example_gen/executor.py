@@ -48,6 +48,7 @@ from tfx.utils import proto_utils
 from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
 from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
+from components.core.errors import UserError
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import input_layout, parsing
 
@@ -59,7 +60,7 @@ _REJECTED = "rejected"
 _COUNTS = "counts"
 
 
-class RejectedRowsError(RuntimeError):
+class RejectedRowsError(UserError, RuntimeError):
     """More rows were rejected than `data.max_rejected_fraction` allows."""
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from components.core.config import DataConfig
+from components.core.errors import UserError
 
 # -- names ----------------------------------------------------------------------------------------
 TEXT_ALIASES = ("text", "sentence", "review", "message")
@@ -62,7 +63,7 @@ MAX_RECORD_CHARS = 1 << 22  # a longer record is rejected as record_too_long (se
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """The input cannot be read as configured: missing path, empty input, unknown column."""
 
 

@@ -42,6 +42,7 @@ import time
 import tensorflow as tf
 
 from components.core.config import STRATEGIES, TrainConfig
+from components.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ TPU_RESOLVE_TIMEOUT_S = 10.0
 _ENDPOINT = re.compile(r"^(?:grpc://)?(?P<host>\[[^\]]+\]|[^/:\s]+):(?P<port>\d+)$")
 
 
-class StrategyError(RuntimeError):
+class StrategyError(UserError, RuntimeError):
     """The requested distribution strategy cannot be set up (e.g. the TPU is not reachable)."""
 
 
