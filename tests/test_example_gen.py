@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core.artifacts import read_rejected_summary
+from components.core.artifacts import read_rejected_summary, rejected_rows_uri
 from components.core.config import Config, DataConfig
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import (
@@ -104,15 +104,20 @@ def read_examples(uri: str, split: str) -> list[tuple[str, str]]:
     return result
 
 
-def rejected_rows(uri: str, split: str) -> list[dict]:
+def read_rejected_folder(folder: str, split: str) -> list[dict]:
+    """Every rejected row of an input split in a RejectedRows folder, by file and line."""
     rows = []
-    for path in sorted(glob.glob(os.path.join(uri, "RejectedRows", f"Split-{split}", "*.jsonl"))):
+    for path in sorted(glob.glob(os.path.join(folder, f"Split-{split}", "rejected-*.jsonl"))):
         rows += [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
     return sorted(rows, key=lambda row: (row["file"], row["line"]))
 
 
+def rejected_rows(uri: str, split: str) -> list[dict]:
+    return read_rejected_folder(rejected_rows_uri(uri), split)
+
+
 def summary(uri: str) -> dict:
-    result = json.loads(Path(uri, "RejectedRows", "summary.json").read_text("utf-8"))
+    result = json.loads(Path(rejected_rows_uri(uri), "summary.json").read_text("utf-8"))
     assert read_rejected_summary(uri) == result
     return result
 
@@ -728,7 +733,8 @@ def test_executor_writes_examples_and_rejected_rows(messy_input, tmp_path, caplo
     for split in result["splits"].values():
         assert split["rows_read"] == split["rows_accepted"] + split["rows_rejected"]
     assert "rows_read == rows_accepted + rows_rejected" in caplog.text
-    assert not Path(uri, "RejectedRows", "_counts").exists()
+    assert not Path(rejected_rows_uri(uri), "_counts").exists()
+    assert (train["labels"], evaluation["labels"]) == ({"ham": 2, "spam": 1}, {"ham": 1, "spam": 1})
     assert read_rejected_summary(str(tmp_path / "nothing-here")) == {}
 
 
@@ -818,13 +824,13 @@ def test_executor_does_not_hold_the_examples_on_the_direct_runner(tmp_path, capl
 
 
 def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:
-    """span-N/train.csv (rows "sN t<i>" labelled 1) and span-N/dev.csv per span; returns the
+    """span-N/train.csv (rows "sN t<i>" labelled i % 2) and span-N/dev.csv per span; returns the
     {SPAN} path."""
     for span, count in rows_by_span.items():
         folder = root / f"span-{span}"
         write(
             folder / "train.csv",
-            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
+            "text,label\n" + "".join(f"s{span} t{i},{i % 2}\n" for i in range(count)),
         )
         write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
     return str(root / "span-{SPAN}")
@@ -851,7 +857,7 @@ def test_pipeline_picks_the_newest_span(tmp_path):
     with metadata.Metadata(connection) as store:
         (artifact,) = store.store.get_artifacts_by_type("Examples")
     assert artifact.custom_properties["span"].int_value == 10
-    assert sorted(read_examples(artifact.uri, "train")) == [(f"s10 t{i}", "1") for i in range(5)]
+    assert sorted(read_examples(artifact.uri, "train")) == [(f"s10 t{i}", str(i % 2)) for i in range(5)]
     assert read_examples(artifact.uri, "eval") == [("s10 dev", "0")]
     assert summary(artifact.uri)["splits"]["train"]["rows_read"] == 5
 
@@ -863,7 +869,7 @@ def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     assert "span-{SPAN}/train.csv" in properties["input_config"]
     examples = run_executor(config, tmp_path / "out")
     assert examples.span == 11
-    assert sorted(read_examples(examples.uri, "train")) == [(f"s11 t{i}", "1") for i in range(3)]
+    assert sorted(read_examples(examples.uri, "train")) == [(f"s11 t{i}", str(i % 2)) for i in range(3)]
     assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
 
 

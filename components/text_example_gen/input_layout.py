@@ -9,6 +9,7 @@ through `tfx.dsl.io.fileio`, so GCS paths work too.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -27,6 +28,8 @@ EVAL_NAMES = ("dev", "eval", "validation", "test")  # in order of preference
 DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".ndjson")
 SINGLE_SPLIT = "single_split"  # TFX's name for an input that is hash-split into train/eval
 _SPAN = re.compile(r"\{SPAN(?::(?P<width>\d+))?\}")
+
+logger = logging.getLogger(__name__)
 
 
 def has_span(pattern: str) -> bool:
@@ -222,9 +225,17 @@ def _head(path: str) -> tuple[bytes, bool]:
     return head[: parsing.HEAD_BYTES], len(head) <= parsing.HEAD_BYTES
 
 
+def _report_guess(parsed: parsing.ParsedFile) -> None:
+    """Says how a headerless file's columns were told apart, when they were guessed."""
+    if parsed.columns is not None and parsed.columns.guessed:
+        logger.warning("%s", parsed.columns.guessed)
+
+
 def _check_file(path: str, data_config: DataConfig) -> bool:
-    """Raises InputError for unresolvable columns/keys; returns whether the file has any row."""
+    """Raises InputError for a binary file and for unresolvable columns/keys; returns whether
+    the file has any row. Says what it decided for a headerless file's columns."""
     head, complete = _head(path)
+    parsing.check_text(path, head)
     text = parsing.decode(head)
     if not complete:  # leave out the possibly cut last line
         text = text[: max(text.rfind("\n"), 0)]
@@ -234,6 +245,7 @@ def _check_file(path: str, data_config: DataConfig) -> bool:
             f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
         )
     parsed = parsing.parse_text(path, text, data_config)
+    _report_guess(parsed)
     return bool(parsed.rows) or not complete
 
 
@@ -242,9 +254,10 @@ def check_input(
 ) -> dict[str, list[str]]:
     """Preflight before the Beam pipeline: {split name: its files}.
 
-    Raises InputError when a split matches no files, when a split has no rows at all, or when a
-    configured (or auto-detected) text/label column or key does not exist in a file. Only the
-    first ~1 MiB of each file is read.
+    Raises InputError when a split matches no files, when a file is binary (not text), when a
+    split has no rows at all, or when a configured (or auto-detected) text/label column or key
+    does not exist in a file (or, for a headerless file, cannot be told apart). Only the first
+    ~1 MiB of each file is read.
     """
     result = {}
     for split in input_config.splits:
@@ -278,7 +291,9 @@ def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
             if folder:
                 rows = [parsing.parse_text_file(path, raw, data)]
             else:
-                rows = parsing.parse_file(path, raw, data).rows
+                parsed = parsing.parse_file(path, raw, data)
+                _report_guess(parsed)
+                rows = parsed.rows
             for row in rows:
                 if row.reason is None:
                     texts.append(row.text)
