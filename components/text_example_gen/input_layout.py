@@ -1,8 +1,9 @@
 """Finding the input of the text ExampleGen: files, splits and spans, and the preflight checks.
 
 `input_split_config` turns `DataConfig.data` into the input base and split patterns of a
-FileBasedExampleGen, and `check_input` is the preflight that fails fast (missing files, empty
-input, unknown columns) before any Beam pipeline starts; `read_accepted_rows` reads every split
+FileBasedExampleGen, and `check_input` is the preflight that fails fast (missing files, binary
+files, empty input, unknown columns) before any Beam pipeline starts, and says how it told a
+headerless file's columns apart; `read_accepted_rows` reads every split
 as the executor would, without Beam (for `bertpipe infer-schema`). File-system access goes
 through `tfx.dsl.io.fileio`, so GCS paths work too.
 """

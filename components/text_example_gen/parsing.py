@@ -16,6 +16,12 @@ chunks end, so line numbers do not depend on the chunk size. A record longer tha
 never closes) is rejected as `record_too_long` on its first line without being held whole, and
 parsing resumes on the next line, as after a malformed record.
 
+A file whose first block is not text (a known binary signature, UTF-16, NUL bytes, mostly invalid
+UTF-8) is refused as a binary file by `check_text`, before its rows are parsed. A headerless
+two-column CSV/TSV file with no column configured has its label and text columns told apart from
+its first `SAMPLE_ROWS` rows (`resolve_columns`); only such a file is read ahead, and only that
+far.
+
 Finding the input (files, splits, spans) and the preflight checks are in input_layout.py.
 """
 
