@@ -1016,6 +1016,9 @@ def test_headerless_text_first_file_is_read_without_flags(tmp_path, caplog):
     for header in ("auto", "no"):
         parsed = parse("d.csv", csv_rows, header=header)
         assert accepted(parsed) == rows and parsed.columns.label_index == 0
+    # A row without a label is a rejected row, not a reason to doubt the columns.
+    parsed = parse("d.csv", ",a text without its label\n" + csv_rows)
+    assert rejected(parsed) == [(1, "missing_label")] and accepted(parsed) == rows
 
 
 @pytest.mark.parametrize(

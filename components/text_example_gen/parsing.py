@@ -457,9 +457,7 @@ def _column_index(
 
 def _shown(values: list[str], limit: int = 5) -> str:
     """A few values for a message: `a, b, c` (and how many more)."""
-    head = ", ".join(
-        repr(value) if not value or value != value.strip() else value for value in values[:limit]
-    )
+    head = ", ".join(values[:limit])
     return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 
@@ -477,12 +475,12 @@ def _guess_two_columns(
     rows = [row for row in sample if len(row) == 2]
     columns = [[row[index].strip() for row in rows] for index in (0, 1)]
 
-    def label_like(values: list[str]) -> bool:
-        distinct = set(values)
+    def label_like(values: list[str]) -> bool:  # empty values: rows rejected as missing_label
+        distinct = {value for value in values if value}
         return (
-            len(distinct) <= MAX_LABEL_VALUES
+            0 < len(distinct) <= MAX_LABEL_VALUES
             and 2 * len(distinct) <= len(values)
-            and all(0 < len(value) <= MAX_LABEL_CHARS for value in distinct)
+            and all(len(value) <= MAX_LABEL_CHARS for value in distinct)
         )
 
     def mean_length(values: list[str]) -> float:
@@ -505,18 +503,19 @@ def _guess_two_columns(
         )
     else:
         label, text = (0, 1) if likes[0] else (1, 0)
+        first = first_row[label].strip()  # the first row's label, or a header's name
         counts: dict[str, int] = {}
         for value in columns[label]:
             counts[value] = counts.get(value, 0) + 1
         if mean_length(columns[text]) <= mean_length(columns[label]):
             problem = f"column {text} is not longer than the label-like column {label}"
-        elif data_config.header == "auto" and counts[first_row[label].strip()] == 1:
+        elif data_config.header == "auto" and first and counts[first] == 1:
             problem = (
-                f"the first row's {first_row[label].strip()!r} occurs once in column {label}, "
+                f"the first row's {first!r} occurs once in column {label}, "
                 "so the first row may be a header"
             )
         else:
-            values = sorted(counts, key=lambda value: (-counts[value], value))
+            values = sorted(filter(None, counts), key=lambda value: (-counts[value], value))
             guessed = (
                 f"{path}: no header; column {label} = label ({len(values)} distinct values in the "
                 f"first {len(rows)} rows: {_shown(values)}), column {text} = text "
