@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import glob
+import gzip
 import io
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from components.core.artifacts import read_rejected_summary
+from components.core.artifacts import read_rejected_summary, rejected_rows_uri
 from components.core.config import Config, DataConfig
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 from components.text_example_gen import (
@@ -104,15 +106,20 @@ def read_examples(uri: str, split: str) -> list[tuple[str, str]]:
     return result
 
 
-def rejected_rows(uri: str, split: str) -> list[dict]:
+def read_rejected_folder(folder: str, split: str) -> list[dict]:
+    """Every rejected row of an input split in a RejectedRows folder, by file and line."""
     rows = []
-    for path in sorted(glob.glob(os.path.join(uri, "RejectedRows", f"Split-{split}", "*.jsonl"))):
+    for path in sorted(glob.glob(os.path.join(folder, f"Split-{split}", "rejected-*.jsonl"))):
         rows += [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line]
     return sorted(rows, key=lambda row: (row["file"], row["line"]))
 
 
+def rejected_rows(uri: str, split: str) -> list[dict]:
+    return read_rejected_folder(rejected_rows_uri(uri), split)
+
+
 def summary(uri: str) -> dict:
-    result = json.loads(Path(uri, "RejectedRows", "summary.json").read_text("utf-8"))
+    result = json.loads(Path(rejected_rows_uri(uri), "summary.json").read_text("utf-8"))
     assert read_rejected_summary(uri) == result
     return result
 
@@ -728,25 +735,70 @@ def test_executor_writes_examples_and_rejected_rows(messy_input, tmp_path, caplo
     for split in result["splits"].values():
         assert split["rows_read"] == split["rows_accepted"] + split["rows_rejected"]
     assert "rows_read == rows_accepted + rows_rejected" in caplog.text
-    assert not Path(uri, "RejectedRows", "_counts").exists()
+    assert not Path(rejected_rows_uri(uri), "_counts").exists()
+    assert (train["labels"], evaluation["labels"]) == ({"ham": 2, "spam": 1}, {"ham": 1, "spam": 1})
     assert read_rejected_summary(str(tmp_path / "nothing-here")) == {}
 
 
+def run_component(config: Config, root: Path):
+    """Runs the component alone through LocalDagRunner (TFX's launcher: a failed execution's
+    output artifacts are deleted); returns the MLMD connection config."""
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    connection = metadata.sqlite_metadata_connection_config(str(root / "mlmd.sqlite"))
+    LocalDagRunner().run(
+        tfx_pipeline.Pipeline(
+            pipeline_name="text-example-gen-test",
+            pipeline_root=str(root / "root"),
+            components=[text_example_gen(config)],
+            metadata_connection_config=connection,
+            enable_cache=False,
+        )
+    )
+    return connection
+
+
 @pytest.mark.slow
-def test_executor_fails_over_the_rejected_threshold(messy_input, tmp_path):
+def test_rejected_rows_survive_a_run_that_fails_on_the_threshold(messy_input, tmp_path):
+    """Through TFX's launcher, which deletes the failed execution's Examples: every rejected row
+    is read back from the folder the error names."""
     config = Config().replace(data={"data": str(messy_input), "labels": ("ham", "spam")})
     with pytest.raises(RejectedRowsError) as error:
-        run_executor(config, tmp_path / "out")
+        run_component(config, tmp_path)
     message = str(error.value)
-    train_csv = str(messy_input / "train.csv")
+    found = re.search(
+        r"All rejected rows: (\S+)/Split-\*/rejected-\*\.jsonl; counts: (\S+)", message
+    )
+    folder, counts = found.groups()
+    examples_uri = str(tmp_path / "root" / "TextExampleGen" / "examples" / "1")
+    assert folder == rejected_rows_uri(examples_uri)
+    assert not os.path.exists(examples_uri)  # the launcher removed the failed output...
+    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
+    assert [(r["file"], r["line"], r["reason"]) for r in read_rejected_folder(folder, "train")] == [
+        (train_csv, 5, "invalid_utf8"),
+        (train_csv, 6, "empty_text"),
+        (train_csv, 7, "missing_label"),
+        (train_csv, 8, "wrong_column_count"),
+        (train_csv, 9, "unknown_label"),
+        (train_csv, 10, "malformed_csv"),
+    ]  # ...but not the rejected rows beside it
+    assert [(r["file"], r["line"], r["reason"]) for r in read_rejected_folder(folder, "eval")] == [
+        (dev_jsonl, 2, "empty_text"),
+        (dev_jsonl, 3, "malformed_json"),
+    ]
     assert "split 'train': 6 of 9 rows rejected (66.67%)" in message
     assert "max_rejected_fraction=0.001" in message
     assert f"invalid_utf8: 1 (e.g. {train_csv}:5: '3,bad \\\\xff byte,ham')" in message
     assert f"wrong_column_count: 1 (e.g. {train_csv}:8: '6,too,many,columns')" in message
     assert "split 'eval': 2 of 4 rows rejected" in message
-    assert f"malformed_json: 1 (e.g. {messy_input / 'dev.jsonl'}:3: '{{broken')" in message
-    assert "RejectedRows/Split-*/rejected-*.jsonl" in message
-    assert summary(str(tmp_path / "out"))["passed"] is False
+    assert f"malformed_json: 1 (e.g. {dev_jsonl}:3: '{{broken')" in message
+    result = json.loads(Path(counts).read_text("utf-8"))
+    assert result == read_rejected_summary(examples_uri)
+    assert result["passed"] is False
+    rejected_counts = [result["splits"][split]["rows_rejected"] for split in ("train", "eval")]
+    assert rejected_counts == [6, 2]
 
 
 @pytest.mark.slow
@@ -818,13 +870,13 @@ def test_executor_does_not_hold_the_examples_on_the_direct_runner(tmp_path, capl
 
 
 def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:
-    """span-N/train.csv (rows "sN t<i>" labelled 1) and span-N/dev.csv per span; returns the
+    """span-N/train.csv (rows "sN t<i>" labelled i % 2) and span-N/dev.csv per span; returns the
     {SPAN} path."""
     for span, count in rows_by_span.items():
         folder = root / f"span-{span}"
         write(
             folder / "train.csv",
-            "text,label\n" + "".join(f"s{span} t{i},1\n" for i in range(count)),
+            "text,label\n" + "".join(f"s{span} t{i},{i % 2}\n" for i in range(count)),
         )
         write(folder / "dev.csv", f"text,label\ns{span} dev,0\n")
     return str(root / "span-{SPAN}")
@@ -834,24 +886,15 @@ def write_spans(root: Path, rows_by_span: dict[int, int]) -> str:
 def test_pipeline_picks_the_newest_span(tmp_path):
     """A real LocalDagRunner run: the FileBasedExampleGen driver resolves {SPAN} to the newest."""
     from tfx.orchestration import metadata
-    from tfx.orchestration import pipeline as tfx_pipeline
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     config = Config().replace(data={"data": write_spans(tmp_path / "data", {2: 3, 9: 4, 10: 5})})
-    connection = metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
-    LocalDagRunner().run(
-        tfx_pipeline.Pipeline(
-            pipeline_name="text-example-gen-test",
-            pipeline_root=str(tmp_path / "root"),
-            components=[text_example_gen(config)],
-            metadata_connection_config=connection,
-            enable_cache=False,
-        )
-    )
+    connection = run_component(config, tmp_path)
     with metadata.Metadata(connection) as store:
         (artifact,) = store.store.get_artifacts_by_type("Examples")
     assert artifact.custom_properties["span"].int_value == 10
-    assert sorted(read_examples(artifact.uri, "train")) == [(f"s10 t{i}", "1") for i in range(5)]
+    assert sorted(read_examples(artifact.uri, "train")) == [
+        (f"s10 t{i}", str(i % 2)) for i in range(5)
+    ]
     assert read_examples(artifact.uri, "eval") == [("s10 dev", "0")]
     assert summary(artifact.uri)["splits"]["train"]["rows_read"] == 5
 
@@ -863,7 +906,9 @@ def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     assert "span-{SPAN}/train.csv" in properties["input_config"]
     examples = run_executor(config, tmp_path / "out")
     assert examples.span == 11
-    assert sorted(read_examples(examples.uri, "train")) == [(f"s11 t{i}", "1") for i in range(3)]
+    assert sorted(read_examples(examples.uri, "train")) == [
+        (f"s11 t{i}", str(i % 2)) for i in range(3)
+    ]
     assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
 
 
@@ -880,6 +925,139 @@ def test_data_on_a_uri_filesystem(tmp_path, write_ram_spans):
     examples = run_executor(config, tmp_path / "out")
     assert examples.span == 2
     assert sorted(read_examples(examples.uri, "train")) == [("s2 a", "1"), ("s2 b", "0")]
+
+
+@pytest.mark.slow
+def test_single_class_training_data_fails_naming_the_file_and_label(tmp_path):
+    write(tmp_path / "in" / "train.csv", "text,label\n" + "".join(f"t{i},pos\n" for i in range(9)))
+    write(tmp_path / "in" / "dev.csv", "text,label\nfirst,pos\nsecond,neg\n")
+    config = Config().replace(data={"data": str(tmp_path / "in")})
+    with pytest.raises(InputError) as error:
+        run_executor(config, tmp_path / "out")
+    message = str(error.value)
+    assert message.startswith(
+        f"every accepted row of {tmp_path / 'in' / 'train.csv'} has the label 'pos' (9 rows): "
+        "a classifier needs at least two classes"
+    )
+    counts = re.search(r"\(counts: (\S+)\)$", message).group(1)
+    result = json.loads(Path(counts).read_text("utf-8"))
+    assert result["passed"] is False
+    assert result["splits"]["train"]["labels"] == {"pos": 9}
+    assert result["splits"]["eval"]["labels"] == {"neg": 1, "pos": 1}  # eval may have one class
+
+
+# -- binary files -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        (
+            "train.csv",
+            gzip.compress(b"text,label\nx,1\n"),
+            "looks like a binary file (a gzip archive: it starts with bytes 1f 8b), not text: "
+            "expected CSV, TSV or JSON Lines",
+        ),
+        (
+            "train.tsv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "looks like a binary file (a PNG image",
+        ),
+        (
+            "data.txt",
+            b"text\tlabel\nab\x00cd\t1\n",
+            "looks like a binary file (NUL bytes at byte 13), not text",
+        ),
+        (
+            "data.csv",
+            bytes(range(128, 256)) * 4,
+            "looks like a binary file (512 of its first 512 bytes are not valid UTF-8, the first at byte 0)",
+        ),
+        ("data.csv", "text,label\nx,1\n".encode("utf-16"), "is UTF-16 text"),
+    ],
+    ids=["gzip", "png", "nul", "invalid-utf8", "utf16"],
+)
+def test_a_binary_file_is_called_a_binary_file(tmp_path, name, content, expected):
+    path = write(tmp_path / name, content)
+    dc = data_config(data=str(path))
+    with pytest.raises(InputError, match=re.escape(f"{path} {expected}")):
+        check_input(dc, *input_split_config(dc)[:2])  # the preflight, before any Beam pipeline
+    with pytest.raises(InputError, match=re.escape(expected)):
+        parsing.parse_file(str(path), content, dc)  # as infer-schema reads
+
+
+def test_a_few_invalid_bytes_in_text_are_rejected_rows_not_a_binary_file():
+    content = b"text,label\n" + b"".join(
+        f"caf\xe9 {i},1\n".encode("latin-1") if i % 4 == 0 else f"row {i},0\n".encode()
+        for i in range(40)
+    )
+    parsed = parse("d.csv", content)
+    assert rejected(parsed) == [(i + 2, "invalid_utf8") for i in range(0, 40, 4)]
+    assert len(accepted(parsed)) == 30
+
+
+# -- headerless two-column files --------------------------------------------------------------------
+def test_headerless_text_first_file_is_read_without_flags(tmp_path, caplog):
+    rows = [
+        (f"the review number {i} says {'good' if i % 3 else 'bad'} things", str(i % 3 > 0))
+        for i in range(60)
+    ]
+    path = write(tmp_path / "reviews.txt", "".join(f"{text}\t{label}\n" for text, label in rows))
+    parsed = parse(str(path), path.read_bytes())
+    assert accepted(parsed) == rows  # the first row is data, not a header
+    assert parsed.columns.guessed == (
+        f"{path}: no header; column 1 = label (2 distinct values in the first 60 rows: True, "
+        "False), column 0 = text (set data.text_column and data.label_column to choose otherwise)"
+    )
+    dc = data_config(data=str(path))
+    with caplog.at_level(logging.WARNING):
+        check_input(dc, *input_split_config(dc)[:2])  # the executor's preflight says it
+    assert parsed.columns.guessed in caplog.text
+    # CSV too, label first; and header=no reads it the same way.
+    csv_rows = "".join(f"{label},{text}\n" for text, label in rows)
+    for header in ("auto", "no"):
+        parsed = parse("d.csv", csv_rows, header=header)
+        assert accepted(parsed) == rows and parsed.columns.label_index == 0
+    # A row without a label is a rejected row, not a reason to doubt the columns.
+    parsed = parse("d.csv", ",a text without its label\n" + csv_rows)
+    assert rejected(parsed) == [(1, "missing_label")] and accepted(parsed) == rows
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("ham\thello\n", "it has 1 two-column row(s), fewer than 10"),
+        ("".join(f"x{i % 2}\ty{i % 3}\n" for i in range(30)), "both columns look like labels"),
+        (
+            "".join(f"first text {i}\tsecond text {i}\n" for i in range(30)),
+            "neither column looks like labels",
+        ),
+        (
+            "msg\ty\n" + "".join(f"long text number {i}\t{i % 2}\n" for i in range(30)),
+            "the first row's 'y' occurs once in column 1, so the first row may be a header",
+        ),
+    ],
+    ids=["one-row", "two-label-columns", "two-text-columns", "unknown-header"],
+)
+def test_ambiguous_headerless_file_asks_for_column_indexes(content, problem):
+    with pytest.raises(InputError) as error:
+        parse("d.tsv", content)
+    message = str(error.value)
+    assert message.startswith("d.tsv has no header row (its first row is [")
+    assert f"cannot be told apart with confidence: {problem} (first " in message
+    assert message.endswith(
+        "Give the columns as 0-based indexes: set data.text_column and data.label_column (and "
+        "data.header=no); or data.header=yes if that first row is a header"
+    )
+
+
+def test_headerless_guess_reads_ahead_only_when_needed():
+    """A file with a header (or with configured columns) still yields its first row from the
+    first chunk; a headerless two-column file is read ahead SAMPLE_ROWS rows, then streamed."""
+    content = "".join(f"message number {i}\t{'spam' if i % 5 else 'ham'}\n" for i in range(5000))
+    handle = CountingHandle(content.encode())
+    rows = iter(parsing.read_rows("d.tsv", handle, data_config(), chunk_bytes=1024))
+    assert next(rows).text == "message number 0"
+    assert sum(handle.reads) < len(content) // 4  # the sample, not the file
+    assert sum(1 for _ in rows) == 4999
 
 
 # -- the real datasets ------------------------------------------------------------------------------
@@ -903,13 +1081,25 @@ def test_sst2_loads_unchanged(shared_data, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_sms_spam_loads_unchanged(sms_spam_settings, tmp_path):
-    config = Config().replace(data={**sms_spam_settings, "labels": ("ham", "spam")})
-    examples = run_executor(config, tmp_path / "out")
+def test_sms_spam_loads_with_all_defaults(sms_spam_settings, tmp_path, caplog):
+    """The headerless, label-first SMS collection needs no flags: its columns are told apart."""
+    path = sms_spam_settings["data"]
+    lines = Path(path).read_text("utf-8").splitlines()
+    direct = {
+        label: sum(line.split("\t")[0] == label for line in lines) for label in ("ham", "spam")
+    }
+    assert direct == {"ham": 4827, "spam": 747}
+    config = Config().replace(data={"data": path})
+    with caplog.at_level(logging.WARNING):
+        examples = run_executor(config, tmp_path / "out")
+    assert (
+        f"{path}: no header; column 0 = label (2 distinct values in the first 200 rows: ham, spam)"
+        ", column 1 = text" in caplog.text
+    )
     rows = read_examples(examples.uri, "train") + read_examples(examples.uri, "eval")
-    assert len(rows) == 5574
-    assert sum(label == "spam" for _, label in rows) == 747
-    assert sum(label == "ham" for _, label in rows) == 4827
+    assert len(rows) == len(lines) == 5574
+    assert sum(label == "spam" for _, label in rows) == direct["spam"]
+    assert sum(label == "ham" for _, label in rows) == direct["ham"]
     assert ("Ok lar... Joking wif u oni...", "ham") in rows
     split = summary(examples.uri)["splits"]["single_split"]
     assert (split["rows_read"], split["rows_accepted"], split["rows_rejected"]) == (5574, 5574, 0)

@@ -1,12 +1,18 @@
-"""What components write inside their output artifacts for other rooms to read back (the run
-report, `bertpipe explain`, a later run): the file names, once, and their readers.
+"""What components write for other rooms to read back (the run report, `bertpipe explain`, a
+later run): the file names and locations, once, and their readers.
 
-    <Examples>/RejectedRows/Split-<input split>/rejected-*.jsonl   rows the text ExampleGen
-    <Examples>/RejectedRows/summary.json                          rejected, and its counts
+    <Examples>-RejectedRows/Split-<input split>/rejected-*.jsonl  rows the text ExampleGen
+    <Examples>-RejectedRows/summary.json                         rejected, and its counts
     <ModelRun>/history.json                                        the Trainer's training curve,
                                                                    evaluation and settings
     <Report report>/report.md, report.html, summary.txt,          the Report's run report, its
                     report.json (+ the plots report.md shows)     terminal summary and facts
+
+The rejected rows lie beside the Examples artifact (`<examples uri>-RejectedRows`), not inside
+it: TFX's launcher deletes the output artifacts of a failed execution, and the rejected rows
+are needed most when ExampleGen fails on them. The sibling is derived from the artifact's URI,
+so it is under the run folder locally and under the pipeline root on Kubeflow (any
+tf.io.gfile URI).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ REPORT_FACTS_FILE = "report.json"
 
 
 def rejected_rows_uri(examples_uri: str) -> str:
-    """Where the rejected rows and summary.json of an Examples artifact are."""
-    return os.path.join(examples_uri, REJECTED_ROWS_DIR)
+    """Where the rejected rows and summary.json of an Examples artifact are: the sibling
+    `<examples uri>-RejectedRows`, which outlives a failed run (see the module docstring)."""
+    return f"{examples_uri.rstrip('/')}-{REJECTED_ROWS_DIR}"
 
 
 def read_rejected_summary(examples_uri: str) -> dict[str, Any]:

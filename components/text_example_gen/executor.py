@@ -5,21 +5,24 @@ while it is read a chunk at a time (quoted fields with embedded newlines and phy
 numbers stay right across chunks), and each row goes on as soon as it is parsed, so memory holds
 a chunk and a record, not the file; a folder-per-label file is one example, read whole. Accepted
 rows become tf.Examples with two bytes features, `text` and `label`; every rejected row is
-written, with its file, line, reason and raw content, next to the examples:
+written, with its file, line, reason and raw content, beside the examples (outside the artifact,
+so that it survives a failed run, whose outputs TFX deletes; see components.core.artifacts):
 
     <examples uri>/Split-<output split>/data_tfrecord-*.gz      the examples (as any ExampleGen)
-    <examples uri>/RejectedRows/Split-<input split>/rejected-*.jsonl
+    <examples uri>-RejectedRows/Split-<input split>/rejected-*.jsonl
         one JSON object per rejected row: {"file", "line", "reason", "content"}
-    <examples uri>/RejectedRows/summary.json
+    <examples uri>-RejectedRows/summary.json
         {"splits": {<input split>: {"files", "rows_read", "rows_accepted", "rows_rejected",
                                     "rejected_by_reason", "first_rejected_by_reason",
-                                    "rejected_fraction", "blank_lines_skipped"}},
+                                    "rejected_fraction", "blank_lines_skipped", "labels"}},
          "max_rejected_fraction", "passed"}
 
 After the Beam pipeline, `Do` reads back what was written, checks rows_read == rows_accepted +
 rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
-is above `data.max_rejected_fraction`. Missing files, empty splits and unknown columns fail
-before the pipeline starts (`input_layout.check_input`).
+is above `data.max_rejected_fraction`, or when every accepted row of the training data (the
+train split, or the whole input when it is hash-split) has the same label. Missing files, binary
+files, empty splits and unknown columns fail before the pipeline starts
+(`input_layout.check_input`).
 
 On Beam's DirectRunner, TFX's reshuffle of each output split before it is written (which would
 hold every example in memory, and keeps their order there anyway) runs as a pass-through
@@ -140,23 +143,31 @@ class _ParseFile(beam.DoFn):
             else:  # rows as they are parsed, a chunk of the file at a time
                 rows = parsing.read_rows(path, handle, self._data_config)
             read = 0
+            labels: dict[str, int] = {}
             for row in rows:
                 read += 1
                 if row.accepted:
+                    labels[row.label] = labels.get(row.label, 0) + 1
                     yield _example(row.text, row.label)
                 else:
                     yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
         blank_lines = 0 if self._folder else rows.blank_lines
         yield beam.pvalue.TaggedOutput(
-            _COUNTS, {"files": 1, "rows_read": read, "blank_lines_skipped": blank_lines}
+            _COUNTS,
+            {"files": 1, "rows_read": read, "blank_lines_skipped": blank_lines, "labels": labels},
         )
 
 
-def _sum_counts(counts) -> dict[str, int]:
-    total = {"files": 0, "rows_read": 0, "blank_lines_skipped": 0}
+def _sum_counts(counts) -> dict[str, Any]:
+    """Sums per-file counts; `labels` ({label: accepted rows}) is summed label by label."""
+    total: dict[str, Any] = {"files": 0, "rows_read": 0, "blank_lines_skipped": 0, "labels": {}}
     for count in counts:
         for key, value in count.items():
-            total[key] = total.get(key, 0) + value
+            if key == "labels":
+                for label, number in value.items():
+                    total["labels"][label] = total["labels"].get(label, 0) + number
+            else:
+                total[key] = total.get(key, 0) + value
     return total
 
 
@@ -262,6 +273,7 @@ def summarize_rejected_rows(rejected_uri: str, split_names: list[str]) -> dict[s
             "first_rejected_by_reason": first,
             "rejected_fraction": rejected / read if read else 0.0,
             "blank_lines_skipped": counts["blank_lines_skipped"],
+            "labels": dict(sorted(counts["labels"].items(), key=lambda kv: (-kv[1], kv[0]))),
         }
     return splits
 
@@ -285,6 +297,27 @@ def failures(summary: dict[str, Any]) -> list[str]:
             "allows. Reasons, most frequent first:\n" + "\n".join(reasons)
         )
     return messages
+
+
+def single_class_failure(summary: dict[str, Any], files: dict[str, list[str]]) -> str | None:
+    """The message when every accepted row of the training data has one label, else None.
+
+    The training data is the train input split, or the single input split that is hash-split
+    into train and eval; `files` lists each input split's files (`input_layout.check_input`).
+    """
+    for name, split in summary["splits"].items():
+        if name not in ("train", input_layout.SINGLE_SPLIT) or len(split["labels"]) != 1:
+            continue
+        ((label, count),) = split["labels"].items()
+        names = files.get(name, [])
+        where = names[0] if len(names) == 1 else f"the {len(names)} files of split {name!r} {names}"
+        return (
+            f"every accepted row of {where} has the label {label!r} ({count} rows): a classifier "
+            "needs at least two classes. Check that data.label_column names the label column "
+            "(a wrong column, or a file holding one class only, does this), or add rows of the "
+            "other classes"
+        )
+    return None
 
 
 def resolve_span(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -347,7 +380,7 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
             example_gen_pb2.Input(),
         )
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        input_layout.check_input(config.data, input_base, input_config)  # fails fast, before Beam
+        files = input_layout.check_input(config.data, input_base, input_config)  # before Beam
 
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -366,7 +399,8 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
             "max_rejected_fraction": config.data.max_rejected_fraction,
         }
         messages = failures(summary)
-        summary["passed"] = not messages
+        single_class = single_class_failure(summary, files)
+        summary["passed"] = not messages and single_class is None
         with fileio.open(os.path.join(rejected_uri, REJECTED_SUMMARY_FILE), "w") as f:
             f.write(json.dumps(summary, indent=2, ensure_ascii=False))
         fileio.rmtree(os.path.join(rejected_uri, _COUNTS_DIR))
@@ -383,4 +417,8 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
                 + "\n".join(messages)
                 + f"\nAll rejected rows: {rejected_uri}/Split-*/rejected-*.jsonl; "
                 f"counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)}"
+            )
+        if single_class:
+            raise parsing.InputError(
+                f"{single_class} (counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)})"
             )

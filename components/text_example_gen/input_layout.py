@@ -1,14 +1,16 @@
 """Finding the input of the text ExampleGen: files, splits and spans, and the preflight checks.
 
 `input_split_config` turns `DataConfig.data` into the input base and split patterns of a
-FileBasedExampleGen, and `check_input` is the preflight that fails fast (missing files, empty
-input, unknown columns) before any Beam pipeline starts; `read_accepted_rows` reads every split
+FileBasedExampleGen, and `check_input` is the preflight that fails fast (missing files, binary
+files, empty input, unknown columns) before any Beam pipeline starts, and says how it told a
+headerless file's columns apart; `read_accepted_rows` reads every split
 as the executor would, without Beam (for `bertpipe infer-schema`). File-system access goes
 through `tfx.dsl.io.fileio`, so GCS paths work too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import re
@@ -27,6 +29,8 @@ EVAL_NAMES = ("dev", "eval", "validation", "test")  # in order of preference
 DATA_EXTENSIONS = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".ndjson")
 SINGLE_SPLIT = "single_split"  # TFX's name for an input that is hash-split into train/eval
 _SPAN = re.compile(r"\{SPAN(?::(?P<width>\d+))?\}")
+
+logger = logging.getLogger(__name__)
 
 
 def has_span(pattern: str) -> bool:
@@ -222,9 +226,17 @@ def _head(path: str) -> tuple[bytes, bool]:
     return head[: parsing.HEAD_BYTES], len(head) <= parsing.HEAD_BYTES
 
 
+def _report_guess(parsed: parsing.ParsedFile) -> None:
+    """Says how a headerless file's columns were told apart, when they were guessed."""
+    if parsed.columns is not None and parsed.columns.guessed:
+        logger.warning("%s", parsed.columns.guessed)
+
+
 def _check_file(path: str, data_config: DataConfig) -> bool:
-    """Raises InputError for unresolvable columns/keys; returns whether the file has any row."""
+    """Raises InputError for a binary file and for unresolvable columns/keys; returns whether
+    the file has any row. Says what it decided for a headerless file's columns."""
     head, complete = _head(path)
+    parsing.check_text(path, head)
     text = parsing.decode(head)
     if not complete:  # leave out the possibly cut last line
         text = text[: max(text.rfind("\n"), 0)]
@@ -234,6 +246,7 @@ def _check_file(path: str, data_config: DataConfig) -> bool:
             f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
         )
     parsed = parsing.parse_text(path, text, data_config)
+    _report_guess(parsed)
     return bool(parsed.rows) or not complete
 
 
@@ -242,9 +255,10 @@ def check_input(
 ) -> dict[str, list[str]]:
     """Preflight before the Beam pipeline: {split name: its files}.
 
-    Raises InputError when a split matches no files, when a split has no rows at all, or when a
-    configured (or auto-detected) text/label column or key does not exist in a file. Only the
-    first ~1 MiB of each file is read.
+    Raises InputError when a split matches no files, when a file is binary (not text), when a
+    split has no rows at all, or when a configured (or auto-detected) text/label column or key
+    does not exist in a file (or, for a headerless file, cannot be told apart). Only the first
+    ~1 MiB of each file is read.
     """
     result = {}
     for split in input_config.splits:
@@ -278,7 +292,9 @@ def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
             if folder:
                 rows = [parsing.parse_text_file(path, raw, data)]
             else:
-                rows = parsing.parse_file(path, raw, data).rows
+                parsed = parsing.parse_file(path, raw, data)
+                _report_guess(parsed)
+                rows = parsed.rows
             for row in rows:
                 if row.reason is None:
                     texts.append(row.text)

@@ -16,11 +16,19 @@ chunks end, so line numbers do not depend on the chunk size. A record longer tha
 never closes) is rejected as `record_too_long` on its first line without being held whole, and
 parsing resumes on the next line, as after a malformed record.
 
+A file whose first block is not text (a known binary signature, UTF-16, NUL bytes, mostly invalid
+UTF-8) is refused as a binary file by `check_text`, before its rows are parsed. A headerless
+two-column CSV/TSV file with no column configured has its label and text columns told apart from
+its first `SAMPLE_ROWS` rows (`resolve_columns`); only such a file is read ahead, and only that
+far.
+
 Finding the input (files, splits, spans) and the preflight checks are in input_layout.py.
 """
 
 from __future__ import annotations
 
+import codecs
+import collections
 import csv
 import io
 import itertools
@@ -57,6 +65,12 @@ _SURROGATE = re.compile("[\udc80-\udcff]")  # what undecodable bytes become (sur
 
 
 HEAD_BYTES = 1 << 20  # what format detection (and the preflight) reads of a file
+BINARY_CHECK_BYTES = 4096  # what `check_text` looks at: the first block of a file
+MAX_INVALID_UTF8_SHARE = 0.1  # more undecodable bytes than this in that block: a binary file
+SAMPLE_ROWS = 200  # the first rows that tell a headerless file's label and text columns apart
+MAX_LABEL_VALUES = 20  # a label column has at most this many distinct values in the sample
+MAX_LABEL_CHARS = 32  # ... each at most this long
+MIN_SAMPLE_ROWS = 10  # fewer rows than this tell nothing with confidence
 CHUNK_BYTES = 1 << 20  # what `read_rows` reads of a file at a time
 MAX_RECORD_CHARS = 1 << 22  # a longer record is rejected as record_too_long (see the docstring)
 
@@ -93,16 +107,19 @@ class Row:
 class ParsedFile:
     rows: list[Row]
     blank_lines: int = 0
+    columns: Columns | None = None  # CSV/TSV: where text and label were found
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Where text and label are in a CSV/TSV file."""
+    """Where text and label are in a CSV/TSV file; `guessed` says how a headerless file's columns
+    were told apart when no column was configured (empty otherwise)."""
 
     has_header: bool
     text_index: int
     label_index: int
     num_columns: int
+    guessed: str = ""
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -124,6 +141,60 @@ def decode(data: bytes) -> str:
 def split_lines(text: str) -> list[str]:
     """Physical lines with their endings (\\n, \\r\\n or \\r), as the csv module counts them."""
     return io.StringIO(text, newline="").readlines()
+
+
+# Leading bytes of file types that are not text, and what to do about them.
+_MAGIC = (
+    (b"\x1f\x8b", "a gzip archive", "decompress it (gunzip) first"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx/.docx file)", "extract it, or save a sheet as CSV"),
+    (b"BZh", "a bzip2 archive", "decompress it (bunzip2) first"),
+    (b"\xfd7zXZ\x00", "an xz archive", "decompress it (unxz) first"),
+    (b"(\xb5/\xfd", "a zstd archive", "decompress it (unzstd) first"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", "point data.data at the text data"),
+    (b"\xff\xd8\xff", "a JPEG image", "point data.data at the text data"),
+    (b"GIF8", "a GIF image", "point data.data at the text data"),
+    (b"%PDF-", "a PDF document", "export its text as CSV first"),
+    (b"PAR1", "a Parquet file", "export it as CSV or JSON Lines first"),
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_EXPECTED_TEXT = "expected CSV, TSV or JSON Lines (UTF-8 text)"
+
+
+def check_text(path: str, head: bytes) -> None:
+    """Raises InputError when the first block of a CSV/TSV/JSON Lines file is not text.
+
+    Looks at the first `BINARY_CHECK_BYTES` only: a known binary signature (gzip, zip, images,
+    PDF, Parquet), a UTF-16 byte order mark, a NUL byte, or more than `MAX_INVALID_UTF8_SHARE`
+    of the bytes not valid UTF-8. A few invalid bytes in text are left to row rejection.
+    """
+    block = head[:BINARY_CHECK_BYTES]
+    for magic, kind, advice in _MAGIC:
+        if block.startswith(magic):
+            raise InputError(
+                f"{path} looks like a binary file ({kind}: it starts with bytes "
+                f"{magic.hex(' ')}), not text: {_EXPECTED_TEXT}; {advice}"
+            )
+    if block.startswith(_UTF16_BOMS):
+        raise InputError(
+            f"{path} is UTF-16 text (it starts with the byte order mark {block[:2].hex(' ')}), "
+            f"not UTF-8: {_EXPECTED_TEXT}; convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)"
+        )
+    nul = block.find(b"\x00")
+    if nul >= 0:
+        raise InputError(
+            f"{path} looks like a binary file (NUL bytes at byte {nul}), not text: "
+            f"{_EXPECTED_TEXT}; point data.data at the text data"
+        )
+    text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(block, final=False)
+    invalid = _SURROGATE.findall(text)
+    if block and len(invalid) > MAX_INVALID_UTF8_SHARE * len(block):
+        first = _SURROGATE.search(text)
+        at = len(text[: first.start()].encode("utf-8", "surrogateescape"))
+        raise InputError(
+            f"{path} looks like a binary file ({len(invalid)} of its first {len(block)} bytes "
+            f"are not valid UTF-8, the first at byte {at}), not text: {_EXPECTED_TEXT}; if it "
+            "is text in another encoding, convert it to UTF-8"
+        )
 
 
 def _is_index(column: str) -> bool:
@@ -384,13 +455,102 @@ def _column_index(
     )
 
 
-def resolve_columns(first_row: list[str], data_config: DataConfig, path: str) -> Columns:
+def _shown(values: list[str], limit: int = 5) -> str:
+    """A few values for a message: `a, b, c` (and how many more)."""
+    head = ", ".join(values[:limit])
+    return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _guess_two_columns(
+    first_row: list[str], sample: list[list[str]], data_config: DataConfig, path: str
+) -> Columns:
+    """Label and text columns of a headerless two-column file from a sample of its first rows.
+
+    A label column has at most MAX_LABEL_VALUES distinct values, each at most MAX_LABEL_CHARS
+    long, every value shared by two rows on average; the text column is not like that and is
+    longer on average. Exactly one column must look like labels, and the first row's label must
+    occur again (a label seen once in the first row may be a header); otherwise InputError, with
+    what was seen.
+    """
+    rows = [row for row in sample if len(row) == 2]
+    columns = [[row[index].strip() for row in rows] for index in (0, 1)]
+
+    def label_like(values: list[str]) -> bool:  # empty values: rows rejected as missing_label
+        distinct = {value for value in values if value}
+        return (
+            0 < len(distinct) <= MAX_LABEL_VALUES
+            and 2 * len(distinct) <= len(values)
+            and all(len(value) <= MAX_LABEL_CHARS for value in distinct)
+        )
+
+    def mean_length(values: list[str]) -> float:
+        return sum(map(len, values)) / max(len(values), 1)
+
+    seen = "; ".join(
+        f"column {index}: {len(set(values))} distinct values, {mean_length(values):.0f} characters "
+        "on average"
+        for index, values in enumerate(columns)
+    )
+    likes = [label_like(values) for values in columns]
+    problem = ""
+    if len(rows) < MIN_SAMPLE_ROWS:
+        problem = f"it has {len(rows)} two-column row(s), fewer than {MIN_SAMPLE_ROWS}"
+    elif likes.count(True) != 1:
+        problem = (
+            "neither column looks like labels"
+            if not any(likes)
+            else "both columns look like labels"
+        )
+    else:
+        label, text = (0, 1) if likes[0] else (1, 0)
+        first = first_row[label].strip()  # the first row's label, or a header's name
+        counts: dict[str, int] = {}
+        for value in columns[label]:
+            counts[value] = counts.get(value, 0) + 1
+        if mean_length(columns[text]) <= mean_length(columns[label]):
+            problem = f"column {text} is not longer than the label-like column {label}"
+        elif data_config.header == "auto" and first and counts[first] == 1:
+            problem = (
+                f"the first row's {first!r} occurs once in column {label}, "
+                "so the first row may be a header"
+            )
+        else:
+            values = sorted(filter(None, counts), key=lambda value: (-counts[value], value))
+            guessed = (
+                f"{path}: no header; column {label} = label ({len(values)} distinct values in the "
+                f"first {len(rows)} rows: {_shown(values)}), column {text} = text "
+                "(set data.text_column and data.label_column to choose otherwise)"
+            )
+            return Columns(False, text, label, 2, guessed)
+    raise InputError(
+        f"{path} has no header row (its first row is {[cell.strip() for cell in first_row]}) and "
+        f"its text and label columns cannot be told apart with confidence: {problem} (first "
+        f"{len(rows)} rows, {seen}). Give the columns as 0-based indexes: set data.text_column "
+        "and data.label_column (and data.header=no); or data.header=yes if that first row is a "
+        "header"
+    )
+
+
+def needs_sample(first_row: list[str], data_config: DataConfig) -> bool:
+    """Whether a file's columns are told apart from a sample of its first rows: a headerless
+    two-column file with no column configured (data.header auto or no)."""
+    unset = not data_config.text_column.strip() and not data_config.label_column.strip()
+    return unset and len(first_row) == 2 and not _is_header(first_row, data_config)
+
+
+def resolve_columns(
+    first_row: list[str], data_config: DataConfig, path: str, sample: list[list[str]] = ()
+) -> Columns:
     """Header or not, and the text and label column indexes, from a file's first record.
 
     With data.header=auto the first row is a header when it holds the configured column names
-    (when names are configured) or else any known alias (TEXT_ALIASES, LABEL_ALIASES).
+    (when names are configured) or else any known alias (TEXT_ALIASES, LABEL_ALIASES). A
+    headerless two-column file with no column configured (data.header auto or no) has its label
+    and text columns told apart from `sample`, its first rows (see `_guess_two_columns`).
     """
     has_header = _is_header(first_row, data_config)
+    if needs_sample(first_row, data_config):
+        return _guess_two_columns(first_row, list(sample) or [first_row], data_config, path)
     settings = [
         ("text", data_config.text_column, TEXT_ALIASES),
         ("label", data_config.label_column, LABEL_ALIASES),
@@ -409,11 +569,34 @@ def resolve_columns(first_row: list[str], data_config: DataConfig, path: str) ->
     return Columns(has_header, found["text"], found["label"], len(first_row))
 
 
+def _is_record(raw: str, fields) -> bool:
+    """Whether a record of `_records` is a well-formed, non-blank, decodable one."""
+    return isinstance(fields, list) and bool(raw.strip()) and not _SURROGATE.search(raw)
+
+
+def _read_ahead(records: Iterator) -> list:
+    """The next records, up to SAMPLE_ROWS well-formed ones or HEAD_BYTES characters."""
+    ahead, good, chars = [], 0, 0
+    for record in records:
+        ahead.append(record)
+        good += _is_record(record[2], record[3])
+        chars += len(record[2])
+        if good >= SAMPLE_ROWS - 1 or chars >= HEAD_BYTES:
+            break
+    return ahead
+
+
 def _parse_delimited(
     path: str, lines: Iterable[str], fmt: str, data_config: DataConfig, rows: RowReader
 ) -> Iterator[Row]:
+    records = _records(lines, fmt, rows.max_record_chars)
+    ahead: collections.deque = collections.deque()  # records read ahead as a sample, to come
     columns: Columns | None = None
-    for line, count, raw, fields in _records(lines, fmt, rows.max_record_chars):
+    while True:
+        record = ahead.popleft() if ahead else next(records, None)
+        if record is None:
+            return
+        line, count, raw, fields = record
         if fields is _TOO_LONG:
             yield Row(path, line, reason=RECORD_TOO_LONG, content=display(raw))
             continue
@@ -425,7 +608,12 @@ def _parse_delimited(
             yield Row(path, line, reason=reason, content=display(raw))
             continue
         if columns is None:
-            columns = resolve_columns(fields, data_config, path)
+            sample = [fields]
+            if needs_sample(fields, data_config):  # only then are rows read ahead
+                ahead.extend(_read_ahead(records))
+                sample += [fields for _, _, raw, fields in ahead if _is_record(raw, fields)]
+            columns = resolve_columns(fields, data_config, path, sample)
+            rows.columns = columns
             if columns.has_header:
                 continue
         if len(fields) != columns.num_columns:
@@ -513,6 +701,7 @@ class RowReader:
         self.path = path
         self.max_record_chars = max_record_chars
         self.blank_lines = 0
+        self.columns: Columns | None = None  # CSV/TSV: set once the first record is read
         self._lines = lines
         self._data_config = data_config
 
@@ -551,15 +740,16 @@ def parse_file(path: str, data: bytes, data_config: DataConfig) -> ParsedFile:
 
     Raises InputError when the file's columns or keys cannot be resolved (see `resolve_columns`).
     """
+    check_text(path, data)
     reader = read_rows(path, io.BytesIO(data), data_config)
-    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines)
+    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines, columns=reader.columns)
 
 
 def parse_text(path: str, text: str, data_config: DataConfig) -> ParsedFile:
     """Every record of CSV, TSV or JSON Lines text (decoded) from the file `path`."""
     lines = _physical_lines(io.StringIO(text, newline="").readline, MAX_RECORD_CHARS)
     reader = RowReader(path, lines, data_config)
-    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines)
+    return ParsedFile(rows=list(reader), blank_lines=reader.blank_lines, columns=reader.columns)
 
 
 def parse_text_file(path: str, data: bytes, data_config: DataConfig) -> Row:
