@@ -118,6 +118,22 @@ def rejected_rows(uri: str, split: str) -> list[dict]:
     return read_rejected_folder(rejected_rows_uri(uri), split)
 
 
+def messy_rejections(messy_input: Path) -> dict[str, list[tuple[str, int, str]]]:
+    """(file, line, reason) of every row of `messy_input` that ExampleGen rejects, by split."""
+    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
+    return {
+        "train": [
+            (train_csv, 5, "invalid_utf8"),
+            (train_csv, 6, "empty_text"),
+            (train_csv, 7, "missing_label"),
+            (train_csv, 8, "wrong_column_count"),
+            (train_csv, 9, "unknown_label"),
+            (train_csv, 10, "malformed_csv"),
+        ],
+        "eval": [(dev_jsonl, 2, "empty_text"), (dev_jsonl, 3, "malformed_json")],
+    }
+
+
 def summary(uri: str) -> dict:
     result = json.loads(Path(rejected_rows_uri(uri), "summary.json").read_text("utf-8"))
     assert read_rejected_summary(uri) == result
@@ -694,21 +710,13 @@ def test_executor_writes_examples_and_rejected_rows(messy_input, tmp_path, caplo
     ]
     assert sorted(read_examples(uri, "eval")) == [("first", "spam"), ("last", "ham")]
 
-    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
-    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "train")] == [
-        (train_csv, 5, "invalid_utf8"),
-        (train_csv, 6, "empty_text"),
-        (train_csv, 7, "missing_label"),
-        (train_csv, 8, "wrong_column_count"),
-        (train_csv, 9, "unknown_label"),
-        (train_csv, 10, "malformed_csv"),
+    want = messy_rejections(messy_input)
+    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "train")] == want[
+        "train"
     ]
     assert rejected_rows(uri, "train")[0]["content"] == "3,bad \\xff byte,ham"
     assert rejected_rows(uri, "train")[4]["content"] == "7,unknown,eggs"
-    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "eval")] == [
-        (dev_jsonl, 2, "empty_text"),
-        (dev_jsonl, 3, "malformed_json"),
-    ]
+    assert [(r["file"], r["line"], r["reason"]) for r in rejected_rows(uri, "eval")] == want["eval"]
 
     result = summary(uri)
     assert result["passed"] is True
@@ -775,21 +783,14 @@ def test_rejected_rows_survive_a_run_that_fails_on_the_threshold(messy_input, tm
     examples_uri = str(tmp_path / "root" / "TextExampleGen" / "examples" / "1")
     assert folder == rejected_rows_uri(examples_uri)
     assert not os.path.exists(examples_uri)  # the launcher removed the failed output...
-    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
-    assert [(r["file"], r["line"], r["reason"]) for r in read_rejected_folder(folder, "train")] == [
-        (train_csv, 5, "invalid_utf8"),
-        (train_csv, 6, "empty_text"),
-        (train_csv, 7, "missing_label"),
-        (train_csv, 8, "wrong_column_count"),
-        (train_csv, 9, "unknown_label"),
-        (train_csv, 10, "malformed_csv"),
-    ]  # ...but not the rejected rows beside it
-    assert [(r["file"], r["line"], r["reason"]) for r in read_rejected_folder(folder, "eval")] == [
-        (dev_jsonl, 2, "empty_text"),
-        (dev_jsonl, 3, "malformed_json"),
-    ]
+    # ...but not the rejected rows beside it.
+    for split, want in messy_rejections(messy_input).items():
+        assert [
+            (r["file"], r["line"], r["reason"]) for r in read_rejected_folder(folder, split)
+        ] == want
     assert "split 'train': 6 of 9 rows rejected (66.67%)" in message
     assert "max_rejected_fraction=0.001" in message
+    train_csv, dev_jsonl = str(messy_input / "train.csv"), str(messy_input / "dev.jsonl")
     assert f"invalid_utf8: 1 (e.g. {train_csv}:5: '3,bad \\\\xff byte,ham')" in message
     assert f"wrong_column_count: 1 (e.g. {train_csv}:8: '6,too,many,columns')" in message
     assert "split 'eval': 2 of 4 rows rejected" in message
