@@ -161,6 +161,11 @@ def test_predict_refuses_an_empty_text_and_a_missing_model(tmp_path, capsys):
     assert f"no SavedModel at {model!r}" in one_line_error(capsys, "predict")
 
 
+def test_explain_names_a_folder_that_holds_no_evaluation(tmp_path, capsys):
+    assert bertpipe(["explain", "--evaluation", str(tmp_path)]) == 2
+    assert f"no Evaluator output at {str(tmp_path)!r}" in one_line_error(capsys, "explain")
+
+
 def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
     def broken(config):
         return {}["checkpoint"]  # what a bug in a pre-flight check would raise
