@@ -11,16 +11,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
 from components.core.config import SAMPLE_DATA_DIR, SCHEMAS_DIR, DataConfig
+from components.core.errors import UserError
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 
 SCHEMA_FILE = "schema.pbtxt"
 GENERIC = "generic"
 SAMPLE = "sample"
 MAX_DOMAIN_SIZE = 100
+
+
+class SchemaError(UserError, FileNotFoundError):
+    """The configured schema file is missing or is not a schema in text format."""
 
 
 def schema_file(data: DataConfig) -> str:
@@ -30,8 +36,8 @@ def schema_file(data: DataConfig) -> str:
         if os.path.isdir(path):
             path = os.path.join(path, SCHEMA_FILE)
         if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"schema {data.schema!r} not found: expected a schema.pbtxt file or its folder"
+            raise SchemaError(
+                f"schema {data.schema!r} (--schema) not found: expected a schema.pbtxt file or its folder"
             )
         return path
     return str(SCHEMAS_DIR / _schema_name(data.data) / SCHEMA_FILE)
@@ -48,7 +54,10 @@ def _schema_name(data_path: str) -> str:
 
 
 def load_schema(path: str) -> schema_pb2.Schema:
-    return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+    try:
+        return io_utils.parse_pbtxt_file(path, schema_pb2.Schema())
+    except text_format.ParseError as error:
+        raise SchemaError(f"schema {path} is not a TFMD schema in text format ({error})") from error
 
 
 def label_domain(schema: schema_pb2.Schema) -> tuple[str, ...]:

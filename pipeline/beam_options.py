@@ -31,7 +31,7 @@ from apache_beam.runners.portability.flink_runner import MAGIC_HOST_NAMES
 from apache_beam.runners.portability.portable_runner import PortableRunner
 from apache_beam.runners.portability.spark_runner import LOCAL_MASTER_PATTERN
 
-from components.core.config import RunConfig
+from components.core.config import ConfigError, RunConfig
 
 DIRECT_RUNNERS = ("DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
 EMBEDDED_JOB_ENDPOINT = "embed"
@@ -46,7 +46,7 @@ def beam_pipeline_args(run: RunConfig) -> list[str]:
     runner = _runner_class(options)
     if runner.__name__ not in DIRECT_RUNNERS:
         if run.beam_workers != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"--beam-workers is the DirectRunner shorthand; with --runner={runner.__name__}"
                 " set the runner's own parallelism through --beam-arg (e.g. --max_num_workers"
                 " for Dataflow, --parallelism for Flink)"
@@ -56,7 +56,7 @@ def beam_pipeline_args(run: RunConfig) -> list[str]:
     if run.beam_workers == 1:
         return args
     if any(arg.split("=", 1)[0] == "--direct_num_workers" for arg in args):
-        raise ValueError(
+        raise ConfigError(
             "give the DirectRunner's workers once: --beam-workers or"
             " --beam-arg=--direct_num_workers, not both"
         )
@@ -81,7 +81,7 @@ def _check_known(args: list[str]) -> None:
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(
+            raise ConfigError(
                 f"--beam-arg={arg}: Beam has no pipeline option {name}{hint}; Beam would drop it"
                 " with a warning and run the step without it"
             )
@@ -92,7 +92,7 @@ def _runner_class(options: pipeline_options.PipelineOptions) -> type:
     try:
         return type(beam_runner.create_runner(name))
     except (ValueError, ImportError) as error:
-        raise ValueError(f"--beam-arg=--runner={name}: {error}") from None
+        raise ConfigError(f"--beam-arg=--runner={name}: {error}") from None
 
 
 def _check_worker_image(runner: type, options: pipeline_options.PipelineOptions) -> None:
@@ -100,7 +100,7 @@ def _check_worker_image(runner: type, options: pipeline_options.PipelineOptions)
     if runner.__name__ == "DataflowRunner":
         workers = options.view_as(pipeline_options.WorkerOptions)
         if not (workers.sdk_container_image or workers.worker_harness_container_image):
-            raise ValueError(
+            raise ConfigError(
                 "--runner=DataflowRunner needs --beam-arg=--sdk_container_image=<the project"
                 " image, e.g. REGISTRY/bertpipe:0.1.0>: Dataflow's default worker image lacks"
                 " tensorflow-text (\"Op type not registered 'CaseFoldUTF8'\") and this project"
@@ -117,7 +117,7 @@ def _check_worker_image(runner: type, options: pipeline_options.PipelineOptions)
         "docker_container_image"
     )
     if docker and not image:
-        raise ValueError(
+        raise ConfigError(
             f"--runner={runner.__name__} starts its SDK workers as Docker containers (environment"
             " type DOCKER, Beam's default for a cluster) whose default image lacks tensorflow-text"
             " and this project: add --beam-arg=--environment_type=DOCKER"

@@ -8,6 +8,11 @@ bertpipe run-package    run a compiled package on this machine with kfp.local (a
 bertpipe explain        say why a run's Evaluator blessed the model or not
 bertpipe infer-schema   propose a curated schema for a new dataset
 bertpipe predict        classify texts with an exported model
+
+Every command takes --debug (a user error's traceback too) and --verbose (every library's log).
+A user's mistake (components/core/errors.py: UserError) is one line on stderr,
+`bertpipe <command>: <message>`, with exit status 2; any other exception is a bug and keeps its
+traceback (exit status 1).
 """
 
 from __future__ import annotations
@@ -15,27 +20,32 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 
-from components.core.config import PIPELINE_NAME
+from components.core.config import PIPELINE_NAME, flag_for
+from components.core.errors import UserError
+from pipeline import console
 from pipeline.flags import add_config_arguments, config_from_args
 
 ALL_SECTIONS = ("data", "model", "train", "eval", "run")
 DEFAULT_PACKAGE = "build/pipeline.yaml"
+# Run settings that `bertpipe compile` does not use, and what to say instead of accepting them.
+NOT_COMPILED = {
+    "output": "the package goes to --package",
+    "runner": "Kubeflow Pipelines orchestrates the compiled package",
+    "beam_workers": "pass Beam options to the steps with --beam-arg",
+}
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipeline.run_lock import OutputInUseError, check_free
+    from pipeline import preflight
+    from pipeline.run_lock import check_free
 
     config = config_from_args(args)
-    try:
-        check_free(config.run.output)  # before the slow imports below
-        from pipeline.local_runner import run_pipeline
+    check_free(config.run.output)  # before the slow imports below
+    preflight.check_run(config)  # before any component runs and the run folder is created
+    from pipeline.local_runner import run_pipeline
 
-        run = run_pipeline(config)
-    except OutputInUseError as error:
-        print(f"bertpipe run: {error}", file=sys.stderr)
-        return 2
+    run = run_pipeline(config, verbose=args.verbose)
     report = run.report()
     print(report.summary)
     print(f"report: {report.html_path}")
@@ -43,10 +53,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from pipeline import preflight
     from pipeline.kubeflow.compile import compile_pipeline
     from pipeline.kubeflow.vertex import describe_job
 
     config = config_from_args(args)
+    preflight.check_compile(config)
     path = compile_pipeline(config)
     print(
         f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
@@ -135,7 +147,7 @@ def _run_package(args: argparse.Namespace) -> int:
         params = parse_parameter_values(args.package, args.param)
         run = run_package(args.package, params, args.pipeline_root, verbose=args.verbose)
     except (ValueError, FileNotFoundError) as error:
-        print(f"bertpipe run-package: {error}", file=sys.stderr)
+        console.report_user_error("run-package", error, args.debug)
         return 2
     except LocalRunError as error:
         print(f"bertpipe run-package: {error}", file=sys.stderr)
@@ -166,9 +178,6 @@ def _add_run_package_parser(commands) -> None:
         "--pipeline-root",
         default="runs/package",
         help="local folder for the runs' artifacts and logs (one subfolder per run)",
-    )
-    run_package.add_argument(
-        "--verbose", action="store_true", help="show every task's output and kfp.local's log"
     )
     run_package.set_defaults(handler=_run_package)
 
@@ -208,27 +217,90 @@ def _infer_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from components.core.serving import predict
+class PredictInputError(UserError, ValueError):
+    """`bertpipe predict` was given no text, or an empty one."""
 
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+def _predict(args: argparse.Namespace) -> int:
+    from components.core.serving import predict, truncated_texts
+
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     if not texts:
-        raise SystemExit("bertpipe predict: no text given (pass texts as arguments or on stdin)")
+        raise PredictInputError("no text given: pass texts as arguments or one per line on stdin")
+    empty = [str(i + 1) for i, text in enumerate(texts) if not text.strip()]
+    if empty:
+        raise PredictInputError(
+            f"text {', '.join(empty)} of {len(texts)} is empty: expected a sentence to classify"
+            " (training rejects empty texts too)"
+        )
     for text, (label, probability) in zip(texts, predict(args.model, texts), strict=True):
         print(f"{label}\t{probability:.4f}\t{text}")
+    length, cut = truncated_texts(args.model, texts)
+    if cut:
+        print(
+            f"note: text {', '.join(str(i + 1) for i in cut)} of {len(texts)} was cut to the"
+            f" model's {length} tokens (max_seq_length, [CLS] and [SEP] included); the rest was"
+            " not read",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _global_flags(parser: argparse.ArgumentParser, default) -> None:
+    """--debug and --verbose, before the command (`default` False) or after it (`default`
+    SUPPRESS, so that a command's parser does not reset what was given before it)."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of a user error too (it is one line without)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="show every log line of TensorFlow, TFX, Beam and transformers (and kfp.local)",
+    )
+
+
+class _Commands:
+    """Adds subcommands that all take the global flags."""
+
+    def __init__(self, parser: argparse.ArgumentParser):
+        self._commands = parser.add_subparsers(dest="command", required=True)
+        self._common = argparse.ArgumentParser(add_help=False)
+        _global_flags(self._common, argparse.SUPPRESS)
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self._commands.add_parser(name, parents=[self._common], **kwargs)
+
+
+class _NotUsed(argparse.Action):
+    """A flag that a command rejects with the reason it does not use it."""
+
+    def __init__(self, option_strings, dest, reason: str, **kwargs):
+        self.reason = reason
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is not used by {parser.prog.split()[-1]}: {self.reason}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bertpipe", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    _global_flags(parser, False)
+    commands = _Commands(parser)
 
     run = commands.add_parser("run", help="run the whole pipeline locally")
     add_config_arguments(run, ALL_SECTIONS)
     run.set_defaults(handler=_run)
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines")
-    add_config_arguments(compile_, (*ALL_SECTIONS, "kubeflow", "vertex"))
+    add_config_arguments(
+        compile_, (*ALL_SECTIONS, "kubeflow", "vertex"), leave_out={"run": set(NOT_COMPILED)}
+    )
+    for name, reason in NOT_COMPILED.items():
+        compile_.add_argument(flag_for("run", name), action=_NotUsed, reason=reason)
     compile_.set_defaults(handler=_compile)
 
     submit = commands.add_parser("submit", help="start a run on Kubeflow Pipelines")
@@ -280,18 +352,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # google-api-core warns about Python 3.11 support on import; it says nothing about this run.
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    """Runs one command; returns its exit status (2 for a user error, see the module docstring)."""
     args = build_parser().parse_args(argv)
-    if args.command in ("submit", "schedule"):
-        from pipeline.kubeflow.client import KubeflowError
+    console.configure(verbose=args.verbose)  # before a command imports TensorFlow
+    try:
+        if args.command in ("submit", "schedule"):
+            from pipeline.kubeflow.client import KubeflowError
 
-        try:
-            return args.handler(args)
-        except (KubeflowError, ValueError, FileNotFoundError) as error:
-            print(f"bertpipe {args.command}: {error}", file=sys.stderr)
-            return 2
-    return args.handler(args)
+            try:
+                return args.handler(args)
+            except (KubeflowError, ValueError, FileNotFoundError) as error:
+                # The client's and the package's checks of what the user gave.
+                console.report_user_error(args.command, error, args.debug)
+                return 2
+        return args.handler(args)
+    except Exception as error:
+        if console.user_error(error) is None:
+            raise  # a bug: its traceback
+        console.report_user_error(args.command, error, args.debug)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,22 +6,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from components.core.config import Config, field_types, section_types
+from components.core.config import Config, field_types, flag_for, section_types
 
 
-def _flag_name(section: str, f: dataclasses.Field) -> str:
-    return "--" + (f.metadata.get("flag") or f.name).replace("_", "-")
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, sections: tuple[str, ...]) -> None:
-    """Adds one flag per setting of the given sections; every default comes from the dataclasses."""
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    sections: tuple[str, ...],
+    leave_out: dict[str, set[str]] | None = None,
+) -> None:
+    """Adds one flag per setting of the given sections, but for the settings in `leave_out`
+    ({section: field names}, those a command does not use); every default comes from the
+    dataclasses."""
     for section in sections:
         section_cls = section_types()[section]
         group = parser.add_argument_group(f"{section} settings")
         kinds = field_types(section_cls)
         for f in dataclasses.fields(section_cls):
+            if f.name in (leave_out or {}).get(section, ()):
+                continue
             kind = kinds[f.name]
-            name = _flag_name(section, f)
+            name = flag_for(section, f.name)
             dest = f"{section}.{f.name}"
             help_text = f"{f.metadata['help']} (default: {f.default!r})"
             if kind is bool:

@@ -102,12 +102,15 @@ def new_run_id() -> str:
     return datetime.datetime.now().isoformat()
 
 
-def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> LocalRun:
+def run_pipeline(
+    config: Config, runtime: Mapping[str, Any] | None = None, verbose: bool = False
+) -> LocalRun:
     """Runs the whole pipeline with the configured local orchestrator, holding the run folder.
 
     `runtime` overrides the per-run settings (components.core.runtime_settings), as run-time parameters
     do on Kubeflow; by default they come from `config`. Raises pipeline.run_lock.OutputInUseError at
-    once when another run holds the run folder.
+    once when another run holds the run folder. `verbose` shows TFX's INFO log as well as the
+    progress lines.
     """
     paths = RunPaths(Path(config.run.output).resolve())
     beam_args = beam_pipeline_args(config.run)  # checked before anything is created
@@ -122,7 +125,7 @@ def run_pipeline(config: Config, runtime: Mapping[str, Any] | None = None) -> Lo
             beam_pipeline_args=beam_args,
             runtime=runtime,
         )
-        with ComponentProgress():
+        with ComponentProgress(verbose=verbose):
             runner_with_run_id(config.run.runner, run_id).run(pipeline)
     return LocalRun(paths, run_id)
 
@@ -141,9 +144,10 @@ class ComponentProgress(logging.Handler):
         ("node", "is finished."): "end",
     }
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, verbose: bool = False):
         super().__init__(level=logging.INFO)
         self._stream = stream
+        self._verbose = verbose
         self._started: dict[str, float] = {}
         self._cached: set[str] = set()
         self._current: str | None = None
@@ -153,11 +157,14 @@ class ComponentProgress(logging.Handler):
         # logger that components make while they run. The level must be set through absl's
         # verbosity flag: TensorFlow's SavedModel code saves and restores that flag, which would
         # otherwise put the logger back to its default, WARNING, in the middle of the run. The
-        # handlers that print log records keep showing warnings and errors only.
+        # handlers that print log records keep showing warnings and errors only (all of it when
+        # verbose).
         self._logger = logging.getLogger("absl")
         self._previous_verbosity = absl_logging.get_verbosity()
         absl_logging.set_verbosity(absl_logging.INFO)
-        for logger in (logging.getLogger(), logging.getLogger("tensorflow")):
+        for logger in (
+            () if self._verbose else (logging.getLogger(), logging.getLogger("tensorflow"))
+        ):
             for handler in logger.handlers:
                 if handler.level < logging.WARNING:
                     handler.setLevel(logging.WARNING)

@@ -1,10 +1,19 @@
 """The typed configuration: defaults, flags, JSON round trip and validation."""
 
 import argparse
+import dataclasses
 
 import pytest
 
-from components.core.config import Config
+from components.core.config import (
+    Config,
+    ConfigError,
+    Interval,
+    field_types,
+    flag_for,
+    section_types,
+    with_flag_names,
+)
 from pipeline.cli import ALL_SECTIONS, build_parser
 from pipeline.flags import add_config_arguments, config_from_args
 
@@ -42,17 +51,52 @@ def test_unknown_settings_are_named():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"data": {"eval_percent": 0}}, "eval_percent"),
-        ({"data": {"max_rejected_fraction": 1.5}}, "max_rejected_fraction"),
-        ({"model": {"max_seq_length": 2}}, "max_seq_length"),
-        ({"train": {"batch_size": 0}}, "batch_size"),
-        ({"train": {"warmup_fraction": 1.0}}, "warmup_fraction"),
-        ({"eval": {"majority_margin": 1.0}}, r"majority_margin must be in \[-1, 1\)"),
+        ({"data": {"eval_percent": 0}}, r"--eval-percent must be in \[1, 99\], got 0"),
+        ({"data": {"max_rejected_fraction": 1.5}}, r"--max-rejected-fraction must be in \[0, 1\]"),
+        ({"data": {"labels": ("spam",)}}, r"--labels declares one label \('spam'\)"),
+        ({"data": {"labels": ("a", "b", "a")}}, "--labels names a label twice"),
+        ({"data": {"text_column": "x", "label_column": "x"}}, "both name 'x'"),
+        ({"data": {"data": " "}}, "--data must not be empty"),
+        ({"data": {"format": "xml"}}, r"--format must be one of auto, csv, tsv, jsonl, folder"),
+        ({"model": {"max_seq_length": 2}}, "--max-seq-length must be at least 3, got 2"),
+        ({"model": {"dropout": 1.5}}, r"--dropout must be in \[0, 1\), got 1.5"),
+        ({"train": {"batch_size": 0}}, "--batch-size must be at least 1"),
+        ({"train": {"learning_rate": -1.0}}, "--learning-rate must be above 0, got -1.0"),
+        ({"train": {"learning_rate": float("nan")}}, "--learning-rate must be above 0, got nan"),
+        ({"train": {"weight_decay": -0.1}}, "--weight-decay must be at least 0"),
+        ({"train": {"warmup_fraction": 1.0}}, r"--warmup-fraction must be in \[0, 1\)"),
+        ({"train": {"seed": -1}}, "--seed must be in"),
+        ({"eval": {"min_accuracy": 1.2}}, r"--min-accuracy must be in \[0, 1\]"),
+        ({"eval": {"majority_margin": 1.0}}, r"--majority-margin must be in \[-1, 1\)"),
+        ({"eval": {"max_accuracy_drop": -0.5}}, r"--max-accuracy-drop must be in \[0, 1\]"),
+        ({"run": {"beam_workers": 0}}, "--beam-workers must be at least 1"),
+        ({"run": {"output": ""}}, "--output must not be empty"),
+        ({"kubeflow": {"trainer_cpu": -1.0}}, "--trainer-cpu must be at least 0"),
+        ({"vertex": {"replica_count": 0}}, "--vertex-replicas must be at least 1"),
     ],
-)
-def test_invalid_values_fail_with_the_setting_named(changes, message):
-    with pytest.raises(ValueError, match=message):
+)  # fmt: skip
+def test_invalid_values_fail_naming_the_flag_and_the_range(changes, message):
+    with pytest.raises(ConfigError, match=message):
         Config().replace(**changes)
+
+
+def test_every_numeric_setting_has_a_range_that_its_default_meets():
+    """Each int/float field declares the Interval it is checked against (metadata `valid`)."""
+    for section, section_cls in section_types().items():
+        for f in dataclasses.fields(section_cls):
+            if field_types(section_cls)[f.name] in (int, float):
+                assert isinstance(f.metadata["valid"], Interval), f"{section}.{f.name}"
+                assert f.default in f.metadata["valid"], f"{section}.{f.name}"
+
+
+def test_config_keys_in_messages_become_flags():
+    message = "set data.text_column (and data.header=no); train.csv and runs/data.schema stay"
+    assert with_flag_names(message) == (
+        "set --text-column (and --header=no); train.csv and runs/data.schema stay"
+    )
+    assert flag_for("train", "tpu_address") == "--tpu"
+    assert flag_for("vertex", "replica_count") == "--vertex-replicas"
+    assert with_flag_names("run.enable_cache and train.jit_compile") == "--cache and --xla"
 
 
 def test_choices_are_enforced_on_the_command_line(capsys):

@@ -289,7 +289,7 @@ def test_trim_padding_setting_and_buckets(monkeypatch):
     assert trainer_data.length_buckets(512)[-5:] == (128, 192, 256, 384, 512)
     assert trainer_data.length_buckets(16) == (8, 12, 16)
     assert trainer_data.length_buckets(8) == (8,) and trainer_data.length_buckets(5) == (5,)
-    with pytest.raises(ValueError, match="trim_padding"):
+    with pytest.raises(ValueError, match="--trim-padding"):
         TrainConfig(trim_padding="yes")
     default = tf.distribute.get_strategy()
     assert trainer_data.use_trim_padding(TrainConfig(), default)

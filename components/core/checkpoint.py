@@ -26,6 +26,8 @@ CONFIG_FILE = "config.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 WEIGHT_FILES = ("model.safetensors", "tf_model.h5", "pytorch_model.bin")
 REQUIRED_FILES = (CONFIG_FILE, VOCAB_FILE)
+# The config.json model types whose weights TFBertModel loads (the Trainer's encoder).
+BERT_MODEL_TYPES = ("bert",)
 
 
 class CheckpointError(UserError, ValueError):
@@ -63,6 +65,8 @@ def resolve_checkpoint(uri: str = "") -> str:
 
 
 def validate_checkpoint(folder: str, shown_as: str | None = None) -> None:
+    """Raises CheckpointError unless `folder` is a Hugging Face BERT folder: config.json with a
+    BERT model_type, vocab.txt and weights (`shown_as` is how messages name it)."""
     shown_as = shown_as or folder
     if not os.path.isdir(folder):
         raise CheckpointError(f"checkpoint {shown_as!r} is not a folder")
@@ -75,6 +79,31 @@ def validate_checkpoint(folder: str, shown_as: str | None = None) -> None:
             f"checkpoint {shown_as!r} lacks {', '.join(missing)}; expected a Hugging Face BERT "
             f"folder with {', '.join(REQUIRED_FILES)} and weights ({', '.join(WEIGHT_FILES)})"
         )
+    model_type = model_settings(folder, shown_as).get("model_type")
+    if model_type not in BERT_MODEL_TYPES:
+        raise CheckpointError(
+            f"{_shown_file(shown_as, CONFIG_FILE)} says model_type {model_type!r}: expected a"
+            f" BERT-architecture checkpoint (model_type {' or '.join(map(repr, BERT_MODEL_TYPES))},"
+            " which TFBertModel loads) with a WordPiece vocab.txt"
+        )
+
+
+def model_settings(folder: str, shown_as: str | None = None) -> dict:
+    """The checkpoint's config.json (model_type, max_position_embeddings, ...) as a dict."""
+    path = os.path.join(folder, CONFIG_FILE)
+    shown = _shown_file(shown_as or folder, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            settings = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{shown} cannot be read as JSON ({error})") from error
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"{shown} must hold a JSON object, got {type(settings).__name__}")
+    return settings
+
+
+def _shown_file(folder: str, name: str) -> str:
+    return f"{folder.rstrip('/')}/{name}"
 
 
 def _copy_to_local(uri: str) -> str:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from components.core.errors import UserError
 
 PIPELINE_NAME = "bert-text-classifier"
 # Components that read the Config get it as JSON under this key of their custom_config.
@@ -40,19 +44,115 @@ RUNNERS = ("local", "beam")
 TRIM_PADDING_MODES = ("auto", "on", "off")
 
 
+class ConfigError(UserError, ValueError):
+    """A setting out of its range, or settings that contradict each other; the message names the
+    flag (`--learning-rate`) and what was expected."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a numeric setting may take: `low`/`high` (None = unbounded), each end closed
+    unless `low_open`/`high_open`. NaN and infinities are never inside."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'above' if self.low_open else 'at least'} {self.low}"
+        return (
+            f"in {'(' if self.low_open else '['}{self.low}, {self.high}"
+            f"{')' if self.high_open else ']'}"
+        )
+
+
+AT_LEAST_1 = Interval(1)
+NOT_NEGATIVE = Interval(0)
+POSITIVE = Interval(0, low_open=True)
+FRACTION = Interval(0, 1)
+FRACTION_BELOW_1 = Interval(0, 1, high_open=True)
+
+
 def _flag(
     help_text: str,
     flag: str | None = None,
     choices: tuple[str, ...] | None = None,
     repeat: bool = False,
+    valid: Interval | None = None,
+    required: bool = False,
 ):
-    """Metadata for a config field: its help text, and optionally its flag name, its choices, and
-    whether a tuple field's flag is given once per value (`repeat`) instead of comma separated."""
-    return {"help": help_text, "flag": flag, "choices": choices, "repeat": repeat}
+    """Metadata for a config field: its help text, and optionally its flag name, its choices,
+    whether a tuple field's flag is given once per value (`repeat`) instead of comma separated,
+    the Interval a numeric field must lie in (`valid`), and whether a string must not be empty."""
+    return {
+        "help": help_text,
+        "flag": flag,
+        "choices": choices,
+        "repeat": repeat,
+        "valid": valid,
+        "required": required,
+    }
 
 
-def _setting(default, help_text: str, flag: str | None = None, choices=None, repeat=False):
-    return field(default=default, metadata=_flag(help_text, flag, choices, repeat))
+def _setting(
+    default,
+    help_text: str,
+    flag: str | None = None,
+    choices=None,
+    repeat=False,
+    valid=None,
+    required=False,
+):
+    return field(default=default, metadata=_flag(help_text, flag, choices, repeat, valid, required))
+
+
+def flag_for(section: str, name: str) -> str:
+    """The command-line flag of setting `section.name`: `flag_for("data", "text_column")` is
+    `--text-column` (the flag metadata where a field has one, else the field name)."""
+    section_cls = section_types()[section]
+    metadata = {f.name: f.metadata for f in dataclasses.fields(section_cls)}[name]
+    return "--" + (metadata.get("flag") or name).replace("_", "-")
+
+
+_CONFIG_KEY = re.compile(r"(?<![\w/.-])(?P<section>[a-z]+)\.(?P<name>[a-z_]+)\b")
+
+
+def with_flag_names(message: str) -> str:
+    """`message` with every config key it names (`data.text_column`) written as its flag
+    (`--text-column`); other dotted words (file names such as train.csv) stay as they are."""
+
+    def flag(match: re.Match) -> str:
+        section, name = match.group("section"), match.group("name")
+        fields = section_types().get(section)
+        if fields is None or name not in field_types(fields):
+            return match.group(0)
+        return flag_for(section, name)
+
+    return _CONFIG_KEY.sub(flag, message)
+
+
+def check_settings(section: object) -> None:
+    """Raises ConfigError unless every field of a section's dataclass is in its range (`valid`),
+    among its choices, and, for the strings that must be given, not empty."""
+    section_name = {cls: name for name, cls in section_types().items()}[type(section)]
+    for f in dataclasses.fields(section):
+        value, flag = getattr(section, f.name), flag_for(section_name, f.name)
+        valid, choices = f.metadata.get("valid"), f.metadata.get("choices")
+        if valid is not None and value not in valid:
+            raise ConfigError(f"{flag} must be {valid}, got {value!r}")
+        if choices and value not in choices:
+            raise ConfigError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
+        if f.metadata.get("required") and not str(value).strip():
+            raise ConfigError(f"{flag} must not be empty")
 
 
 @dataclass(frozen=True)
@@ -62,6 +162,7 @@ class DataConfig:
     data: str = _setting(
         str(SAMPLE_DATA_DIR),
         "input file or folder; may contain {SPAN} (default: the bundled sample)",
+        required=True,
     )
     format: str = _setting("auto", "input format", choices=FORMATS)
     header: str = _setting(
@@ -77,21 +178,34 @@ class DataConfig:
         (), "declared label set, comma separated; rows with other labels are rejected"
     )
     eval_percent: int = _setting(
-        20, "eval share (percent) of the hash split when there is no eval file"
+        20,
+        "eval share (percent) of the hash split when there is no eval file",
+        valid=Interval(1, 99),
     )
     max_rejected_fraction: float = _setting(
-        0.001, "fail ExampleGen when more than this fraction of the rows is rejected"
+        0.001,
+        "fail ExampleGen when more than this fraction of the rows is rejected",
+        valid=FRACTION,
     )
     schema: str = _setting(
         "", "curated raw-data schema (schema.pbtxt or its folder); '' = picked from schemas/"
     )
 
     def __post_init__(self):
-        if not 0 < self.eval_percent < 100:
-            raise ValueError(f"eval_percent must be between 1 and 99, got {self.eval_percent}")
-        if not 0 <= self.max_rejected_fraction <= 1:
-            raise ValueError(
-                f"max_rejected_fraction must be in [0, 1], got {self.max_rejected_fraction}"
+        check_settings(self)
+        columns = (self.text_column.strip(), self.label_column.strip())
+        if columns[0] and columns[0] == columns[1]:
+            raise ConfigError(
+                f"--text-column and --label-column both name {columns[0]!r}: expected two"
+                " different columns"
+            )
+        if any(not label.strip() for label in self.labels):
+            raise ConfigError(f"--labels must not hold an empty label, got {self.labels!r}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ConfigError(f"--labels names a label twice: {', '.join(self.labels)}")
+        if len(self.labels) == 1:
+            raise ConfigError(
+                f"--labels declares one label ({self.labels[0]!r}): a classifier needs at least two"
             )
 
 
@@ -104,28 +218,37 @@ class ModelConfig:
         "pretrained BERT checkpoint folder (Hugging Face format; local or any tf.io.gfile URI);"
         " '' = the packaged all-MiniLM-L6-v2",
     )
-    max_seq_length: int = _setting(128, "tokens per example, [CLS] and [SEP] included")
-    dropout: float = _setting(0.1, "dropout before the classification layer")
+    max_seq_length: int = _setting(
+        128,
+        "tokens per example, [CLS] and [SEP] included (at most the checkpoint's"
+        " max_position_embeddings)",
+        valid=Interval(3),
+    )
+    dropout: float = _setting(
+        0.1, "dropout before the classification layer", valid=FRACTION_BELOW_1
+    )
 
     def __post_init__(self):
-        if self.max_seq_length < 3:
-            raise ValueError(f"max_seq_length must be at least 3, got {self.max_seq_length}")
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Fine-tuning settings (Trainer)."""
 
-    train_steps: int = _setting(60, "training steps (batches)")
+    train_steps: int = _setting(60, "training steps (batches)", valid=AT_LEAST_1)
     eval_steps: int = _setting(
         10,
         "batches of the Trainer's own quick evaluation after training (the Evaluator, TFMA,"
         " judges the whole eval split); 0 = the whole eval split",
+        valid=NOT_NEGATIVE,
     )
-    batch_size: int = _setting(32, "global batch size")
-    learning_rate: float = _setting(1e-4, "peak learning rate of AdamW")
-    warmup_fraction: float = _setting(0.1, "share of the steps with linear learning-rate warmup")
-    weight_decay: float = _setting(0.01, "AdamW weight decay")
+    batch_size: int = _setting(32, "global batch size", valid=AT_LEAST_1)
+    learning_rate: float = _setting(1e-4, "peak learning rate of AdamW", valid=POSITIVE)
+    warmup_fraction: float = _setting(
+        0.1, "share of the steps with linear learning-rate warmup", valid=FRACTION_BELOW_1
+    )
+    weight_decay: float = _setting(0.01, "AdamW weight decay", valid=NOT_NEGATIVE)
     strategy: str = _setting("auto", "distribution strategy", choices=STRATEGIES)
     tpu_address: str = _setting(
         "", "TPU address or name (default: TPU_NAME / COLAB_TPU_ADDR)", flag="tpu"
@@ -143,7 +266,7 @@ class TrainConfig:
         " pays off on long runs; a TPU compiles with XLA either way",
         flag="xla",
     )
-    steps_per_execution: int = _setting(1, "training steps per tf.function call")
+    steps_per_execution: int = _setting(1, "training steps per tf.function call", valid=AT_LEAST_1)
     trim_padding: str = _setting(
         "auto",
         "cut each batch to its longest sequence, rounded up to a bucket length (8, 12, 16, 24,"
@@ -156,9 +279,12 @@ class TrainConfig:
         "with trim_padding: batches per length-sorting window; the shuffled examples of each"
         " window are sorted by length and cut into batches (in random order), so a batch holds"
         " sentences of similar length; 1 = no sorting",
+        valid=AT_LEAST_1,
     )
-    checkpoint_every: int = _setting(50, "steps between training checkpoints (resume points)")
-    seed: int = _setting(42, "random seed")
+    checkpoint_every: int = _setting(
+        50, "steps between training checkpoints (resume points)", valid=AT_LEAST_1
+    )
+    seed: int = _setting(42, "random seed", valid=Interval(0, 2**32 - 1))
     warm_start: bool = _setting(
         True,
         "start from the weights of the model in production when there is one (same classes"
@@ -166,56 +292,45 @@ class TrainConfig:
     )
 
     def __post_init__(self):
-        for name in (
-            "train_steps",
-            "batch_size",
-            "steps_per_execution",
-            "checkpoint_every",
-            "sort_window",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.eval_steps < 0:
-            raise ValueError(f"eval_steps must be 0 (all) or more, got {self.eval_steps}")
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-        if self.trim_padding not in TRIM_PADDING_MODES:
-            raise ValueError(
-                f"trim_padding must be one of {TRIM_PADDING_MODES}, got {self.trim_padding!r}"
-            )
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """Blessing thresholds (Evaluator)."""
 
-    min_accuracy: float = _setting(0.6, "absolute accuracy a model needs to be blessed")
+    min_accuracy: float = _setting(
+        0.6, "absolute accuracy a model needs to be blessed", valid=FRACTION
+    )
     majority_margin: float = _setting(
         0.05,
         "how far balanced accuracy (the mean per-class recall) must be above the majority-class"
         " baseline's, 1 / (classes in the eval split), to be blessed; a negative value turns"
         " this bound off",
+        valid=Interval(-1, 1, high_open=True),
     )
     max_accuracy_drop: float = _setting(
-        0.01, "how far accuracy may fall below the model in production and still be blessed"
+        0.01,
+        "how far accuracy may fall below the model in production and still be blessed",
+        valid=FRACTION,
     )
 
     def __post_init__(self):
-        if not -1 <= self.majority_margin < 1:
-            raise ValueError(
-                f"majority_margin must be in [-1, 1) (balanced accuracy minus 1 / classes),"
-                f" got {self.majority_margin}"
-            )
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Where a run keeps its artifacts, and how it is orchestrated."""
 
-    output: str = _setting("runs/default", "run folder: pipeline root, MLMD store, report")
+    output: str = _setting(
+        "runs/default", "run folder: pipeline root, MLMD store, report", required=True
+    )
     push_dir: str = _setting("", "where blessed models are pushed; '' = <output>/serving")
     runner: str = _setting("local", "local orchestrator", choices=RUNNERS)
-    beam_workers: int = _setting(1, "Beam DirectRunner workers (processes when above 1)")
+    beam_workers: int = _setting(
+        1, "Beam DirectRunner workers (processes when above 1)", valid=AT_LEAST_1
+    )
     beam_args: tuple[str, ...] = _setting(
         (),
         "a Beam pipeline option for every Beam step (ExampleGen, StatisticsGen, Transform,"
@@ -227,9 +342,10 @@ class RunConfig:
     enable_cache: bool = _setting(True, "reuse cached component outputs", flag="cache")
 
     def __post_init__(self):
+        check_settings(self)
         for arg in self.beam_args:
             if not arg.startswith("--") or len(arg) < 3 or arg != arg.strip():
-                raise ValueError(
+                raise ConfigError(
                     f"beam_args entries are Beam pipeline options such as --runner=FlinkRunner"
                     f" (flag: --beam-arg=--runner=FlinkRunner), got {arg!r}"
                 )
@@ -240,10 +356,14 @@ class KubeflowConfig:
     """How `bertpipe compile` builds the Kubeflow Pipelines package (and what the Trainer asks for)."""
 
     package: str = _setting(
-        "build/pipeline.yaml", "where the compiled KFP v2 pipeline package is written"
+        "build/pipeline.yaml",
+        "where the compiled KFP v2 pipeline package is written",
+        required=True,
     )
     image: str = _setting(
-        DEFAULT_IMAGE, "container image every step runs (build it from build/Dockerfile)"
+        DEFAULT_IMAGE,
+        "container image every step runs (build it from build/Dockerfile)",
+        required=True,
     )
     accelerator_type: str = _setting(
         "",
@@ -251,14 +371,20 @@ class KubeflowConfig:
         " nvidia.com/gpu or google.com/tpu (open-source KFP), or a Vertex type such as"
         " NVIDIA_TESLA_T4 or TPU_V3; '' = none",
     )
-    accelerator_count: int = _setting(1, "how many accelerators the Trainer requests")
+    accelerator_count: int = _setting(
+        1, "how many accelerators the Trainer requests", valid=AT_LEAST_1
+    )
     node_selector: tuple[str, ...] = _setting(
         (),
         "key=value node labels the Trainer pod needs, comma separated (e.g. cloud.google.com/"
         "gke-tpu-accelerator=tpu-v5-lite-podslice,cloud.google.com/gke-tpu-topology=2x2)",
     )
-    trainer_cpu: float = _setting(0.0, "CPU limit of the Trainer (cores); 0 = the cluster's")
-    trainer_memory: float = _setting(0.0, "memory limit of the Trainer (GB); 0 = the cluster's")
+    trainer_cpu: float = _setting(
+        0.0, "CPU limit of the Trainer (cores); 0 = the cluster's", valid=NOT_NEGATIVE
+    )
+    trainer_memory: float = _setting(
+        0.0, "memory limit of the Trainer (GB); 0 = the cluster's", valid=NOT_NEGATIVE
+    )
     tpu_image: str = _setting(
         "",
         "image the Trainer runs on TPUs (build it from build/Dockerfile.tpu); '' = --image with"
@@ -266,21 +392,21 @@ class KubeflowConfig:
     )
 
     def __post_init__(self):
+        check_settings(self)
         if not self.package.endswith((".yaml", ".yml")):
-            raise ValueError(
-                f"kubeflow.package must be a .yaml file (KFP's client rejects .json packages),"
+            raise ConfigError(
+                f"--package must be a .yaml file (KFP's client rejects .json packages),"
                 f" got {self.package!r}"
             )
-        if self.accelerator_count < 1:
-            raise ValueError(f"accelerator_count must be at least 1, got {self.accelerator_count}")
         for item in self.node_selector:
             key, sep, value = item.partition("=")
             if not sep or not key.strip() or not value.strip():
-                raise ValueError(f"node_selector entries must be key=value, got {item!r}")
+                raise ConfigError(f"--node-selector entries must be key=value, got {item!r}")
         if self.node_selector and not self.accelerator_type:
-            raise ValueError("node_selector is for accelerator nodes: set accelerator_type too")
-        if self.trainer_cpu < 0 or self.trainer_memory < 0:
-            raise ValueError("trainer_cpu and trainer_memory must not be negative")
+            raise ConfigError(
+                "--node-selector is for accelerator nodes: set accelerator_type too"
+                " (--accelerator-type)"
+            )
 
     @property
     def node_labels(self) -> dict[str, str]:
@@ -298,7 +424,7 @@ class KubeflowConfig:
         if self.tpu_image:
             return self.tpu_image
         if "@" in self.image:
-            raise ValueError(
+            raise ConfigError(
                 f"cannot derive the TPU image from the digest {self.image!r}: set tpu_image"
                 " (--tpu-image) to the image built from build/Dockerfile.tpu"
             )
@@ -335,7 +461,10 @@ class VertexConfig:
         flag="vertex-accelerator-type",
     )
     accelerator_count: int = _setting(
-        1, "accelerators per replica (8 for TPU_V2 and TPU_V3)", flag="vertex-accelerator-count"
+        1,
+        "accelerators per replica (8 for TPU_V2 and TPU_V3)",
+        flag="vertex-accelerator-count",
+        valid=AT_LEAST_1,
     )
     tpu_topology: str = _setting(
         "",
@@ -347,23 +476,20 @@ class VertexConfig:
         "machines: 1, or a chief plus replica_count - 1 workers training together under"
         " MultiWorkerMirroredStrategy (Vertex sets TF_CONFIG)",
         flag="vertex-replicas",
+        valid=AT_LEAST_1,
     )
 
     def __post_init__(self):
-        if self.replica_count < 1 or self.accelerator_count < 1:
-            raise ValueError(
-                f"vertex replica_count and accelerator_count must be at least 1, got"
-                f" {self.replica_count} and {self.accelerator_count}"
-            )
+        check_settings(self)
         if self.enabled and not (self.project and self.region and self.machine_type):
-            raise ValueError(
+            raise ConfigError(
                 "Vertex AI training needs a project, a region and a machine type"
                 " (--vertex-project, --vertex-region, --vertex-machine-type)"
             )
         if self.uses_tpu and self.replica_count > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"Vertex AI TPU training runs on one replica (a larger TPU slice scales it), got"
-                f" replica_count={self.replica_count} with {self.machine_type}"
+                f" --vertex-replicas {self.replica_count} with {self.machine_type}"
                 f" {self.accelerator_type}".rstrip()
             )
 
@@ -388,22 +514,22 @@ class Config:
         """Checks across sections: where the Trainer runs and the strategy it can use there."""
         strategy = self.train.strategy
         if self.vertex.enabled and (self.kubeflow.accelerator_type or self.kubeflow.node_selector):
-            raise ValueError(
+            raise ConfigError(
                 "the Trainer runs on Vertex AI (--vertex): give its accelerators as"
                 " --vertex-accelerator-type / --vertex-machine-type, not --accelerator-type /"
                 " --node-selector (those are for the Trainer's own pipeline step)"
             )
         on_tpu = self.vertex.uses_tpu if self.vertex.enabled else self.kubeflow.uses_tpu
         if on_tpu and strategy not in ("auto", "tpu"):
-            raise ValueError(
-                f"the Trainer runs on TPUs but strategy is {strategy!r}: use auto or tpu (both"
+            raise ConfigError(
+                f"the Trainer runs on TPUs but strategy is {strategy!r}: use --strategy auto or tpu (both"
                 " find the TPU attached to the machine)"
             )
         several = self.vertex.enabled and self.vertex.replica_count > 1
         if several and strategy not in ("auto", "multi_worker"):
-            raise ValueError(
-                f"vertex replica_count={self.vertex.replica_count} trains on several machines"
-                f" together, which needs strategy auto or multi_worker, got {strategy!r}"
+            raise ConfigError(
+                f"--vertex-replicas {self.vertex.replica_count} trains on several machines"
+                f" together, which needs strategy auto or multi_worker (--strategy), got {strategy!r}"
             )
 
     # -- serialisation (for TFX custom_config and the run report) --------------------------------
@@ -497,7 +623,7 @@ def _coerce(kind: type, name: str, value):
     if kind is tuple:
         return tuple(str(v) for v in value)
     if kind is bool and not isinstance(value, bool):
-        raise ValueError(f"setting {name!r} must be true or false, got {value!r}")
+        raise ConfigError(f"setting {name!r} must be true or false, got {value!r}")
     return kind(value)
 
 

@@ -23,11 +23,27 @@ DEFAULTS: dict[str, str] = {
 }
 
 
+# TF_CPP_MIN_LOG_LEVEL of a `bertpipe` command on this machine: its quiet default hides the C++
+# start-up errors too (cuFFT/cuDNN/cuBLAS registration, oneDNN), which a user cannot act on;
+# --verbose shows every line. (The containers keep DEFAULTS: their logs are read when a step
+# failed.)
+TF_LOG_LEVELS = {"quiet": "3", "verbose": "0"}
+# The variables of DEFAULTS that the user's environment set: neither default overrides them.
+SET_BY_USER = frozenset(name for name in DEFAULTS if name in os.environ)
+
+
 def apply(environ: MutableMapping[str, str] = os.environ) -> MutableMapping[str, str]:
     """Sets every default that `environ` does not set yet; returns `environ`."""
     for name, value in DEFAULTS.items():
         environ.setdefault(name, value)
     return environ
+
+
+def set_tf_log_level(verbose: bool, environ: MutableMapping[str, str] = os.environ) -> None:
+    """Sets TF_CPP_MIN_LOG_LEVEL for a command (TF_LOG_LEVELS), unless the user set it; effective
+    when TensorFlow is imported afterwards."""
+    if "TF_CPP_MIN_LOG_LEVEL" not in SET_BY_USER:
+        environ["TF_CPP_MIN_LOG_LEVEL"] = TF_LOG_LEVELS["verbose" if verbose else "quiet"]
 
 
 apply()

@@ -35,8 +35,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
+
+from components.core.errors import UserError
 
 EXAMPLE_COUNT = "example_count"
 ACCURACY = "sparse_categorical_accuracy"
@@ -130,8 +133,24 @@ def slice_name(slice_key) -> str:
     return ", ".join(parts) or "overall"
 
 
+# The file every Evaluator output holds (TFMA writes the eval config beside the metrics).
+EVAL_CONFIG_NAME = (
+    f"{eval_config_writer.EVAL_CONFIG_FILE}.{eval_config_writer.EVAL_CONFIG_FILE_FORMAT}"
+)
+
+
+class EvaluationNotFoundError(UserError, FileNotFoundError):
+    """No Evaluator output where the user pointed (`bertpipe explain --evaluation`)."""
+
+
 def load_evaluation(evaluation_uri: str) -> Evaluation:
     """Reads an Evaluator `evaluation` output (a folder, local or any tf.io.gfile URI)."""
+    if not tf.io.gfile.exists(f"{evaluation_uri.rstrip('/')}/{EVAL_CONFIG_NAME}"):
+        raise EvaluationNotFoundError(
+            f"no Evaluator output at {evaluation_uri!r}: expected the folder of an Evaluator's"
+            f" `evaluation` artifact (with {EVAL_CONFIG_NAME}), as the run's"
+            " report.json names it"
+        )
     result = Evaluation()
     for metrics in tfma.load_metrics(evaluation_uri):
         name = slice_name(metrics.slice_key)

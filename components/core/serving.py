@@ -28,7 +28,8 @@ from typing import NamedTuple
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops the serving model's tokenizer uses)
 
-from components.core.features import LABEL_ID
+from components.core.errors import UserError
+from components.core.features import INPUT_IDS, LABEL_FEATURE, LABEL_ID, TEXT_FEATURE, TRUNCATED
 
 SERVING_DEFAULT = "serving_default"
 SERVING_EXAMPLES = "serving_examples"
@@ -84,6 +85,10 @@ def has_model(model) -> bool:
 
 
 # -- loading and prediction -------------------------------------------------------------------------
+class ModelNotFoundError(UserError, FileNotFoundError):
+    """No exported model where the user pointed (`bertpipe predict --model`)."""
+
+
 class Prediction(NamedTuple):
     """The predicted label of one text and its probability."""
 
@@ -102,7 +107,7 @@ def find_saved_model(path: str) -> str:
     versions = production_versions(path)
     if versions:
         return os.path.join(path, str(versions[-1]))
-    raise FileNotFoundError(
+    raise ModelNotFoundError(
         f"no SavedModel at {path!r} (expected saved_model.pb, Format-Serving/, or numbered "
         "version folders)"
     )
@@ -152,3 +157,29 @@ def predict_probabilities(
 def class_labels(loaded) -> list[str]:
     """The class labels by label id, from a loaded serving model (its `class_labels` function)."""
     return [value.decode("utf-8") for value in loaded.class_labels().numpy()]
+
+
+def truncated_texts(model_dir: str, texts: list[str]) -> tuple[int, list[int]]:
+    """(max_seq_length, the indexes of the texts that the model cuts to it), from the model's
+    `transform_features` signature. Its examples carry the raw features the Transform reads, so
+    each gets the first class label as a stand-in (the label changes no token)."""
+    loaded = load_serving_model(model_dir)
+    label = class_labels(loaded)[0].encode("utf-8")
+    examples = [
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    TEXT_FEATURE: tf.train.Feature(
+                        bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])
+                    ),
+                    LABEL_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label])),
+                }
+            )
+        ).SerializeToString()
+        for text in texts
+    ]
+    features = loaded.signatures[TRANSFORM_FEATURES](
+        **{EXAMPLES_INPUT: tf.constant(examples, dtype=tf.string)}
+    )
+    cut = tf.reshape(features[TRUNCATED], [-1]).numpy().tolist()
+    return int(features[INPUT_IDS].shape[-1]), [i for i, flag in enumerate(cut) if flag]

@@ -33,7 +33,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
 
-from components.core.config import PACKAGE_ROOT, Config, KubeflowConfig
+from components.core.config import PACKAGE_ROOT, Config, ConfigError, KubeflowConfig
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.report import entrypoint as report_entrypoint
 from components.text_example_gen import input_split_config
@@ -66,7 +66,7 @@ def portable_path(path: str, what: str) -> str:
     resolved = Path(path).resolve()
     if resolved.is_relative_to(PACKAGE_ROOT):
         return f"{IMAGE_PROJECT_ROOT}/{resolved.relative_to(PACKAGE_ROOT).as_posix()}"
-    raise ValueError(
+    raise ConfigError(
         f"{what} {path!r} is a local path that Kubeflow steps cannot read: use a gs:// URI"
         f" (or a file of this project, which the image holds under {IMAGE_PROJECT_ROOT})"
     )

@@ -29,14 +29,14 @@ from typing import Any
 from google.cloud.aiplatform_v1.types import AcceleratorType, CustomJobSpec
 from tfx.v1.extensions import google_cloud_ai_platform as vertex
 
-from components.core.config import Config
+from components.core.config import Config, ConfigError
 
 
 def vertex_image(config: Config) -> str:
     """The image of the job's replicas: the TPU image on TPU machines, else the project image."""
     image = config.kubeflow.trainer_tpu_image if config.vertex.uses_tpu else config.kubeflow.image
     if "/" not in image:
-        raise ValueError(
+        raise ConfigError(
             f"Vertex AI pulls the Trainer's image from a registry, but {image!r} names none: pass"
             " --image (and --tpu-image) as REGISTRY/NAME:TAG, e.g."
             " us-docker.pkg.dev/PROJECT/REPOSITORY/bertpipe:0.1.0"
@@ -51,7 +51,7 @@ def machine_spec(config: Config) -> dict[str, Any]:
     if settings.accelerator_type:
         if settings.accelerator_type not in AcceleratorType.__members__:
             known = sorted(n for n in AcceleratorType.__members__ if not n.endswith("UNSPECIFIED"))
-            raise ValueError(
+            raise ConfigError(
                 f"--vertex-accelerator-type {settings.accelerator_type!r} is not a Vertex AI"
                 f" accelerator type; expected one of {known}"
             )
