@@ -87,6 +87,17 @@ class QuietFilter(logging.Filter):
         )
 
 
+class QuietFormatter(logging.Formatter):
+    """`warning: <message>`, config keys written as their flags: the logger's name says nothing
+    to a user of the run (`--verbose` keeps LOG_FORMAT)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname.lower()}: {with_flag_names(record.getMessage())}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
 def _is_failed_execution(record: logging.LogRecord) -> bool:
     """TFX's launcher logs "Execution N failed." before re-raising what the CLI then reports."""
     return record.name == "absl" and re.match(r"^Execution \d+ failed\.$", record.getMessage())
@@ -106,6 +117,7 @@ def configure(verbose: bool) -> None:
     quiet = QuietFilter()
     for handler in root.handlers:
         handler.addFilter(quiet)
+        handler.setFormatter(QuietFormatter())
     for module in LIBRARY_WARNINGS:
         warnings.filterwarnings("ignore", module=re.escape(module) + r"(\..*)?$")
     # google-api-core warns about the Python version while it is imported (by TFX).
