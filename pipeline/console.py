@@ -108,16 +108,19 @@ def configure(verbose: bool) -> None:
     log line of every library."""
     env.set_tf_log_level(verbose)
     root = logging.getLogger()
+    # The console's own handler: the one the libraries' own logging.basicConfig calls would add,
+    # made first. Where the program that calls `main` has its handlers already (pytest's log
+    # capture), those are left as they are.
+    console = None
     if not root.handlers:
-        # The handler the libraries' own logging.basicConfig calls would add, made first.
         logging.basicConfig(format=LOG_FORMAT)
+        console = root.handlers[0]
     if verbose:
         return
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    quiet = QuietFilter()
-    for handler in root.handlers:
-        handler.addFilter(quiet)
-        handler.setFormatter(QuietFormatter())
+    if console is not None:
+        console.addFilter(QuietFilter())
+        console.setFormatter(QuietFormatter())
     for module in LIBRARY_WARNINGS:
         warnings.filterwarnings("ignore", module=re.escape(module) + r"(\..*)?$")
     # google-api-core warns about the Python version while it is imported (by TFX).

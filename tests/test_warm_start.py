@@ -52,12 +52,13 @@ def largest_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 @pytest.fixture
 def train_without_updates(tiny_checkpoint, data, make_fn_args, tiny_config):
-    """train(root, base_model, warm_start): run_fn with learning rate 0 (no weight moves), given
-    the production model as base; returns (serving model dir, history)."""
+    """train(root, base_model, warm_start): run_fn with learning rate 1e-30, given the production
+    model as base; returns (serving model dir, history). No weight moves: every update is far
+    below float32's resolution (a learning rate of 0 is refused as a setting)."""
 
     def train(root: Path, base_model: str, warm_start: bool):
         config = tiny_config(
-            tiny_checkpoint, train_steps=2, learning_rate=0.0, warm_start=warm_start
+            tiny_checkpoint, train_steps=2, learning_rate=1e-30, warm_start=warm_start
         )
         fn_args = make_fn_args(data, config, root)
         fn_args.base_model = base_model
