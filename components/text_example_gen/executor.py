@@ -31,6 +31,7 @@ hold every example in memory, and keeps their order there anyway) runs as a pass
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -143,11 +144,11 @@ class _ParseFile(beam.DoFn):
             else:  # rows as they are parsed, a chunk of the file at a time
                 rows = parsing.read_rows(path, handle, self._data_config)
             read = 0
-            labels: dict[str, int] = {}
+            labels: collections.Counter = collections.Counter()
             for row in rows:
                 read += 1
                 if row.accepted:
-                    labels[row.label] = labels.get(row.label, 0) + 1
+                    labels[row.label] += 1
                     yield _example(row.text, row.label)
                 else:
                     yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
@@ -160,14 +161,15 @@ class _ParseFile(beam.DoFn):
 
 def _sum_counts(counts) -> dict[str, Any]:
     """Sums per-file counts; `labels` ({label: accepted rows}) is summed label by label."""
-    total: dict[str, Any] = {"files": 0, "rows_read": 0, "blank_lines_skipped": 0, "labels": {}}
+    total: dict[str, Any] = {
+        "files": 0,
+        "rows_read": 0,
+        "blank_lines_skipped": 0,
+        "labels": collections.Counter(),
+    }
     for count in counts:
         for key, value in count.items():
-            if key == "labels":
-                for label, number in value.items():
-                    total["labels"][label] = total["labels"].get(label, 0) + number
-            else:
-                total[key] = total.get(key, 0) + value
+            total[key] += collections.Counter(value) if key == "labels" else value
     return total
 
 
