@@ -222,12 +222,6 @@ def configured_name(metric: tfma.MetricConfig) -> str:
     return str(json.loads(text if text.startswith("{") else "{" + text + "}").get("name", ""))
 
 
-def validation_failures(evaluation_uri: str) -> tuple[bool, list[str]]:
-    """(validation passed, one line per failed bound) of an Evaluator `evaluation` output."""
-    evaluation = load_evaluation(evaluation_uri)
-    return evaluation.passed, evaluation.failures
-
-
 def _failures(evaluation_uri: str, evaluation: Evaluation) -> tuple[bool, list[str]]:
     validation = tfma.load_validation_result(evaluation_uri)
     lines = []
