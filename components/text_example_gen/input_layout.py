@@ -232,9 +232,9 @@ def _report_guess(parsed: parsing.ParsedFile) -> None:
         logger.warning("%s", parsed.columns.guessed)
 
 
-def _check_file(path: str, data_config: DataConfig) -> bool:
+def _check_file(path: str, data_config: DataConfig, say_guesses: bool) -> bool:
     """Raises InputError for a binary file and for unresolvable columns/keys; returns whether
-    the file has any row. Says what it decided for a headerless file's columns."""
+    the file has any row. Says what it decided for a headerless file's columns (`say_guesses`)."""
     head, complete = _head(path)
     parsing.check_text(path, head)
     text = parsing.decode(head)
@@ -246,19 +246,26 @@ def _check_file(path: str, data_config: DataConfig) -> bool:
             f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
         )
     parsed = parsing.parse_text(path, text, data_config)
-    _report_guess(parsed)
+    if say_guesses:
+        _report_guess(parsed)
     return bool(parsed.rows) or not complete
 
 
 def check_input(
-    data_config: DataConfig, input_base: str, input_config: example_gen_pb2.Input
+    data_config: DataConfig,
+    input_base: str,
+    input_config: example_gen_pb2.Input,
+    *,
+    say_guesses: bool = True,
 ) -> dict[str, list[str]]:
     """Preflight before the Beam pipeline: {split name: its files}.
 
     Raises InputError when a split matches no files, when a file is binary (not text), when a
     split has no rows at all, or when a configured (or auto-detected) text/label column or key
     does not exist in a file (or, for a headerless file, cannot be told apart). Only the first
-    ~1 MiB of each file is read.
+    ~1 MiB of each file is read. With `say_guesses` it logs how a headerless file's columns were
+    told apart; the CLI's pre-flight leaves that to ExampleGen, which says it on every
+    orchestrator, so that a local run says it once.
     """
     result = {}
     for split in input_config.splits:
@@ -269,7 +276,7 @@ def check_input(
                 f"no input files for split {split.name!r}: expected files matching {pattern}"
             )
         if not is_folder_split(data_config, split.pattern):
-            has_rows = [_check_file(path, data_config) for path in files]
+            has_rows = [_check_file(path, data_config, say_guesses) for path in files]
             if not any(has_rows):
                 raise InputError(
                     f"split {split.name!r} is empty: expected at least one data row in {files}"
