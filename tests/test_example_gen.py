@@ -27,6 +27,8 @@ from components.text_example_gen import (
     parsing,
     text_example_gen,
 )
+from components.text_example_gen.rows import MAX_CONTENT_CHARS
+from components.text_example_gen.text_files import CHUNK_BYTES
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -347,7 +349,7 @@ def test_rejected_content_is_truncated():
     parsed = parse("d.csv", "text,label\n" + "x" * 1000 + ",1,extra\n")
     (row,) = parsed.rows
     assert row.reason == "wrong_column_count"
-    assert len(row.content) <= parsing.MAX_CONTENT_CHARS + 3
+    assert len(row.content) <= MAX_CONTENT_CHARS + 3
     assert row.content.startswith("xxxx")
 
 
@@ -433,7 +435,7 @@ CHUNKED = [
 def test_chunk_boundaries_change_nothing(name, content, expected, blank_lines):
     """Every chunk size, from one byte up, splits the BOM, multi-byte characters, CR LF pairs and
     quoted multi-line records somewhere: rows, line numbers and blank lines stay the same."""
-    for chunk_bytes in [*range(1, 18), parsing.CHUNK_BYTES]:
+    for chunk_bytes in [*range(1, 18), CHUNK_BYTES]:
         reader = parsing.read_rows(name, io.BytesIO(content), data_config(), chunk_bytes)
         rows = [(row.line, row.reason, row.text, row.label) for row in reader]
         assert (rows, reader.blank_lines) == (expected, blank_lines), chunk_bytes

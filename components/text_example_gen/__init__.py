@@ -1,8 +1,11 @@
 """ExampleGen over raw text: CSV, TSV, JSON Lines and folder-per-label files.
 
 component.py (the TFX component), executor.py (the Beam executor and its row accounting),
-parsing.py (rows of one file, accepted or rejected with a reason), input_layout.py (files, splits
-and spans of the input; the preflight).
+input_layout.py (files, splits and spans of the input; the preflight), and the parsing of one
+file into rows, accepted or rejected with a reason: parsing.py (the format, and the entry points),
+rows.py (a row and why it was rejected), text_files.py (the binary-file check, decoding, lines
+read a chunk at a time), delimited.py (CSV/TSV records), columns.py (a CSV/TSV file's header and
+columns, the headerless guess), jsonl.py (JSON Lines).
 """
 
 from components.text_example_gen.component import TextExampleGen, text_example_gen
@@ -17,7 +20,7 @@ from components.text_example_gen.input_layout import (
     input_split_config,
     read_accepted_rows,
 )
-from components.text_example_gen.parsing import InputError
+from components.text_example_gen.rows import InputError
 
 __all__ = [
     "Executor",

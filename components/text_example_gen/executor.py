@@ -54,7 +54,9 @@ from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
 from components.core.errors import UserError
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
-from components.text_example_gen import input_layout, parsing
+from components.text_example_gen import input_layout
+from components.text_example_gen.parsing import parse_text_file, read_rows
+from components.text_example_gen.rows import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +142,9 @@ class _ParseFile(beam.DoFn):
     def process(self, path: str):
         with fileio.open(path, "rb") as handle:
             if self._folder:  # the whole file is one example
-                rows = [parsing.parse_text_file(path, handle.read(), self._data_config)]
+                rows = [parse_text_file(path, handle.read(), self._data_config)]
             else:  # rows as they are parsed, a chunk of the file at a time
-                rows = parsing.read_rows(path, handle, self._data_config)
+                rows = read_rows(path, handle, self._data_config)
             read = 0
             labels: collections.Counter = collections.Counter()
             for row in rows:
@@ -192,7 +194,7 @@ def _TextToExample(  # noqa: N802  (Beam's naming for PTransforms)
     split_name = _split_name(exec_properties, split_pattern)
     files = input_layout.split_files(input_base, split_pattern)
     if not files:
-        raise parsing.InputError(
+        raise InputError(
             f"no input files for split {split_name!r}: expected files matching "
             f"{os.path.join(input_base, split_pattern)}"
         )
@@ -409,7 +411,7 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
 
         empty = [name for name, split in summary["splits"].items() if split["rows_read"] == 0]
         if empty:
-            raise parsing.InputError(
+            raise InputError(
                 f"input split(s) {empty} have no rows: expected at least one data row "
                 f"(see {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)})"
             )
@@ -421,6 +423,6 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
                 f"counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)}"
             )
         if single_class:
-            raise parsing.InputError(
+            raise InputError(
                 f"{single_class} (counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)})"
             )

@@ -10,6 +10,7 @@ through `tfx.dsl.io.fileio`, so GCS paths work too.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import posixpath
@@ -19,8 +20,15 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 
 from components.core.config import DataConfig
-from components.text_example_gen import parsing
-from components.text_example_gen.parsing import InputError
+from components.text_example_gen.columns import Columns
+from components.text_example_gen.parsing import (
+    detect_format,
+    parse_file,
+    parse_text_file,
+    read_rows,
+)
+from components.text_example_gen.rows import InputError
+from components.text_example_gen.text_files import HEAD_BYTES, check_text, decode
 
 # The split pattern that `input_split_config` writes for a folder-per-label layout.
 FOLDER_PATTERN = "*/*.txt"
@@ -222,33 +230,34 @@ def split_files(input_base: str, pattern: str) -> list[str]:
 def _head(path: str) -> tuple[bytes, bool]:
     """The first ~1 MiB of a file, and whether that is the whole file."""
     with fileio.open(path, "rb") as handle:
-        head = handle.read(parsing.HEAD_BYTES + 1)
-    return head[: parsing.HEAD_BYTES], len(head) <= parsing.HEAD_BYTES
+        head = handle.read(HEAD_BYTES + 1)
+    return head[:HEAD_BYTES], len(head) <= HEAD_BYTES
 
 
-def _report_guess(parsed: parsing.ParsedFile) -> None:
+def _report_guess(columns: Columns | None) -> None:
     """Says how a headerless file's columns were told apart, when they were guessed."""
-    if parsed.columns is not None and parsed.columns.guessed:
-        logger.warning("%s", parsed.columns.guessed)
+    if columns is not None and columns.guessed:
+        logger.warning("%s", columns.guessed)
 
 
 def _check_file(path: str, data_config: DataConfig, say_guesses: bool) -> bool:
     """Raises InputError for a binary file and for unresolvable columns/keys; returns whether
     the file has any row. Says what it decided for a headerless file's columns (`say_guesses`)."""
     head, complete = _head(path)
-    parsing.check_text(path, head)
-    text = parsing.decode(head)
+    check_text(path, head)
     if not complete:  # leave out the possibly cut last line
-        text = text[: max(text.rfind("\n"), 0)]
-    fmt = parsing.detect_format(path, text, data_config.format)
+        head = head[: max(head.rfind(b"\n"), 0)]
+    text = decode(head)
+    fmt = detect_format(path, text, data_config.format)
     if fmt == "jsonl" and text.lstrip().startswith("["):
         raise InputError(
             f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
         )
-    parsed = parsing.parse_text(path, text, data_config)
+    reader = read_rows(path, io.BytesIO(head), data_config)
+    has_rows = bool(list(reader))
     if say_guesses:
-        _report_guess(parsed)
-    return bool(parsed.rows) or not complete
+        _report_guess(reader.columns)
+    return has_rows or not complete
 
 
 def check_input(
@@ -297,10 +306,10 @@ def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
             with fileio.open(path, "rb") as handle:
                 raw = handle.read()
             if folder:
-                rows = [parsing.parse_text_file(path, raw, data)]
+                rows = [parse_text_file(path, raw, data)]
             else:
-                parsed = parsing.parse_file(path, raw, data)
-                _report_guess(parsed)
+                parsed = parse_file(path, raw, data)
+                _report_guess(parsed.columns)
                 rows = parsed.rows
             for row in rows:
                 if row.reason is None:

@@ -1,0 +1,92 @@
+"""The rows of a JSON Lines file: one JSON object per line.
+
+The text and label keys are resolved on the first object of the file: the configured key, else
+the first of TEXT_ALIASES (LABEL_ALIASES) that the object has, in any letter case; a missing key
+is an InputError that names the keys the object has. A line that is not a JSON object is rejected
+as `malformed_json`, one longer than `MAX_RECORD_CHARS` as `record_too_long` (text_files.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+from components.core.config import DataConfig
+from components.text_example_gen.rows import (
+    INVALID_UTF8,
+    LABEL_ALIASES,
+    MALFORMED_JSON,
+    RECORD_TOO_LONG,
+    SURROGATE,
+    TEXT_ALIASES,
+    InputError,
+    Row,
+    check_row,
+    display,
+)
+from components.text_example_gen.text_files import LongLine
+
+
+def _resolve_key(what: str, setting: str, aliases: tuple[str, ...], record: dict, path, line):
+    keys = list(record)
+    if setting:
+        if setting in record:
+            return setting
+        raise InputError(
+            f"no {what} key {setting!r} in {path}: its first record (line {line}) has keys "
+            f"{keys}; set data.{what}_column"
+        )
+    lowered = {str(key).lower(): key for key in keys}
+    for alias in aliases:
+        if alias in lowered:
+            return lowered[alias]
+    raise InputError(
+        f"no {what} key in {path}: expected one of {'|'.join(aliases)} in its first record "
+        f"(line {line}), which has keys {keys}; set data.{what}_column"
+    )
+
+
+class JsonLinesRows:
+    """The rows of one JSON Lines file, parsed from its physical lines (iterate once).
+
+    After the iteration, `blank_lines` holds the number of blank lines skipped. Raises InputError
+    when the text or label key is not in the file's first object (see `_resolve_key`).
+    """
+
+    def __init__(self, path: str, lines: Iterable[str], data_config: DataConfig):
+        self.path = path
+        self.blank_lines = 0
+        self._lines = lines
+        self._data_config = data_config
+
+    def __iter__(self) -> Iterator[Row]:
+        path, data_config = self.path, self._data_config
+        keys: tuple[str, str] | None = None
+        for number, raw in enumerate(self._lines, start=1):
+            if isinstance(raw, LongLine):
+                yield Row(path, number, reason=RECORD_TOO_LONG, content=display(raw))
+                continue
+            if not raw.strip():
+                self.blank_lines += 1
+                continue
+            if SURROGATE.search(raw):
+                yield Row(path, number, reason=INVALID_UTF8, content=display(raw))
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                yield Row(path, number, reason=MALFORMED_JSON, content=display(raw))
+                continue
+            if keys is None:
+                keys = (
+                    _resolve_key(
+                        "text", data_config.text_column, TEXT_ALIASES, record, path, number
+                    ),
+                    _resolve_key(
+                        "label", data_config.label_column, LABEL_ALIASES, record, path, number
+                    ),
+                )
+            text_value, label_value = record.get(keys[0]), record.get(keys[1])
+            yield check_row(path, number, text_value, label_value, raw, data_config.labels)
