@@ -21,13 +21,14 @@ import argparse
 import sys
 import time
 
-from components.core.config import PIPELINE_NAME, flag_for
+from components.core.config import PIPELINE_NAME
 from components.core.errors import UserError
+from components.core.settings import flag_for
 from pipeline import console
-from pipeline.flags import add_config_arguments, config_from_args
+from pipeline.flags import add_config_arguments, compile_config_from_args, config_from_args
+from pipeline.kubeflow.settings import COMPILE_SECTIONS, DEFAULT_PACKAGE
 
 ALL_SECTIONS = ("data", "model", "train", "eval", "run")
-DEFAULT_PACKAGE = "build/pipeline.yaml"
 # Run settings that `bertpipe compile` does not use, and what to say instead of accepting them.
 NOT_COMPILED = {
     "output": "the package goes to --package",
@@ -57,8 +58,8 @@ def _compile(args: argparse.Namespace) -> int:
     from pipeline.kubeflow.compile import compile_pipeline
     from pipeline.kubeflow.vertex import describe_job
 
-    config = config_from_args(args)
-    preflight.check_compile(config)
+    config = compile_config_from_args(args)
+    preflight.check_compile(config.pipeline)
     path = compile_pipeline(config)
     print(
         f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines")
     add_config_arguments(
-        compile_, (*ALL_SECTIONS, "kubeflow", "vertex"), leave_out={"run": set(NOT_COMPILED)}
+        compile_, (*ALL_SECTIONS, *COMPILE_SECTIONS), leave_out={"run": set(NOT_COMPILED)}
     )
     for name, reason in NOT_COMPILED.items():
         compile_.add_argument(flag_for("run", name), action=_NotUsed, reason=reason)

@@ -25,8 +25,8 @@ import traceback
 import warnings
 
 from components.core import env
-from components.core.config import with_flag_names
 from components.core.errors import UserError
+from components.core.settings import with_flag_names
 
 # (logger name or its prefix, message pattern) of the log records that say nothing a user of a
 # run acts on.

@@ -1,12 +1,16 @@
-"""Command-line flags generated from the typed Config: one flag per setting, defaults from the
-dataclasses (components/core/config.py), and the Config built back from parsed flags."""
+"""Command-line flags generated from the typed settings: one flag per setting of every registered
+section, defaults from the dataclasses (components/core/config.py, and
+pipeline/kubeflow/settings.py for `bertpipe compile`), and the Config (or CompileConfig) built
+back from parsed flags."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
-from components.core.config import Config, field_types, flag_for, section_types
+from components.core.config import Config
+from components.core.settings import field_types, flag_for, section_types
+from pipeline.kubeflow.settings import CompileConfig
 
 
 def add_config_arguments(
@@ -63,8 +67,8 @@ def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """The default config (or `base`) with every flag that was given applied."""
+def given_settings(args: argparse.Namespace) -> dict[str, dict]:
+    """The settings given as flags, by section: `{"train": {"train_steps": 7}}`."""
     changes: dict[str, dict] = {}
     for dest, value in vars(args).items():
         if "." in dest and value is not None:
@@ -72,4 +76,15 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
             changes.setdefault(section, {})[name] = (
                 tuple(value) if isinstance(value, list) else value
             )
-    return (base or Config()).replace(**changes)
+    return changes
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The default config (or `base`) with every flag that was given applied."""
+    return (base or Config()).replace(**given_settings(args))
+
+
+def compile_config_from_args(args: argparse.Namespace) -> CompileConfig:
+    """The default CompileConfig with every flag that was given applied, the pipeline's and
+    the compile sections' alike."""
+    return CompileConfig().replace(**given_settings(args))

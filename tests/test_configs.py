@@ -5,17 +5,19 @@ import dataclasses
 
 import pytest
 
-from components.core.config import (
-    Config,
+from components.core.config import Config, DataConfig
+from components.core.settings import (
     ConfigError,
     Interval,
     field_types,
     flag_for,
+    register_section,
     section_types,
     with_flag_names,
 )
 from pipeline.cli import ALL_SECTIONS, build_parser
 from pipeline.flags import add_config_arguments, config_from_args
+from pipeline.kubeflow.settings import COMPILE_SECTIONS, CompileConfig
 
 
 def parse(*flags: str) -> Config:
@@ -71,8 +73,6 @@ def test_unknown_settings_are_named():
         ({"eval": {"max_accuracy_drop": -0.5}}, r"--max-accuracy-drop must be in \[0, 1\]"),
         ({"run": {"beam_workers": 0}}, "--beam-workers must be at least 1"),
         ({"run": {"output": ""}}, "--output must not be empty"),
-        ({"kubeflow": {"trainer_cpu": -1.0}}, "--trainer-cpu must be at least 0"),
-        ({"vertex": {"replica_count": 0}}, "--vertex-replicas must be at least 1"),
     ],
 )  # fmt: skip
 def test_invalid_values_fail_naming_the_flag_and_the_range(changes, message):
@@ -80,8 +80,29 @@ def test_invalid_values_fail_naming_the_flag_and_the_range(changes, message):
         Config().replace(**changes)
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"kubeflow": {"trainer_cpu": -1.0}}, "--trainer-cpu must be at least 0"),
+        ({"vertex": {"replica_count": 0}}, "--vertex-replicas must be at least 1"),
+        ({"train": {"batch_size": 0}}, "--batch-size must be at least 1"),
+    ],
+)
+def test_invalid_compile_settings_fail_naming_the_flag_and_the_range(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        CompileConfig().replace(**changes)
+
+
+def test_compile_settings_change_the_section_they_name():
+    config = CompileConfig().replace(train={"train_steps": 3}, kubeflow={"image": "r/bp:1"})
+    assert config.pipeline == Config().replace(train={"train_steps": 3})
+    assert config.kubeflow.image == "r/bp:1" and config.vertex == CompileConfig().vertex
+    assert not hasattr(Config(), "kubeflow") and not hasattr(Config(), "vertex")
+
+
 def test_every_numeric_setting_has_a_range_that_its_default_meets():
     """Each int/float field declares the Interval it is checked against (metadata `valid`)."""
+    assert tuple(section_types()) == (*ALL_SECTIONS, *COMPILE_SECTIONS)
     for section, section_cls in section_types().items():
         for f in dataclasses.fields(section_cls):
             if field_types(section_cls)[f.name] in (int, float):
@@ -96,6 +117,8 @@ def test_config_keys_in_messages_become_flags():
     )
     assert flag_for("train", "tpu_address") == "--tpu"
     assert flag_for("vertex", "replica_count") == "--vertex-replicas"
+    assert with_flag_names("vertex.replica_count") == "--vertex-replicas"
+    assert with_flag_names("kubeflow.tpu_image") == "--tpu-image"
     assert with_flag_names("run.enable_cache and train.jit_compile") == "--cache and --xla"
 
 
@@ -117,3 +140,10 @@ def test_components_get_the_config_from_custom_config_or_fail_naming_themselves(
     assert Config.from_custom_config({"config": config.to_dict()}, "Trainer") == config
     with pytest.raises(ValueError, match="the Transform's custom_config must hold"):
         Config.from_custom_config(None, "Transform")
+
+
+def test_a_section_name_names_one_section():
+    register_section("data")(DataConfig)  # the same class again: nothing changes
+    with pytest.raises(ValueError, match="settings section 'data' is components.core.config"):
+        register_section("data")(type("DataConfig", (), {}))
+    assert section_types()["data"] is DataConfig

@@ -60,7 +60,7 @@ def test_the_image_environment_is_the_projects():
 def test_the_tpu_image_adds_the_tpu_build_of_the_pinned_tensorflow():
     """build/Dockerfile.tpu: the project image plus tensorflow-tpu at the pinned TensorFlow
     version and its libtpu, pinned as pyproject's `tpu` extra."""
-    from components.core.config import DEFAULT_IMAGE, KubeflowConfig
+    from pipeline.kubeflow.settings import DEFAULT_IMAGE, KubeflowConfig
 
     text = (REPO_ROOT / "build" / "Dockerfile.tpu").read_text()
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]

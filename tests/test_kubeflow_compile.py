@@ -19,6 +19,7 @@ from components.trainer.component import RUN_FN, Trainer
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow.compile import IMAGE_PROJECT_ROOT, compile_pipeline, portable_path
 from pipeline.kubeflow.package import load_package, pipeline_parameters, read_documents
+from pipeline.kubeflow.settings import CompileConfig
 from pipeline.kubeflow.vertex import job_spec
 
 from fakes import kfp_server
@@ -54,12 +55,12 @@ TPU = {
 @pytest.fixture(scope="module")
 def fresh_package(tmp_path_factory) -> Path:
     """The default pipeline (`bertpipe compile` with no flags), compiled now."""
-    return compile_pipeline(Config(), tmp_path_factory.mktemp("compiled") / "pipeline.yaml")
+    return compile_pipeline(CompileConfig(), tmp_path_factory.mktemp("compiled") / "pipeline.yaml")
 
 
 @pytest.fixture(scope="module")
 def tpu_package(tmp_path_factory) -> Path:
-    config = Config().replace(kubeflow=TPU, run={"push_dir": "gs://models/reviews"})
+    config = CompileConfig().replace(kubeflow=TPU, run={"push_dir": "gs://models/reviews"})
     return compile_pipeline(config, tmp_path_factory.mktemp("tpu") / "pipeline.yaml")
 
 
@@ -91,7 +92,7 @@ def test_the_package_parses_strictly_and_names_the_image(fresh_package):
         executor["container"]["image"]
         for executor in spec_of(fresh_package)["deploymentSpec"]["executors"].values()
     }
-    assert images == {Config().kubeflow.image}
+    assert images == {CompileConfig().kubeflow.image}
 
 
 def test_runtime_parameters_have_the_config_defaults(fresh_package):
@@ -194,7 +195,7 @@ def test_the_report_is_a_step_after_the_pusher_with_an_html_output(fresh_package
 
 
 def test_without_warm_start_the_trainer_has_no_base_model(tmp_path):
-    config = Config().replace(train={"warm_start": False})
+    config = CompileConfig().replace(train={"warm_start": False})
     tasks = spec_of(compile_pipeline(config, tmp_path / "p.yaml"))["root"]["dag"]["tasks"]
     assert "base_model" not in tasks["Trainer"]["inputs"]["artifacts"]
     assert "Trainer" in tasks and "ProductionBaseline" in tasks  # still feeds the Evaluator
@@ -247,13 +248,13 @@ def test_the_trainer_asks_for_tpu_nodes(tpu_package):
 )
 def test_local_paths_cannot_be_compiled(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):
-        compile_pipeline(Config().replace(**changes), tmp_path / "p.yaml")
+        compile_pipeline(CompileConfig().replace(**changes), tmp_path / "p.yaml")
     assert not (tmp_path / "p.yaml").exists()
 
 
 def test_data_and_checkpoint_uris_become_the_defaults(tmp_path, write_ram_spans):
     write_ram_spans("ram://compile/reviews")
-    config = Config().replace(
+    config = CompileConfig().replace(
         data={
             "data": "ram://compile/reviews/span-{SPAN}",
             "schema": str(REPO_ROOT / "schemas" / "generic"),
@@ -288,7 +289,7 @@ def test_uri_and_project_paths():
 )
 def test_kubeflow_settings_are_checked(kubeflow_settings, message):
     with pytest.raises(ValueError, match=message):
-        Config().replace(kubeflow=kubeflow_settings)
+        CompileConfig().replace(kubeflow=kubeflow_settings)
 
 
 # -- the Trainer on Vertex AI Training ---------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_the_trainer_runs_as_a_vertex_ai_job_on_worker_pools(vertex_package):
 
 
 def test_vertex_tpu_machines_run_the_tpu_image():
-    config = Config().replace(
+    config = CompileConfig().replace(
         kubeflow={"image": REGISTRY_IMAGE},
         vertex={
             "enabled": True,
@@ -424,7 +425,7 @@ def test_vertex_tpu_machines_run_the_tpu_image():
 )
 def test_vertex_and_tpu_settings_are_checked(changes, message):
     with pytest.raises(ValueError, match=message):
-        Config().replace(**changes)
+        CompileConfig().replace(**changes)
 
 
 @pytest.mark.parametrize(
@@ -440,7 +441,7 @@ def test_vertex_and_tpu_settings_are_checked(changes, message):
 def test_vertex_jobs_that_vertex_would_refuse_are_not_compiled(tmp_path, changes, message):
     vertex = {"enabled": True, "project": "p", **changes.pop("vertex", {})}
     with pytest.raises(ValueError, match=message):
-        compile_pipeline(Config().replace(vertex=vertex, **changes), tmp_path / "p.yaml")
+        compile_pipeline(CompileConfig().replace(vertex=vertex, **changes), tmp_path / "p.yaml")
     assert not (tmp_path / "p.yaml").exists()
 
 

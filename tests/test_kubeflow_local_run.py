@@ -26,7 +26,6 @@ import yaml
 from kfp.local import subprocess_task_handler
 
 from components.core.artifacts import read_rejected_summary, read_training_history
-from components.core.config import Config
 from components.core.serving import predict, production_versions
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow import local_run
@@ -40,6 +39,7 @@ from pipeline.kubeflow.local_run import (
     task_environment,
 )
 from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT, read_documents
+from pipeline.kubeflow.settings import CompileConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -400,7 +400,7 @@ def portable_run(portable_args, small_data, tiny_checkpoint, tmp_path_factory):
     """The pipeline compiled with the portable runner's Beam options, run like the first run."""
     folder = tmp_path_factory.mktemp("portable")
     package = compile_pipeline(
-        Config().replace(run={"beam_args": portable_args}), folder / "pipeline.yaml"
+        CompileConfig().replace(run={"beam_args": portable_args}), folder / "pipeline.yaml"
     )
     params = parameters(small_data, tiny_checkpoint, folder / "serving", min_accuracy=0.0)
     return run_package(package, params, folder / "root")

@@ -42,6 +42,7 @@ from components.trainer import callbacks
 from components.trainer import module as trainer
 from components.trainer.component import RUN_FN
 from components.trainer.vertex import VertexExecutor
+from pipeline.kubeflow.settings import CompileConfig
 from pipeline.kubeflow.vertex import vertex_trainer_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -123,8 +124,9 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _vertex_job(config: Config, data: dict, root: Path) -> tuple[dict, dict]:
+def _vertex_job(compiled: CompileConfig, data: dict, root: Path) -> tuple[dict, dict]:
     """(the CustomJob TFX's Vertex AI Trainer would submit, the artifacts it runs on)."""
+    config = compiled.pipeline
     examples = standard_artifacts.Examples()
     examples.uri = str(Path(data["train_files"][0]).parent.parent)
     examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
@@ -136,7 +138,7 @@ def _vertex_job(config: Config, data: dict, root: Path) -> tuple[dict, dict]:
     outputs = {"model": [model], "model_run": [model_run]}
     custom_config = {
         "config": config.to_json(Config.TRAINER_SECTIONS),
-        **vertex_trainer_config(config),
+        **vertex_trainer_config(compiled),
     }
     exec_properties = {
         "run_fn": RUN_FN,
@@ -234,7 +236,7 @@ def _exported_weights(serving_dir: str) -> list[np.ndarray]:
 def test_two_workers_train_resume_after_a_kill_and_match_one_worker(
     no_dropout_checkpoint, transformed, tmp_path, tiny_config
 ):
-    config = _config(no_dropout_checkpoint, tiny_config, strategy="auto").replace(
+    config = CompileConfig(_config(no_dropout_checkpoint, tiny_config, strategy="auto")).replace(
         vertex={"enabled": True, "project": "test-project", "replica_count": 2},
         kubeflow={"image": "registry.example/bertpipe:test"},
     )

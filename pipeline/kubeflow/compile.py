@@ -33,12 +33,14 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
 
-from components.core.config import PACKAGE_ROOT, Config, ConfigError, KubeflowConfig
+from components.core.config import PACKAGE_ROOT, Config
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
+from components.core.settings import ConfigError
 from components.report import entrypoint as report_entrypoint
 from components.text_example_gen import input_split_config
 from pipeline.beam_options import beam_pipeline_args
 from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT
+from pipeline.kubeflow.settings import CompileConfig, KubeflowConfig
 from pipeline.kubeflow.vertex import vertex_trainer_config
 from pipeline.pipeline import create_pipeline
 
@@ -128,18 +130,18 @@ def step_images(kubeflow: KubeflowConfig) -> str | dict[str, str]:
     }
 
 
-def compile_spec(config: Config) -> list[dict]:
+def compile_spec(config: CompileConfig) -> list[dict]:
     """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
-    check_portable(config)
-    defaults = runtime_defaults(config)
+    check_portable(config.pipeline)
+    defaults = runtime_defaults(config.pipeline)
     parameters = {
         name: data_types.RuntimeParameter(name=name, ptype=RUNTIME_SETTINGS[name].ptype)
         for name in RUNTIME_SETTINGS
     }
     tfx_pipeline = create_pipeline(
-        config,
+        config.pipeline,
         _COMPILE_ROOT,
-        beam_pipeline_args=beam_pipeline_args(config.run),
+        beam_pipeline_args=beam_pipeline_args(config.pipeline.run),
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
         vertex_trainer=vertex_trainer_config(config) if config.vertex.enabled else None,
@@ -193,7 +195,7 @@ def compile_spec(config: Config) -> list[dict]:
     return documents
 
 
-def compile_pipeline(config: Config, output: str | Path | None = None) -> Path:
+def compile_pipeline(config: CompileConfig, output: str | Path | None = None) -> Path:
     """Compiles the pipeline into `output` (default: config.kubeflow.package); returns its path."""
     path = Path(output or config.kubeflow.package)
     documents = compile_spec(config)

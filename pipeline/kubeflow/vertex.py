@@ -1,5 +1,5 @@
 """The Trainer on Vertex AI Training: what TFX's Vertex AI Trainer extension needs, from the typed
-config (`config.vertex`, `config.kubeflow` for the images).
+compile config (`config.vertex`, `config.kubeflow` for the images).
 
 TFX's `google_cloud_ai_platform.Trainer` (tfx/extensions/google_cloud_ai_platform/trainer/) reads
 three entries of its custom_config:
@@ -29,10 +29,11 @@ from typing import Any
 from google.cloud.aiplatform_v1.types import AcceleratorType, CustomJobSpec
 from tfx.v1.extensions import google_cloud_ai_platform as vertex
 
-from components.core.config import Config, ConfigError
+from components.core.settings import ConfigError
+from pipeline.kubeflow.settings import CompileConfig
 
 
-def vertex_image(config: Config) -> str:
+def vertex_image(config: CompileConfig) -> str:
     """The image of the job's replicas: the TPU image on TPU machines, else the project image."""
     image = config.kubeflow.trainer_tpu_image if config.vertex.uses_tpu else config.kubeflow.image
     if "/" not in image:
@@ -44,7 +45,7 @@ def vertex_image(config: Config) -> str:
     return image
 
 
-def machine_spec(config: Config) -> dict[str, Any]:
+def machine_spec(config: CompileConfig) -> dict[str, Any]:
     """The MachineSpec of every replica."""
     settings = config.vertex
     spec: dict[str, Any] = {"machine_type": settings.machine_type}
@@ -62,7 +63,7 @@ def machine_spec(config: Config) -> dict[str, Any]:
     return spec
 
 
-def job_spec(config: Config) -> dict[str, Any]:
+def job_spec(config: CompileConfig) -> dict[str, Any]:
     """The CustomJobSpec (as a dict) of the Trainer's Vertex AI job; checked against the proto."""
     replicas = config.vertex.replica_count
     pools = [
@@ -78,7 +79,7 @@ def job_spec(config: Config) -> dict[str, Any]:
     return spec
 
 
-def vertex_trainer_config(config: Config) -> dict[str, Any]:
+def vertex_trainer_config(config: CompileConfig) -> dict[str, Any]:
     """The custom_config entries of TFX's Vertex AI Trainer (see the module docstring)."""
     if not config.vertex.enabled:
         raise ValueError("Vertex AI training is off (config.vertex.enabled, --vertex)")
@@ -89,7 +90,7 @@ def vertex_trainer_config(config: Config) -> dict[str, Any]:
     }
 
 
-def describe_job(config: Config) -> str:
+def describe_job(config: CompileConfig) -> str:
     """One line on where the Vertex AI job trains (for `bertpipe compile`)."""
     settings = config.vertex
     machine = settings.machine_type + (
