@@ -3,6 +3,7 @@ submit and schedule runs.
 
 compile.py (`bertpipe compile`: KubeflowV2DagRunner and what it does not offer), package.py (the
 one reader of a compiled package and its parameters), local_run.py (`bertpipe run-package`: a
-package through kfp.local on this machine), cron.py (KFP's six-field cron), client.py
-(`bertpipe submit` / `schedule` through kfp.Client).
+package through kfp.local on this machine) and local_spec.py (the package's spec made runnable
+there), cron.py (KFP's six-field cron), client.py (`bertpipe submit` / `schedule` through
+kfp.Client).
 """
