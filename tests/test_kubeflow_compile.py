@@ -133,7 +133,10 @@ def test_no_local_path_of_this_machine_is_in_the_package(fresh_package):
     assert str(REPO_ROOT) not in text
     tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
     schema = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]
-    assert schema["runtimeValue"]["constant"] == f"{IMAGE_PROJECT_ROOT}/schemas/sample/schema.pbtxt"
+    assert (
+        schema["runtimeValue"]["constant"]
+        == f"{IMAGE_PROJECT_ROOT}/schemas/sample_data/schema.pbtxt"
+    )
 
 
 def test_the_baseline_is_never_cached_and_feeds_warm_start(fresh_package):
