@@ -1,7 +1,8 @@
 """The curated raw-data schemas in `schemas/`: picking one, reading its label domain, proposing one.
 
 A schema lives at `schemas/<name>/schema.pbtxt`. With no schema configured, the data folder's name
-picks one (data in `.../sst2` uses `schemas/sst2`); a dataset with no curated schema gets
+picks one (data in `.../sst2` uses `schemas/sst2`, the bundled sample in `sample_data` uses
+`schemas/sample_data`); a dataset with no curated schema gets
 `schemas/generic` (text and label required, any label), and `bertpipe infer-schema` proposes a
 curated one for review (from the rows the text ExampleGen accepts: `infer_schema`).
 """
@@ -15,13 +16,12 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-from components.core.config import SAMPLE_DATA_DIR, SCHEMAS_DIR, DataConfig
+from components.core.config import SCHEMAS_DIR, DataConfig
 from components.core.errors import UserError
 from components.core.features import LABEL_FEATURE, TEXT_FEATURE
 
 SCHEMA_FILE = "schema.pbtxt"
 GENERIC = "generic"
-SAMPLE = "sample"
 MAX_DOMAIN_SIZE = 100
 
 
@@ -45,8 +45,6 @@ def schema_file(data: DataConfig) -> str:
 
 def _schema_name(data_path: str) -> str:
     path = Path(data_path.split("{SPAN}")[0].rstrip("/"))
-    if path.resolve() == SAMPLE_DATA_DIR.resolve():
-        return SAMPLE
     for candidate in (path, path.parent):
         if candidate.name and (SCHEMAS_DIR / candidate.name / SCHEMA_FILE).is_file():
             return candidate.name

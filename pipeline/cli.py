@@ -11,8 +11,9 @@ bertpipe predict        classify texts with an exported model
 
 Every command takes --debug (a user error's traceback too) and --verbose (every library's log).
 A user's mistake (components/core/errors.py: UserError) is one line on stderr,
-`bertpipe <command>: <message>`, with exit status 2; any other exception is a bug and keeps its
-traceback (exit status 1).
+`bertpipe <command>: <message>`, with the error's exit status: 2, or 1 where the user's work ran and
+failed (`run-package`: a task failed); any other exception is a bug and keeps its traceback (exit
+status 1).
 """
 
 from __future__ import annotations
@@ -139,20 +140,14 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_package(args: argparse.Namespace) -> int:
-    """`bertpipe run-package`: the package through kfp.local here; one line on stderr when it
-    cannot run (exit 2) or a task fails (exit 1)."""
-    from pipeline.kubeflow.local_run import LocalRunError, run_package, summary
+    """`bertpipe run-package`: the package through kfp.local here. A package or parameters that
+    cannot be used are a user error (exit status 2), a task that fails a LocalRunError (exit
+    status 1): one line on stderr either way."""
+    from pipeline.kubeflow.local_run import run_package, summary
     from pipeline.kubeflow.package import parse_parameter_values
 
-    try:
-        params = parse_parameter_values(args.package, args.param)
-        run = run_package(args.package, params, args.pipeline_root, verbose=args.verbose)
-    except (ValueError, FileNotFoundError) as error:
-        console.report_user_error("run-package", error, args.debug)
-        return 2
-    except LocalRunError as error:
-        print(f"bertpipe run-package: {error}", file=sys.stderr)
-        return 1
+    params = parse_parameter_values(args.package, args.param)
+    run = run_package(args.package, params, args.pipeline_root, verbose=args.verbose)
     print(summary(run))
     return 0
 
@@ -177,7 +172,6 @@ def _add_run_package_parser(commands) -> None:
     )
     run_package.add_argument(
         "--pipeline-root",
-        default="runs/package",
         help="local folder for the runs' artifacts and logs (one subfolder per run)",
     )
     run_package.set_defaults(handler=_run_package)
@@ -353,25 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one command; returns its exit status (2 for a user error, see the module docstring)."""
+    """Runs one command; returns its exit status (a user error's own, see the module docstring)."""
     args = build_parser().parse_args(argv)
     console.configure(verbose=args.verbose)  # before a command imports TensorFlow
     try:
-        if args.command in ("submit", "schedule"):
-            from pipeline.kubeflow.client import KubeflowError
-
-            try:
-                return args.handler(args)
-            except (KubeflowError, ValueError, FileNotFoundError) as error:
-                # The client's and the package's checks of what the user gave.
-                console.report_user_error(args.command, error, args.debug)
-                return 2
         return args.handler(args)
     except Exception as error:
-        if console.user_error(error) is None:
+        mistake = console.user_error(error)
+        if mistake is None:
             raise  # a bug: its traceback
         console.report_user_error(args.command, error, args.debug)
-        return 2
+        return mistake.exit_status
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from tfx import v1 as tfx
 
 from components.baseline import ProductionBaseline
 from components.core import runtime_settings
-from components.core.config import PIPELINE_NAME, Config
+from components.core.config import CUSTOM_CONFIG_KEY, PIPELINE_NAME, Config
 from components.core.serving import newest_version
 from components.evaluator import Evaluator, build_eval_config
 from components.pusher import Pusher
@@ -75,7 +75,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"config": config.to_json(Config.TRANSFORM_SECTIONS)},
+        custom_config={CUSTOM_CONFIG_KEY: config.to_json(Config.TRANSFORM_SECTIONS)},
     )
     transform.add_upstream_node(validation_gate)
     components.append(transform)
@@ -103,7 +103,10 @@ def create_pipeline(
         base_model=production_baseline.outputs["baseline"] if config.train.warm_start else None,
         train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
-        custom_config={"config": config.to_json(Config.TRAINER_SECTIONS), **(vertex_trainer or {})},
+        custom_config={
+            CUSTOM_CONFIG_KEY: config.to_json(Config.TRAINER_SECTIONS),
+            **(vertex_trainer or {}),
+        },
     )
     if vertex_trainer:  # the same node as the Trainer's: task name, MLMD history, consumers
         trainer.with_id(Trainer.__name__)

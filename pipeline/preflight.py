@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from components.core.checkpoint import CheckpointError, model_settings, resolve_checkpoint
 from components.core.config import Config, DataConfig, ModelConfig
+from components.core.uris import is_remote
 from components.schema import load_schema, schema_file
 from components.text_example_gen import check_input, input_split_config
 from components.text_example_gen.input_layout import has_span
-
-
-def is_remote(path: str) -> bool:
-    """Whether a path is read through a file-system scheme (gs://, s3://), not from this machine."""
-    return "://" in path and not path.startswith("file://")
 
 
 def check_checkpoint(model: ModelConfig) -> str:

@@ -14,13 +14,12 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.core.artifacts import REPORT_FACTS_FILE, REPORT_HTML_FILE, REPORT_SUMMARY_FILE
+from components.report import Report
+from components.report.executor import REPORT_KEY
 from components.report.facts import RunFacts
 
 PIPELINE_RUN_CONTEXT = "pipeline_run"
 NODE_CONTEXT = "node"
-REPORT_NODE = "Report"
-REPORT_OUTPUT = "report"
-HTML_OUTPUT = "html"
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,12 @@ class RunReport:
 def run_report(metadata_path: str, run_id: str) -> RunReport:
     """The report of pipeline run `run_id` (FileNotFoundError when its Report did not run)."""
     artifacts = run_artifacts(metadata_path, run_id)
-    report = artifacts.get((REPORT_NODE, REPORT_OUTPUT))
+    node = Report.__name__  # the component's node id
+    report = artifacts.get((node, REPORT_KEY))
     if report is None:
         raise FileNotFoundError(
-            f"pipeline run {run_id!r} in {metadata_path} has no {REPORT_NODE} output: the run"
-            f" stopped before its {REPORT_NODE} step (its nodes: {sorted({n for n, _ in artifacts})})"
+            f"pipeline run {run_id!r} in {metadata_path} has no {node} output: the run"
+            f" stopped before its {node} step (its nodes: {sorted({n for n, _ in artifacts})})"
         )
 
     def read(name: str) -> str:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline import preflight
 from pipeline.cli import main as bertpipe
@@ -164,6 +165,29 @@ def test_predict_refuses_an_empty_text_and_a_missing_model(tmp_path, capsys):
 def test_explain_names_a_folder_that_holds_no_evaluation(tmp_path, capsys):
     assert bertpipe(["explain", "--evaluation", str(tmp_path)]) == 2
     assert f"no Evaluator output at {str(tmp_path)!r}" in one_line_error(capsys, "explain")
+
+
+def test_run_package_exits_1_for_a_package_that_cannot_run_and_2_for_a_bad_one(tmp_path, capsys):
+    """A LocalRunError (a task failed, or the package cannot run here) exits 1; a package or
+    parameters that cannot be used exit 2; either is one line."""
+    documents = list(yaml.safe_load_all((REPO_ROOT / "build" / "pipeline.yaml").read_text()))
+    container = documents[0]["deploymentSpec"]["executors"]["Pusher_executor"]["container"]
+    container["args"] = [arg for arg in container["args"] if arg != "{{$}}"]
+    package = tmp_path / "no_executor_input.yaml"
+    package.write_text(yaml.safe_dump_all(documents))
+    flags = ["--param", f"push_dir={tmp_path / 'serving'}", "--pipeline-root", str(tmp_path)]
+    assert bertpipe(["run-package", str(package), *flags]) == 1
+    assert one_line_error(capsys, "run-package") == (
+        "bertpipe run-package: executor Pusher_executor has no {{$}} (ExecutorInput) argument:"
+        " run-package runs packages compiled by TFX's KubeflowV2DagRunner"
+    )
+    assert bertpipe(["run-package", str(tmp_path / "nothing.yaml"), *flags]) == 2
+    assert one_line_error(capsys, "run-package") == (
+        f"bertpipe run-package: pipeline package {tmp_path / 'nothing.yaml'} does not exist;"
+        " compile the pipeline first"
+    )
+    assert bertpipe(["run-package", str(package), "--param", "push_dir", *flags[2:]]) == 2
+    assert "parameter 'push_dir' must be name=value" in one_line_error(capsys, "run-package")
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):

@@ -134,7 +134,10 @@ def test_no_local_path_of_this_machine_is_in_the_package(fresh_package):
     assert str(REPO_ROOT) not in text
     tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
     schema = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]
-    assert schema["runtimeValue"]["constant"] == f"{IMAGE_PROJECT_ROOT}/schemas/sample/schema.pbtxt"
+    assert (
+        schema["runtimeValue"]["constant"]
+        == f"{IMAGE_PROJECT_ROOT}/schemas/sample_data/schema.pbtxt"
+    )
 
 
 def test_the_baseline_is_never_cached_and_feeds_warm_start(fresh_package):
@@ -525,6 +528,28 @@ def test_cli_schedule_errors_are_clear_and_send_nothing(kfp_standin, capsys, arg
     assert err.startswith("bertpipe schedule: ")
     assert re.search(message, err), err
     assert not kfp_standin.requests_to("POST", "/recurringruns")
+
+
+@pytest.mark.parametrize(
+    "endpoint, package, message",
+    [
+        ("127.0.0.1:8888", None, "KFP endpoint '127.0.0.1:8888' must be an http:// or https://"),
+        ("{url}/elsewhere", None, "does not look like a Kubeflow Pipelines API endpoint"),
+        ("{url}", "nothing.yaml", "pipeline package nothing.yaml does not exist"),
+        ("{url}", "pipeline.json", r"pipeline package pipeline.json must be a \.yaml or \.yml"),
+    ],
+)
+def test_cli_submit_errors_are_one_line_and_send_nothing(
+    kfp_standin, capsys, endpoint, package, message
+):
+    argv = ["submit", "--endpoint", endpoint.format(url=kfp_standin.url)]
+    argv += ["--param", "push_dir=gs://models/reviews"]
+    code = bertpipe(argv + (["--package", package] if package else []))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bertpipe submit: ") and len(err.splitlines()) == 1, err
+    assert re.search(message, err), err
+    assert not kfp_standin.requests_to("POST", "/runs")
 
 
 # Executors that load a graph with the tokenizer's tensorflow-text ops (the transform graph or the

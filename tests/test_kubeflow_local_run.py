@@ -30,14 +30,8 @@ from components.core.serving import predict, production_versions
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow import local_run
 from pipeline.kubeflow.compile import compile_pipeline
-from pipeline.kubeflow.local_run import (
-    DRIVER,
-    EXECUTOR,
-    LocalRunError,
-    run_package,
-    summary,
-    task_environment,
-)
+from pipeline.kubeflow.local_run import DRIVER, EXECUTOR, run_package, summary, task_environment
+from pipeline.kubeflow.local_spec import LocalRunError, local_paths
 from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT, read_documents
 from pipeline.kubeflow.settings import CompileConfig
 
@@ -298,13 +292,13 @@ def test_a_kfp_other_than_the_pinned_one_is_refused(monkeypatch, tmp_path):
 
 def test_image_paths_are_mapped_to_this_checkout_and_nothing_else():
     spec = {
-        "a": f"{IMAGE_PROJECT_ROOT}/schemas/sample/schema.pbtxt",
+        "a": f"{IMAGE_PROJECT_ROOT}/schemas/sample_data/schema.pbtxt",
         "b": json.dumps({"config": json.dumps({"data": f"{IMAGE_PROJECT_ROOT}/pipeline/x"})}),
         "c": f"gs://bucket{IMAGE_PROJECT_ROOT}/data",
         "d": f"{IMAGE_PROJECT_ROOT}x/y",
     }
-    mapped = local_run._local_paths(spec, Path("/checkout"))
-    assert mapped["a"] == "/checkout/schemas/sample/schema.pbtxt"
+    mapped = local_paths(spec, Path("/checkout"))
+    assert mapped["a"] == "/checkout/schemas/sample_data/schema.pbtxt"
     assert json.loads(json.loads(mapped["b"])["config"]) == {"data": "/checkout/pipeline/x"}
     assert mapped["c"] == spec["c"] and mapped["d"] == spec["d"]
 

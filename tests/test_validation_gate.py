@@ -41,7 +41,7 @@ def test_an_unknown_label_stops_the_run_before_transform(tmp_path):
 
 
 def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):
-    assert schema_file(Config().data).endswith("schemas/sample/schema.pbtxt")
+    assert schema_file(Config().data).endswith("schemas/sample_data/schema.pbtxt")
     assert class_names(Config().data) == ("negative", "positive")
     other = Config().replace(data={"data": str(tmp_path / "reviews")}).data
     assert schema_file(other).endswith("schemas/generic/schema.pbtxt")

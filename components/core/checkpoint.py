@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from components.core.config import DEFAULT_CHECKPOINT_PACKAGE
 from components.core.errors import UserError
+from components.core.uris import LOCAL_SCHEME, is_remote
 
 VOCAB_FILE = "vocab.txt"
 CONFIG_FILE = "config.json"
@@ -45,10 +46,6 @@ def default_checkpoint_dir() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
-def _is_remote(uri: str) -> bool:
-    return "://" in uri and not uri.startswith("file://")
-
-
 @functools.cache
 def resolve_checkpoint(uri: str = "") -> str:
     """A local folder holding the checkpoint at `uri` ('' = the default), validated.
@@ -57,9 +54,8 @@ def resolve_checkpoint(uri: str = "") -> str:
     """
     if not uri:
         uri = default_checkpoint_dir()
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
-    local = _copy_to_local(uri) if _is_remote(uri) else uri
+    uri = uri.removeprefix(LOCAL_SCHEME)
+    local = _copy_to_local(uri) if is_remote(uri) else uri
     validate_checkpoint(local, shown_as=uri)
     return local
 

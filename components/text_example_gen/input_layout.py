@@ -20,6 +20,7 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 
 from components.core.config import DataConfig
+from components.core.uris import SCHEME_SEPARATOR, has_scheme
 from components.text_example_gen.columns import Columns
 from components.text_example_gen.parsing import (
     detect_format,
@@ -54,11 +55,11 @@ def is_folder_split(data_config: DataConfig, pattern: str) -> bool:
 
 
 def _join(base: str, *parts: str) -> str:
-    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
+    return posixpath.join(base, *parts) if has_scheme(base) else os.path.join(base, *parts)
 
 
 def _absolute(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
+    return path if has_scheme(path) else os.path.abspath(path)
 
 
 def _files(pattern: str) -> list[str]:
@@ -175,7 +176,7 @@ def input_split_config(
     if not data_config.data.strip():
         raise InputError("data.data is empty: expected an input file or folder")
     data = _absolute(data_config.data.strip())
-    if len(data) > 1 and not data.endswith("://"):
+    if len(data) > 1 and not data.endswith(SCHEME_SEPARATOR):
         data = data.rstrip("/")
     if "{VERSION" in data or any(spec in data for spec in ("{YYYY}", "{MM}", "{DD}")):
         raise InputError(f"only {{SPAN}} is supported in data.data, got {data}")
@@ -196,7 +197,7 @@ def input_split_config(
         else:
             splits = [(name, f"{rest}/{pattern}") for name, pattern in splits]
     elif base is None:
-        base, name = posixpath.split(data) if "://" in data else os.path.split(data)
+        base, name = posixpath.split(data) if has_scheme(data) else os.path.split(data)
         splits = [(SINGLE_SPLIT, name)]
     else:
         splits = [(SINGLE_SPLIT, rest)]

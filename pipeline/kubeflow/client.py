@@ -1,15 +1,18 @@
 """Submitting the compiled pipeline to Kubeflow Pipelines: one run now, or a recurring run on a cron.
 
 Both `submit` and `schedule` check everything they can before they touch the network, so a
-mistake costs a clear `ValueError` instead of a failed run on the cluster:
+mistake costs a clear `UserError` instead of a failed run on the cluster:
 
 - the package parses strictly as a `PipelineSpec`, as on the KFP API server (package.py);
 - the run parameters are ones the pipeline declares, with values of the declared types, and every
   parameter without a default is given (package.py);
-- the cron expression has KFP's six fields (seconds first) with valid values (cron.py).
+- the cron expression has KFP's six fields (seconds first) with valid values (cron.py);
+- the endpoint is an http(s) URL, the names are not empty, max_concurrency is in KFP's range
+  (`KubeflowSettingError`).
 
 Then they talk to the KFP v2beta1 REST API through `kfp.Client` (kfp 2.9): an unreachable
 endpoint and every refusal of the API server surface as a `KubeflowError` with the server's message.
+Each of these errors is a `UserError` (components/core/errors.py): the CLI prints it as one line.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import kfp
 import kfp_server_api
 import urllib3
 
+from components.core.errors import UserError
 from pipeline.kubeflow.cron import validate_cron
 from pipeline.kubeflow.package import check_parameters, load_package
 
@@ -39,7 +43,11 @@ MAX_CONCURRENCY_RANGE = (1, 10)
 PROBE_TIMEOUT_S = 10.0
 
 
-class KubeflowError(RuntimeError):
+class KubeflowSettingError(UserError, ValueError):
+    """A setting of submit or schedule that is not valid: the endpoint, a name, max_concurrency."""
+
+
+class KubeflowError(UserError, RuntimeError):
     """The Kubeflow Pipelines API refused a request (the message carries the server's reason)."""
 
 
@@ -49,7 +57,7 @@ class EndpointUnreachableError(KubeflowError):
 
 def _check_endpoint(endpoint: str) -> str:
     if not isinstance(endpoint, str) or not re.match(r"https?://[^/\s]+", endpoint):
-        raise ValueError(
+        raise KubeflowSettingError(
             f"KFP endpoint {endpoint!r} must be an http:// or https:// URL, e.g."
             " http://127.0.0.1:8888 after `kubectl port-forward -n kubeflow svc/ml-pipeline"
             " 8888:8888`, or https://<kubeflow host>/pipeline"
@@ -193,7 +201,7 @@ def _name_filter(name: str) -> str:
 
 def _require_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+        raise KubeflowSettingError(f"{what} must be a non-empty string, got {value!r}")
     return value
 
 
@@ -291,9 +299,11 @@ def schedule(
     cron = validate_cron(cron)
     low, high = MAX_CONCURRENCY_RANGE
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-        raise ValueError(f"max_concurrency must be an integer, got {max_concurrency!r}")
+        raise KubeflowSettingError(f"max_concurrency must be an integer, got {max_concurrency!r}")
     if not low <= max_concurrency <= high:
-        raise ValueError(f"max_concurrency must be between {low} and {high}, got {max_concurrency}")
+        raise KubeflowSettingError(
+            f"max_concurrency must be between {low} and {high}, got {max_concurrency}"
+        )
     client, params, source = _prepare(
         package_path, params, endpoint, namespace, client_options, pipeline_name,
         experiment=experiment, job_name=job_name,

@@ -33,11 +33,15 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_builder
 
+from components.baseline import ProductionBaseline
 from components.core.config import PACKAGE_ROOT, Config
 from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
 from components.core.settings import ConfigError
+from components.core.uris import has_scheme
+from components.report import Report
 from components.report import entrypoint as report_entrypoint
 from components.text_example_gen import input_split_config
+from components.trainer.component import Trainer
 from pipeline.beam_options import beam_pipeline_args
 from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT
 from pipeline.kubeflow.settings import CompileConfig, KubeflowConfig
@@ -47,9 +51,8 @@ from pipeline.pipeline import create_pipeline
 # TFX needs a pipeline root to compile; KFP sets the real one per run (`--pipeline-root`, or the
 # cluster's default), so none is written into the package.
 _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
-UNCACHED_TASKS = ("ProductionBaseline",)
-TRAINER_TASK = "Trainer"
-REPORT_TASK = "Report"
+# Task names are the components' node ids: their class names.
+UNCACHED_TASKS = (ProductionBaseline.__name__,)
 HEADER = (
     "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
     "# (pipeline/kubeflow/compile.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
@@ -57,13 +60,9 @@ HEADER = (
 )
 
 
-def _is_uri(path: str) -> bool:
-    return "://" in path
-
-
 def portable_path(path: str, what: str) -> str:
     """`path` as a step on Kubeflow sees it: URIs as they are, project files inside the image."""
-    if not path or _is_uri(path):
+    if not path or has_scheme(path):
         return path
     resolved = Path(path).resolve()
     if resolved.is_relative_to(PACKAGE_ROOT):
@@ -126,7 +125,7 @@ def step_images(kubeflow: KubeflowConfig) -> str | dict[str, str]:
         return kubeflow.image
     return {
         pipeline_builder.DEFAULT_IMAGE_PATH_KEY: kubeflow.image,
-        TRAINER_TASK: kubeflow.trainer_tpu_image,
+        Trainer.__name__: kubeflow.trainer_tpu_image,
     }
 
 
@@ -169,7 +168,7 @@ def compile_spec(config: CompileConfig) -> list[dict]:
         tasks[name]["cachingOptions"] = {"enableCache": False}
     # The Report step starts through its own thin entry point, which maps its system.HTML
     # output type to its class before running TFX's (components/report/entrypoint.py).
-    report = spec["components"][tasks[REPORT_TASK]["componentRef"]["name"]]["executorLabel"]
+    report = spec["components"][tasks[Report.__name__]["componentRef"]["name"]]["executorLabel"]
     spec["deploymentSpec"]["executors"][report]["container"]["command"] = [
         "python",
         "-m",
@@ -179,7 +178,7 @@ def compile_spec(config: CompileConfig) -> list[dict]:
     documents = [spec]
     labels = config.kubeflow.node_labels
     if labels:
-        component = tasks[TRAINER_TASK]["componentRef"]["name"]
+        component = tasks[Trainer.__name__]["componentRef"]["name"]
         executor = spec["components"][component]["executorLabel"]
         documents.append(
             {

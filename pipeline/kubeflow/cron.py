@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.core.errors import UserError
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+class CronError(UserError, ValueError):
+    """A cron expression that KFP would refuse or misread (the message names the field)."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,11 @@ def validate_cron(expression: str) -> str:
     those; months and weekdays also take names (JAN-DEC, SUN-SAT); `?` means "any" in the
     day-of-month and day-of-week fields. `@daily` and the other descriptors are accepted too.
 
-    Raises ValueError naming the bad field. A five-field (Unix) expression gets its own message:
+    Raises CronError naming the bad field. A five-field (Unix) expression gets its own message:
     KFP would silently read its first field as seconds and run at the wrong times.
     """
     if not isinstance(expression, str) or not expression.strip():
-        raise ValueError(
+        raise CronError(
             f"the cron expression is empty; KFP needs six fields: {_CRON_LAYOUT}"
             " (e.g. '0 0 2 * * *' for 02:00 every day)"
         )
@@ -51,28 +57,28 @@ def validate_cron(expression: str) -> str:
     if fields[0].startswith("@"):
         if len(fields) == 1 and fields[0].lower() in CRON_DESCRIPTORS:
             return fields[0].lower()
-        raise ValueError(
+        raise CronError(
             f"unsupported cron descriptor {expression.strip()!r}; use six fields ({_CRON_LAYOUT})"
             f" or one of {', '.join(CRON_DESCRIPTORS)}"
         )
     if len(fields) == 5:
         suggestion = "0 " + " ".join(fields)
-        raise ValueError(
+        raise CronError(
             f"cron expression {expression.strip()!r} has five fields, but KFP cron expressions"
             f" have six fields with seconds first ({_CRON_LAYOUT}); KFP would read the first"
             f" field as seconds and run at the wrong times. For the usual meaning use the"
             f" six-field form {suggestion!r}"
         )
     if len(fields) != 6:
-        raise ValueError(
+        raise CronError(
             f"cron expression {expression.strip()!r} has {len(fields)} fields; KFP needs six,"
             f" seconds first ({_CRON_LAYOUT}), e.g. '0 0 2 * * *' for 02:00 every day"
         )
     for position, (text, spec) in enumerate(zip(fields, _CRON_FIELDS, strict=True), start=1):
         try:
             _check_cron_field(text, spec)
-        except ValueError as error:
-            raise ValueError(
+        except CronError as error:
+            raise CronError(
                 f"cron expression {expression.strip()!r}: field {position} ({spec.name},"
                 f" {spec.low}-{spec.high}) is {text!r}: {error}"
             ) from None
@@ -82,20 +88,20 @@ def validate_cron(expression: str) -> str:
 def _check_cron_field(text: str, spec: _CronField) -> None:
     for part in text.split(","):
         if not part:
-            raise ValueError("empty element in a comma list")
+            raise CronError("empty element in a comma list")
         range_text, slash, step_text = part.partition("/")
         if slash and (not step_text.isdigit() or int(step_text) < 1):
-            raise ValueError(f"the step {step_text!r} must be a whole number of at least 1")
+            raise CronError(f"the step {step_text!r} must be a whole number of at least 1")
         if range_text in ("*", "?"):
             if range_text == "?" and not spec.allows_question_mark:
-                raise ValueError("'?' is only allowed in the day-of-month and day-of-week fields")
+                raise CronError("'?' is only allowed in the day-of-month and day-of-week fields")
             continue
         low_text, dash, high_text = range_text.partition("-")
         low = _cron_value(low_text, spec)
         if dash:
             high = _cron_value(high_text, spec)
             if low > high:
-                raise ValueError(f"the range {range_text!r} starts after it ends")
+                raise CronError(f"the range {range_text!r} starts after it ends")
 
 
 def _cron_value(text: str, spec: _CronField) -> int:
@@ -105,7 +111,7 @@ def _cron_value(text: str, spec: _CronField) -> int:
         return spec.names[text.upper()]
     else:
         hint = f" or one of {'/'.join(spec.names)}" if spec.names else ""
-        raise ValueError(f"{text!r} is not a number{hint}")
+        raise CronError(f"{text!r} is not a number{hint}")
     if not spec.low <= value <= spec.high:
-        raise ValueError(f"{value} is out of range {spec.low}-{spec.high}")
+        raise CronError(f"{value} is out of range {spec.low}-{spec.high}")
     return value

@@ -18,11 +18,11 @@ cannot run a TFX package as it stands; what it lacks is done here, in one task h
   from `schemaTitle` alone, which TFX's types (`instanceSchema`) do not have, so they would arrive
   as `system.Artifact` ("Could not import system.Artifact" in StatisticsGen).
 
-The package is adapted in memory before the run (the file is not touched): its components get
-the `comp-` prefix that kfp.local's task folders assume (it cuts five characters off every
-component name: "Trainer" would become "er"), and this project's files, which the package names
-by their path in the image (`/bertpipe/...`), are mapped to this checkout. The image, accelerator
-requests and node selectors are not used locally; caching is off (kfp.local has none).
+The package is adapted in memory before the run (the file is not touched; local_spec.py, pure
+functions on the spec): its components get the `comp-` prefix that kfp.local's task folders
+assume, and this project's files, which the package names by their path in the image
+(`/bertpipe/...`), are mapped to this checkout. The image, accelerator requests and node selectors
+are not used locally; caching is off (kfp.local has none).
 
 The one seam into kfp.local: kfp 2.9 picks the task handler of a container task from a fixed map
 of its two runner classes, looking the subprocess one up as
@@ -39,7 +39,6 @@ import functools
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -61,8 +60,18 @@ from components.core import env
 from components.core.artifacts import REPORT_SUMMARY_FILE
 from components.core.config import PACKAGE_ROOT
 from components.report.executor import REPORT_KEY
+from pipeline.kubeflow.local_spec import (
+    Executor,
+    LocalRunError,
+    command_with_input,
+    executors,
+    local_paths,
+    merge_driver_output,
+    restore_input_types,
+    task_folders,
+    with_component_prefix,
+)
 from pipeline.kubeflow.package import (
-    IMAGE_PROJECT_ROOT,
     check_parameters,
     load_package,
     pipeline_parameters,
@@ -71,18 +80,12 @@ from pipeline.kubeflow.package import (
 
 # The kfp release whose kfp.local internals the seam above was checked against (pinned).
 KFP_VERSION = "2.9.0"
-# kfp.local's task folders are named after the component minus this prefix (what KFP's own
-# compiler writes; TFX's compiler does not).
-COMPONENT_PREFIX = "comp-"
-EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
+# Where the runs keep their artifacts and logs (one subfolder per run) unless told otherwise.
+DEFAULT_PIPELINE_ROOT = Path("runs/package")
 PYTHON_COMMANDS = ("python", "python3")
 DRIVER, EXECUTOR = "driver", "executor"
 LOG_TAIL_LINES = 40
 KFP_LOG = "kfp_local.log"
-
-
-class LocalRunError(RuntimeError):
-    """A package cannot run locally, or one of its tasks failed (the message says which)."""
 
 
 @dataclass(frozen=True)
@@ -140,89 +143,6 @@ class PackageRun:
         return None
 
 
-# -- the package, made runnable here ----------------------------------------------------------------
-def _local_paths(spec: dict, project_root: Path) -> dict:
-    """The spec with this project's files (`/bertpipe/...`, also inside JSON-encoded values)
-    named by their path in `project_root`. Only a path that starts a string is mapped, so that
-    e.g. gs://bucket/bertpipe/... stays as it is."""
-    root = str(project_root)
-    if '"' in root or "\\" in root:
-        raise LocalRunError(f"cannot map the image's {IMAGE_PROJECT_ROOT} to {root!r}")
-    text = re.sub(rf'(?<="){re.escape(IMAGE_PROJECT_ROOT)}(?=[/"])', root, json.dumps(spec))
-    return json.loads(text)
-
-
-def _with_component_prefix(spec: dict) -> dict:
-    """The spec with every component named `comp-<name>`, as kfp.local's task folders assume."""
-    renamed = {
-        name: name if name.startswith(COMPONENT_PREFIX) else COMPONENT_PREFIX + name
-        for name in spec.get("components", {})
-    }
-    spec = dict(spec)
-    spec["components"] = {renamed[name]: body for name, body in spec["components"].items()}
-    for task in spec["root"]["dag"]["tasks"].values():
-        task["componentRef"]["name"] = renamed[task["componentRef"]["name"]]
-    return spec
-
-
-@dataclass(frozen=True)
-class _Executor:
-    """A container executor of the package, and what running it locally needs."""
-
-    label: str
-    template: tuple[str, ...]  # command + args as in the package, with the {{$}} placeholder
-    hook: tuple[str, ...] | None  # lifecycle.preCacheCheck command + args
-    input_types: dict[str, dict]  # input artifact name -> declared artifactType
-
-    def executor_input(self, command: list[str]) -> str | None:
-        """The resolved ExecutorInput if `command` is this executor's, else None."""
-        if len(command) != len(self.template):
-            return None
-        resolved = None
-        for expected, given in zip(self.template, command, strict=True):
-            if expected == EXECUTOR_INPUT_PLACEHOLDER:
-                if resolved not in (None, given):
-                    return None
-                resolved = given
-            elif expected != given:
-                return None
-        return resolved
-
-
-def _executors(spec: dict) -> list[_Executor]:
-    types_of: dict[str, dict] = {}
-    for component in spec["components"].values():
-        declared = component.get("inputDefinitions", {}).get("artifacts", {})
-        types = {name: artifact["artifactType"] for name, artifact in declared.items()}
-        types_of.setdefault(component.get("executorLabel"), {}).update(types)
-    found = []
-    for label, executor in spec["deploymentSpec"]["executors"].items():
-        container = executor.get("container")
-        if container is None:
-            continue
-        template = tuple(container.get("command", [])) + tuple(container.get("args", []))
-        if EXECUTOR_INPUT_PLACEHOLDER not in template:
-            raise LocalRunError(
-                f"executor {label} has no {EXECUTOR_INPUT_PLACEHOLDER} (ExecutorInput) argument:"
-                " run-package runs packages compiled by TFX's KubeflowV2DagRunner"
-            )
-        pre_cache = container.get("lifecycle", {}).get("preCacheCheck")
-        hook = None
-        if pre_cache:
-            hook = tuple(pre_cache.get("command", [])) + tuple(pre_cache.get("args", []))
-        found.append(_Executor(label, template, hook, types_of.get(label, {})))
-    return found
-
-
-def _task_folders(spec: dict) -> dict[str, str]:
-    """{kfp.local's task folder name: the task(s) in the DAG} of a spec with prefixed components."""
-    tasks: dict[str, list[str]] = {}
-    for name, task in spec["root"]["dag"]["tasks"].items():
-        component = task["componentRef"]["name"]
-        tasks.setdefault(component.removeprefix(COMPONENT_PREFIX), []).append(name)
-    return {folder: ", ".join(names) for folder, names in tasks.items()}
-
-
 # -- running tasks -----------------------------------------------------------------------------------
 def task_environment(project_root: Path = PACKAGE_ROOT) -> dict[str, str]:
     """The environment of a task: the image's (components/core/env.py DEFAULTS, as the Dockerfile
@@ -243,8 +163,8 @@ class _LocalRun:
 
     def __init__(self, record: PackageRun, spec: dict, project_root: Path, stream, verbose: bool):
         self.record = record
-        self.executors = _executors(spec)
-        self.task_folders = _task_folders(spec)
+        self.executors = executors(spec)
+        self.task_folders = task_folders(spec)
         self.project_root = project_root
         self.environment = task_environment(project_root)
         self.stream = stream
@@ -254,7 +174,7 @@ class _LocalRun:
         self.stream.write(f"[{time.strftime('%H:%M:%S')}] {text}\n")
         self.stream.flush()
 
-    def find(self, command: list[str]) -> tuple[str, _Executor, dict]:
+    def find(self, command: list[str]) -> tuple[str, Executor, dict]:
         """(task, executor, ExecutorInput) of a command that kfp.local resolved."""
         for executor in self.executors:
             resolved = executor.executor_input(command)
@@ -267,8 +187,7 @@ class _LocalRun:
         )
 
     def run_step(self, task: str, step: str, template, executor_input: dict) -> StepRun:
-        serialized = json.dumps(executor_input)
-        command = [serialized if part == EXECUTOR_INPUT_PLACEHOLDER else part for part in template]
+        command = command_with_input(template, executor_input)
         if command and command[0] in PYTHON_COMMANDS:
             command[0] = sys.executable
         task_root = Path(executor_input["outputs"]["outputFile"]).parent
@@ -312,32 +231,14 @@ class _LocalRun:
             return process.wait()
 
 
-def _merge_driver_output(executor_input: dict, output_file: Path, task: str) -> dict:
-    """The ExecutorInput of the executor: the driver's parameter values and output artifact
-    metadata merged in, as Vertex AI Pipelines does before it runs the executor. The driver's
-    file is removed, so that the executor's ExecutorOutput is the only one there."""
+def _driver_output(output_file: Path, task: str) -> dict:
+    """The ExecutorOutput that a task's driver hook wrote; the file is removed, so that the
+    executor's ExecutorOutput is the only one there."""
     if not output_file.is_file():
         raise LocalRunError(f"the driver hook of {task} wrote no ExecutorOutput at {output_file}")
     driver_output = json.loads(output_file.read_text(encoding="utf-8"))
     output_file.unlink()
-    merged = json.loads(json.dumps(executor_input))
-    merged["inputs"].setdefault("parameterValues", {}).update(
-        driver_output.get("parameterValues", {})
-    )
-    for key, produced in driver_output.get("artifacts", {}).items():
-        targets = merged["outputs"]["artifacts"][key]["artifacts"]
-        for target, artifact in zip(targets, produced.get("artifacts", []), strict=False):
-            target.setdefault("metadata", {}).update(artifact.get("metadata", {}))
-    return merged
-
-
-def _restore_input_types(executor_input: dict, declared: Mapping[str, dict]) -> None:
-    """Gives each input artifact the type its task declares (kfp.local passes `system.Artifact`
-    for TFX's instanceSchema types)."""
-    for name, artifact_list in executor_input.get("inputs", {}).get("artifacts", {}).items():
-        if name in declared:
-            for artifact in artifact_list.get("artifacts", []):
-                artifact["type"] = declared[name]
+    return driver_output
 
 
 class _TaskHandler(task_handler_interface.ITaskHandler):
@@ -351,12 +252,13 @@ class _TaskHandler(task_handler_interface.ITaskHandler):
     def run(self) -> kfp_status.Status:
         state = self.run_state
         task, executor, executor_input = state.find(self.full_command)
-        _restore_input_types(executor_input, executor.input_types)
+        restore_input_types(executor_input, executor.input_types)
         if executor.hook is not None:
             driver = state.run_step(task, DRIVER, executor.hook, executor_input)
             if driver.returncode != 0:
                 return kfp_status.Status.FAILURE
-            executor_input = _merge_driver_output(executor_input, driver.output_file, task)
+            driver_output = _driver_output(driver.output_file, task)
+            executor_input = merge_driver_output(executor_input, driver_output)
         result = state.run_step(task, EXECUTOR, executor.template, executor_input)
         return kfp_status.Status.SUCCESS if result.returncode == 0 else kfp_status.Status.FAILURE
 
@@ -388,7 +290,7 @@ def _kfp_local_session(handler, pipeline_root: Path) -> Iterator[None]:
 def run_package(
     package: str | Path,
     params: Mapping[str, Any] | None = None,
-    pipeline_root: str | Path = "runs/package",
+    pipeline_root: str | Path | None = None,
     *,
     project_root: Path = PACKAGE_ROOT,
     stream: TextIO | None = None,
@@ -397,10 +299,11 @@ def run_package(
     """Runs a compiled package locally through kfp.local; returns what ran.
 
     `params` are the run-time parameters (checked against the package's declarations, as
-    `bertpipe submit` checks them). Progress lines go to `stream` (default: stdout), each step's
-    output to `<task folder>/{driver,executor}.log` (and to `stream` too when `verbose`), and
-    kfp.local's own log to `<run folder>/kfp_local.log`. Raises LocalRunError naming the task
-    that failed, ValueError or FileNotFoundError for a bad package or parameters.
+    `bertpipe submit` checks them); each run gets a folder under `pipeline_root` (default:
+    DEFAULT_PIPELINE_ROOT). Progress lines go to `stream` (default: stdout), each step's output to
+    `<task folder>/{driver,executor}.log` (and to `stream` too when `verbose`), and kfp.local's
+    own log to `<run folder>/kfp_local.log`. Raises LocalRunError naming the task that failed,
+    package.py's errors for a package or parameters that cannot be used.
     """
     stream = stream or sys.stdout
     package = Path(package)
@@ -411,10 +314,12 @@ def run_package(
         name: float(value) if declared[name].type in ("NUMBER_DOUBLE", "DOUBLE") else value
         for name, value in check_parameters(spec_proto, params).items()
     }
-    arguments = _local_paths(arguments, project_root)
-    spec = _with_component_prefix(_local_paths(documents[0], project_root))
+    arguments = local_paths(arguments, project_root)
+    spec = with_component_prefix(local_paths(documents[0], project_root))
     component = kfp_components.load_component_from_text(yaml.safe_dump(spec, sort_keys=True))
 
+    if pipeline_root is None:
+        pipeline_root = DEFAULT_PIPELINE_ROOT
     pipeline_root = Path(pipeline_root).resolve()
     pipeline_root.mkdir(parents=True, exist_ok=True)
     record = PackageRun(package=package, arguments=arguments)
