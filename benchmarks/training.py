@@ -8,7 +8,7 @@ Variants, `kind-compile-precision[+trim|+sort][@L<n>]`:
     checkpoint, 2 classes) compiled with compile_classifier and trained with the Trainer's input
     pipeline (components.trainer.data.make_train_dataset over gzip TFRecords of tokenized SST-2
     training sentences, in the transformed-examples format) and the Trainer's callbacks
-    (ResumableBackup, TrainingHistory, TensorBoard), as in trainer.train_and_evaluate;
+    (ResumableBackup, StepHistory, TensorBoard), as in trainer.train_and_evaluate;
   - bare-*: the same model and optimizer, model.compile(loss, "accuracy"), fit on in-memory
     batches, no callbacks;
   - peer-eager-*: Hugging Face BertForSequenceClassification on PyTorch (benchmarks/peer.py, its
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from components.core.checkpoint import resolve_checkpoint
     from components.core.config import ModelConfig, TrainConfig
-    from components.trainer.callbacks import ResumableBackup, TrainingHistory
+    from components.trainer.callbacks import ResumableBackup, StepHistory
     from components.trainer.data import length_buckets, make_train_dataset
     from components.trainer.model import (
         build_classifier,
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         callbacks = [cb]
         if v["kind"] == "project":
             backup = tempfile.mkdtemp(dir=work)
-            history = TrainingHistory(
+            history = StepHistory(
                 os.path.join(backup, "history.json"), learning_rate_schedule(v["config"])
             )
             callbacks = [

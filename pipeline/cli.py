@@ -186,7 +186,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"BLESSED: every bound passed ({args.evaluation})")
     else:
         print(f"NOT BLESSED ({args.evaluation}):")
-        print("\n".join(f"  - {failure}" for failure in evaluation.failures))
+        print("\n".join(f"  - {failure.message}" for failure in evaluation.failures))
     if majority is not None:
         print(
             f"majority-class baseline: always class {majority.class_id} ({majority.share:.1%} of"

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from components.core.config import Config
+from components.core.evaluation import MAX_ACCURACY_DROP
 from components.core.serving import production_versions
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import RunPaths, run_pipeline
@@ -117,7 +118,7 @@ def test_report_has_the_numbers(local_run):
     slices = dict(facts.evaluation.slices)
     assert slices["label=positive"]["example_count"] == 60
     assert any(name.startswith("length_bucket=") for name in slices)
-    assert [step["step"] for step in facts.training["steps"]] == [1, 2, 3, 4]
+    assert [step.step for step in facts.training.steps] == [1, 2, 3, 4]
     assert facts.data_root == f"{Path(config.data.data)}"
 
     folder = Path(report.folder)
@@ -249,7 +250,8 @@ def test_a_regressed_candidate_is_refused_against_a_better_baseline(local_run, t
     assert facts.production["version"] == 1000
     assert facts.evaluation.baseline_metrics["sparse_categorical_accuracy"] == pytest.approx(1.0)
     assert any(
-        why.startswith("max_accuracy_drop: accuracy change against production")
+        why.bound == MAX_ACCURACY_DROP
+        and why.message.startswith("max_accuracy_drop: accuracy change against production")
         for why in facts.evaluation.failures
     ), facts.evaluation.failures
 
@@ -283,9 +285,9 @@ def test_runtime_settings_override_the_config(local_run, tmp_path):
         push_dir=str(elsewhere),
     )
     facts = run_pipeline(config, runtime=runtime).report().facts
-    assert [step["step"] for step in facts.training["steps"]] == [1, 2]
-    assert facts.training["config"]["train"]["learning_rate"] == 5e-4
-    assert facts.training["warm_start"] == ""  # nothing in production under `elsewhere` yet
+    assert [step.step for step in facts.training.steps] == [1, 2]
+    assert facts.training.learning_rate == 5e-4
+    assert facts.training.warm_start == ""  # nothing in production under `elsewhere` yet
     assert facts.evaluation.bounds.min_accuracy == 0.0
     assert facts.evaluation.bounds.majority_margin == -1.0
     assert facts.blessed and facts.pushed_to.startswith(str(elsewhere))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from components.core.config import Config
-from components.core.evaluation import Evaluation, load_evaluation
+from components.core.evaluation import MAJORITY_MARGIN, BoundFailure, Evaluation, load_evaluation
 from components.report import render
 from components.report.facts import RunFacts
+from components.report.sections import bound_lines, sections
 
 pytestmark = pytest.mark.slow
 
@@ -180,10 +181,15 @@ def test_four_classes_match_a_hand_count_and_the_report_names_them(tmp_path):
     assert (majority.class_id, majority.share, majority.classes) == (0, 0.4, 3)
     assert majority.macro_f1_score == pytest.approx(2 * 0.4 / 1.4 / 3)
     assert not blessed and not result.passed
-    assert len(result.failures) == 1 and result.failures[0].startswith("majority_margin: ")
-    assert "balanced accuracy 0.4167" in result.failures[0]
+    (failure,) = result.failures
+    assert failure.bound == MAJORITY_MARGIN and failure.slice is None
+    assert failure.message.startswith("majority_margin: ")
+    assert "balanced accuracy 0.4167" in failure.message
 
-    text = render.markdown(RunFacts(labels=list(NEWS), evaluation=result), [])
+    facts = RunFacts(labels=list(NEWS), evaluation=result)
+    assert bound_lines(facts)[1].endswith(": FAILED")  # majority_margin; min_accuracy passed
+    assert bound_lines(facts)[0].endswith(": passed")
+    text = render.markdown(sections(facts, []))
     assert "| World | 0.6000 | 0.7500 | 0.6667 | 4 | 5 |" in text
     assert "| Business | 0.0000 (never predicted) | 0.0000 | 0.0000 | 2 | 0 |" in text
     assert "| Sci/Tech | 0.0000 | 0.0000 (no examples) | 0.0000 | 0 | 1 |" in text
@@ -207,8 +213,12 @@ def test_a_model_that_always_answers_the_majority_class_is_not_blessed(imbalance
     assert result.per_class[1]["recall"] == 0.0
     assert not blessed
     assert result.failures == [
-        "majority_margin: balanced accuracy 0.5000 is +0.0000 against the majority-class"
-        " baseline's 0.5000 (always class 0, 80.0% of the eval split); it must be at least +0.05"
+        BoundFailure(
+            bound=MAJORITY_MARGIN,
+            message="majority_margin: balanced accuracy 0.5000 is +0.0000 against the"
+            " majority-class baseline's 0.5000 (always class 0, 80.0% of the eval split); it must"
+            " be at least +0.05",
+        )
     ]
 
 

@@ -191,9 +191,9 @@ def test_run_time_parameters_take_effect_and_a_version_is_pushed(
     for split, per_label in ROWS_PER_LABEL.items():  # data_root: the small copy, not the sample
         assert counts["splits"][split]["rows_read"] == 2 * per_label
     history = read_training_history(first_run.output("Trainer", "model_run")["uri"])
-    assert [step["step"] for step in history["steps"]] == list(range(1, TRAIN_STEPS + 1))
-    assert history["config"]["model"]["checkpoint"] == str(tiny_checkpoint)
-    assert history["warm_start"] == ""  # nothing was in production
+    assert [step.step for step in history.steps] == list(range(1, TRAIN_STEPS + 1))
+    assert history.checkpoint == str(tiny_checkpoint)
+    assert history.warm_start == ""  # nothing was in production
     assert metadata(first_run.output("Evaluator", "blessing"))["blessed"] == 1
     (version,) = production_versions(str(push_dir))
     pushed = metadata(first_run.output("Pusher", "pushed_model"))
@@ -212,9 +212,7 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
     baseline = metadata(second_run.output("ProductionBaseline", "baseline"))
     assert baseline["has_model"] == 1 and int(baseline["production_version"]) == version
     history = read_training_history(second_run.output("Trainer", "model_run")["uri"])
-    assert history["warm_start"].startswith(
-        second_run.output("ProductionBaseline", "baseline")["uri"]
-    )
+    assert history.warm_start.startswith(second_run.output("ProductionBaseline", "baseline")["uri"])
 
     evaluation = second_run.output("Evaluator", "evaluation")["uri"]
     models = {

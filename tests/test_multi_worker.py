@@ -299,7 +299,7 @@ def test_two_workers_train_resume_after_a_kill_and_match_one_worker(
         verbose=0,
     )
     losses = [r["loss"] for r in history["steps"]]
-    assert losses == pytest.approx([r["loss"] for r in single.history["steps"]], rel=1e-5)
+    assert losses == pytest.approx([r.loss for r in single.history.steps], rel=1e-5)
     assert len({round(loss, 4) for loss in losses}) > 1  # it trained
     assert history["eval"]["accuracy"] == pytest.approx(single.evaluation["accuracy"])
     two, one = _exported_weights(outputs["serving"]), single.model.get_weights()

@@ -683,7 +683,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
     )
     assert seen == [] and int(again.model.optimizer.iterations.numpy()) == 12
     assert again.evaluation["accuracy"] == pytest.approx(resumed.evaluation["accuracy"])
-    assert [r["step"] for r in again.history["steps"]] == list(range(1, 13))
+    assert [r.step for r in again.history.steps] == list(range(1, 13))
 
     # The same training without the interruption: identical steps 9-12 (same weights, optimizer
     # state, learning rate and batches after the resume).
@@ -693,9 +693,9 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(
         backup_dir=str(tmp_path / "resume3"),
         **common,
     )
-    for got, want in zip(history["steps"][8:], straight.history["steps"][8:], strict=True):
-        assert got["loss"] == pytest.approx(want["loss"], rel=1e-3, abs=1e-4)
-        assert got["learning_rate"] == pytest.approx(want["learning_rate"])
+    for got, want in zip(history["steps"][8:], straight.history.steps[8:], strict=True):
+        assert got["loss"] == pytest.approx(want.loss, rel=1e-3, abs=1e-4)
+        assert got["learning_rate"] == pytest.approx(want.learning_rate)
 
 
 MIRRORED_TWO_CPUS = """
@@ -730,8 +730,8 @@ MIRRORED_TWO_CPUS = """
         "kind": type(strategy).__name__,
         "devices": list(strategy.extended.worker_devices),
         "replica_batches": seen,
-        "steps": [r["step"] for r in result.history["steps"]],
-        "losses": [r["loss"] for r in result.history["steps"]],
+        "steps": [r.step for r in result.history.steps],
+        "losses": [r.loss for r in result.history.steps],
         "eval": result.evaluation,
     }))
 """

@@ -5,6 +5,7 @@ later run): the file names and locations, once, and their readers.
     <Examples>-RejectedRows/summary.json                         rejected, and its counts
     <ModelRun>/history.json                                        the Trainer's training curve,
                                                                    evaluation and settings
+                                                                   (training_history.py)
     <Report report>/report.md, report.html, summary.txt,          the Report's run report, its
                     report.json (+ the plots report.md shows)     terminal summary and facts
 
@@ -22,6 +23,8 @@ import os
 from typing import Any
 
 from tfx.dsl.io import fileio
+
+from components.core.training_history import TrainingHistory
 
 REJECTED_ROWS_DIR = "RejectedRows"
 REJECTED_SUMMARY_FILE = "summary.json"
@@ -47,9 +50,12 @@ def read_rejected_summary(examples_uri: str) -> dict[str, Any]:
     return _read_json(os.path.join(rejected_rows_uri(examples_uri), REJECTED_SUMMARY_FILE))
 
 
-def read_training_history(model_run_uri: str) -> dict[str, Any]:
-    """The history.json of a Trainer's model_run output ({} when there is none)."""
-    return _read_json(os.path.join(model_run_uri, HISTORY_FILE))
+def read_training_history(model_run_uri: str) -> TrainingHistory | None:
+    """The history.json of a Trainer's model_run output (None when there is none)."""
+    path = os.path.join(model_run_uri, HISTORY_FILE)
+    if not fileio.exists(path):
+        return None
+    return TrainingHistory.from_dict(_read_json(path), where=path)
 
 
 def _read_json(path: str) -> dict[str, Any]:

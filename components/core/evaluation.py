@@ -56,7 +56,6 @@ BALANCED_ACCURACY = "balanced_accuracy"
 BALANCED_ACCURACY_LIFT = "balanced_accuracy_lift"
 AUC = "auc"
 AUC_CLASS_ID = 1  # two classes: the AUC of class 1 against class 0
-CONFUSION_MATRIX_PLOT = "multi_class_confusion_matrix_plot"
 # The name TFMA gives the model in production when the Evaluator has a baseline.
 BASELINE_MODEL_NAME = "baseline"
 
@@ -86,6 +85,18 @@ class MajorityBaseline:
     macro_f1_score: float
 
 
+@dataclass(frozen=True)
+class BoundFailure:
+    """One failed blessing check: which bound, the line people read, and where it failed."""
+
+    # MIN_ACCURACY, MAJORITY_MARGIN or MAX_ACCURACY_DROP; the metric's name for a threshold of
+    # another metric, or a bound's metric that was not computed; None when TFMA refused the
+    # model without naming a metric.
+    bound: str | None
+    message: str  # what `bertpipe explain`, the summary and the report print, as it is
+    slice: str | None = None  # the slice it failed on (`feature=value, ...`); None: overall
+
+
 @dataclass
 class Evaluation:
     """An Evaluator `evaluation` output, read back (the candidate model unless said otherwise)."""
@@ -97,7 +108,7 @@ class Evaluation:
     confusion: list[tuple[int, int, float]] = field(default_factory=list)  # actual, predicted, n
     bounds: Bounds = field(default_factory=Bounds)
     passed: bool = False
-    failures: list[str] = field(default_factory=list)
+    failures: list[BoundFailure] = field(default_factory=list)
 
     @property
     def majority(self) -> MajorityBaseline | None:
@@ -222,32 +233,39 @@ def configured_name(metric: tfma.MetricConfig) -> str:
     return str(json.loads(text if text.startswith("{") else "{" + text + "}").get("name", ""))
 
 
-def _failures(evaluation_uri: str, evaluation: Evaluation) -> tuple[bool, list[str]]:
+def _failures(evaluation_uri: str, evaluation: Evaluation) -> tuple[bool, list[BoundFailure]]:
     validation = tfma.load_validation_result(evaluation_uri)
-    lines = []
+    found = []
     for per_slice in validation.metric_validations_per_slice:
         where = slice_name(per_slice.slice_key)
         for failure in per_slice.failures:
-            line = _failure_line(failure, evaluation)
-            lines.append(line if where == "overall" else f"{where}: {line}")
-    if not validation.validation_ok and not lines:
-        lines.append(f"validation failed: {' '.join(str(validation).split())}")
-    return bool(validation.validation_ok), lines
+            bound, line = _failure_line(failure, evaluation)
+            if where == "overall":
+                found.append(BoundFailure(bound=bound, message=line))
+            else:
+                found.append(BoundFailure(bound=bound, message=f"{where}: {line}", slice=where))
+    if not validation.validation_ok and not found:
+        found.append(
+            BoundFailure(
+                bound=None, message=f"validation failed: {' '.join(str(validation).split())}"
+            )
+        )
+    return bool(validation.validation_ok), found
 
 
-def _failure_line(failure, evaluation: Evaluation) -> str:
-    """One line that names the bound that failed, with the value and the bound."""
+def _failure_line(failure, evaluation: Evaluation) -> tuple[str, str]:
+    """The bound that failed, and one line that names it, with the value and the bound."""
     key, value = failure.metric_key, failure.metric_value.double_value.value
     threshold = failure.metric_threshold
     if failure.message == "Metric not found.":
-        return f"{key.name}: not computed ({' '.join(str(threshold).split())})"
+        return key.name, f"{key.name}: not computed ({' '.join(str(threshold).split())})"
     if key.name == ACCURACY and not key.is_diff and threshold.HasField("value_threshold"):
         bound = threshold.value_threshold.lower_bound.value
-        return f"{MIN_ACCURACY}: accuracy {value:.4f} is below the bound {bound:g}"
+        return MIN_ACCURACY, f"{MIN_ACCURACY}: accuracy {value:.4f} is below the bound {bound:g}"
     if key.name == ACCURACY and key.is_diff:
         allowed = -threshold.change_threshold.absolute.value
         production = evaluation.baseline_metrics.get(ACCURACY, float("nan"))
-        return (
+        return MAX_ACCURACY_DROP, (
             f"{MAX_ACCURACY_DROP}: accuracy change against production = {value:+.4f}"
             f" (production {production:.4f}), more than the allowed drop {allowed:g}"
         )
@@ -261,9 +279,9 @@ def _failure_line(failure, evaluation: Evaluation) -> str:
             else "(no labelled examples)"
         )
         balanced = evaluation.metrics.get(BALANCED_ACCURACY, float("nan"))
-        return (
+        return MAJORITY_MARGIN, (
             f"{MAJORITY_MARGIN}: balanced accuracy {balanced:.4f} is {value:+.4f} against the"
             f" majority-class baseline's {base}; it must be at least {margin:+g}"
         )
     against = " change against production" if key.is_diff else ""
-    return f"{key.name}{against} = {value:.4f} fails {' '.join(str(threshold).split())}"
+    return key.name, f"{key.name}{against} = {value:.4f} fails {' '.join(str(threshold).split())}"

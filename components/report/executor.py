@@ -26,6 +26,9 @@ from components.core.artifacts import (
 from components.report import render
 from components.report.artifacts import DISPLAY_NAME
 from components.report.facts import RunFacts, collect
+from components.report.plots import plots
+from components.report.sections import sections
+from components.report.summary import summary
 
 # The Report's outputs.
 REPORT_KEY = "report"
@@ -34,12 +37,13 @@ HTML_KEY = "html"
 
 def write_report(facts: RunFacts, folder: str) -> str:
     """Writes the report files of `facts` into `folder`; returns the HTML page."""
-    images = render.plots(facts)
-    page = render.html(facts, images)
+    images = plots(facts)
+    blocks = sections(facts, sorted(images))
+    page = render.html(blocks, images)
     files: dict[str, bytes] = {name: png for name, png in images.items()}
-    files[REPORT_MARKDOWN_FILE] = render.markdown(facts, sorted(images)).encode("utf-8")
+    files[REPORT_MARKDOWN_FILE] = render.markdown(blocks).encode("utf-8")
     files[REPORT_HTML_FILE] = page.encode("utf-8")
-    files[REPORT_SUMMARY_FILE] = render.summary(facts).encode("utf-8")
+    files[REPORT_SUMMARY_FILE] = summary(facts).encode("utf-8")
     files[REPORT_FACTS_FILE] = facts.to_json().encode("utf-8")
     fileio.makedirs(folder)
     for name, content in files.items():

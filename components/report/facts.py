@@ -15,8 +15,9 @@ from tfx import types
 from tfx.types import artifact_utils
 
 from components.core.artifacts import read_rejected_summary, read_training_history
-from components.core.evaluation import Bounds, Evaluation, load_evaluation
+from components.core.evaluation import BoundFailure, Bounds, Evaluation, load_evaluation
 from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from components.core.training_history import TrainingHistory
 from components.core.transform_output import label_vocabulary, truncation_share
 
 # The Report's inputs (components/report/component.py).
@@ -43,7 +44,7 @@ class RunFacts:
     data_counts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per input split
     truncation_share: float | None = None
     labels: list[str] = field(default_factory=list)  # class names by label id
-    training: dict[str, Any] = field(default_factory=dict)  # the Trainer's history.json
+    training: TrainingHistory | None = None  # the Trainer's history.json (None: it wrote none)
     evaluation: Evaluation = field(default_factory=Evaluation)
     production: dict[str, Any] = field(default_factory=dict)  # {"version", "path"} or {}
     blessed: bool = False
@@ -59,17 +60,24 @@ class RunFacts:
         return f"class {class_id} (not in the label vocabulary)"
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+        """report.json: the facts, `training` in history.json's form."""
+        values = dataclasses.asdict(self)
+        values["training"] = self.training.to_dict() if self.training else None
+        return json.dumps(values, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RunFacts:
         values = json.loads(text)
+        training = values.pop("training")
+        if training is not None:
+            training = TrainingHistory.from_dict(training, where="report.json: training")
         evaluation = values.pop("evaluation")
         evaluation["per_class"] = {int(c): v for c, v in evaluation["per_class"].items()}
         evaluation["slices"] = [tuple(s) for s in evaluation["slices"]]
         evaluation["confusion"] = [tuple(e) for e in evaluation["confusion"]]
         evaluation["bounds"] = Bounds(**evaluation["bounds"])
-        return cls(**values, evaluation=Evaluation(**evaluation))
+        evaluation["failures"] = [BoundFailure(**f) for f in evaluation["failures"]]
+        return cls(**values, training=training, evaluation=Evaluation(**evaluation))
 
 
 def _single(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Artifact:

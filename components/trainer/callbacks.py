@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import tensorflow as tf
+
+from components.core.training_history import TrainingStep
 
 
 def completed_steps(backup_dir: str) -> int:
@@ -60,14 +61,14 @@ class ResumableBackup(tf.keras.callbacks.BackupAndRestore):
         super().on_train_end(logs)
 
 
-class TrainingHistory(tf.keras.callbacks.Callback):
+class StepHistory(tf.keras.callbacks.Callback):
     """Records loss, accuracy and learning rate per training step, across resumed runs.
 
     Keras reports running means since the start of the (single) epoch; the value of each step is
     recovered from consecutive means. With steps_per_execution > 1 a record covers the steps of
-    one execution (the step field is its last step). The records are saved (JSON) to
-    `progress_path` with every backup, and a resumed run starts from the saved records up to the
-    step it resumes at.
+    one execution (the step field is its last step). The records are saved (JSON, in
+    history.json's form: `steps` and `resumed_at`) to `progress_path` with every backup, and a
+    resumed run starts from the saved records up to the step it resumes at.
     """
 
     def __init__(self, progress_path: str | None, schedule, writer: bool = True):
@@ -75,7 +76,7 @@ class TrainingHistory(tf.keras.callbacks.Callback):
         self.progress_path = progress_path
         self.schedule = schedule
         self.writer = writer
-        self.records: list[dict] = []
+        self.records: list[TrainingStep] = []
         self.resumed_at: list[int] = []
         self.start_step = 0
         self._pending = None
@@ -87,8 +88,9 @@ class TrainingHistory(tf.keras.callbacks.Callback):
         if self.start_step and self.progress_path and tf.io.gfile.exists(self.progress_path):
             with tf.io.gfile.GFile(self.progress_path) as handle:
                 saved = json.load(handle)
-            self.records = [r for r in saved.get("steps", []) if r["step"] <= self.start_step]
-            self.resumed_at = list(saved.get("resumed_at", []))
+            steps = [TrainingStep.from_dict(r, self.progress_path) for r in saved["steps"]]
+            self.records = [r for r in steps if r.step <= self.start_step]
+            self.resumed_at = list(saved["resumed_at"])
         if self.start_step:
             self.resumed_at.append(self.start_step)
             print(f"Resuming training at step {self.start_step}", flush=True)
@@ -98,22 +100,28 @@ class TrainingHistory(tf.keras.callbacks.Callback):
         logs = logs or {}
         step = int(batch) + 1
         count = step - self.start_step
-        record: dict[str, Any] = {"step": step}
+        values: dict[str, float] = {}
         for name in ("loss", "accuracy"):
             if name in logs:
                 mean = float(logs[name])
                 previous_n, previous = self._previous["n"], self._previous.get(name, 0.0)
-                record[name] = (count * mean - previous_n * previous) / max(count - previous_n, 1)
+                values[name] = (count * mean - previous_n * previous) / max(count - previous_n, 1)
                 self._previous[name] = mean
         self._previous["n"] = count
-        record["learning_rate"] = self.schedule.value(step - 1)
-        self.records.append(record)
+        self.records.append(
+            TrainingStep(
+                step=step,
+                loss=values["loss"],  # Keras logs the loss of every step
+                accuracy=values.get("accuracy"),
+                learning_rate=self.schedule.value(step - 1),
+            )
+        )
         if self._pending is not None and step >= self._pending:
             self._write_progress()
 
     def save_progress(self, step: int) -> None:
         """Saves the records up to `step` (now, or once that step's record is in)."""
-        if self.records and self.records[-1]["step"] >= step:
+        if self.records and self.records[-1].step >= step:
             self._write_progress()
         else:  # the backup callback runs before this one for the same step
             self._pending = step
@@ -121,10 +129,8 @@ class TrainingHistory(tf.keras.callbacks.Callback):
     def _write_progress(self) -> None:
         self._pending = None
         if self.writer and self.progress_path:
-            write_json(self.progress_path, self.summary())
-
-    def summary(self) -> dict:
-        return {"steps": self.records, "resumed_at": self.resumed_at}
+            progress = {"steps": [r.to_dict() for r in self.records], "resumed_at": self.resumed_at}
+            write_json(self.progress_path, progress)
 
 
 def write_json(path: str, value: dict) -> None:

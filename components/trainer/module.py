@@ -53,11 +53,12 @@ import tensorflow_transform as tft
 from components.core.artifacts import HISTORY_FILE
 from components.core.config import Config
 from components.core.serving import SAVED_MODEL_FILE
+from components.core.training_history import TrainerEvaluation, TrainingHistory
 from components.core.transform_output import label_vocabulary, sequence_length
 from components.trainer import strategy as strategies
 from components.trainer.callbacks import (
     ResumableBackup,
-    TrainingHistory,
+    StepHistory,
     completed_steps,
     write_json,
 )
@@ -84,7 +85,7 @@ RESUME_FOLDER = "_resume"
 @dataclasses.dataclass
 class TrainingResult:
     model: tf.keras.Model
-    history: dict
+    history: TrainingHistory
     evaluation: dict
     labels: list[str]
     strategy: tf.distribute.Strategy
@@ -142,7 +143,7 @@ def train_and_evaluate(
         eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps, trim_padding=trim
     )
     schedule = learning_rate_schedule(train)
-    history = TrainingHistory(os.path.join(backup_dir, HISTORY_FILE), schedule, writer=chief)
+    history = StepHistory(os.path.join(backup_dir, HISTORY_FILE), schedule, writer=chief)
     callbacks = [
         ResumableBackup(
             backup_dir, train.checkpoint_every, train.steps_per_execution, history.save_progress
@@ -205,24 +206,25 @@ def train_and_evaluate(
     evaluation.update(examples=examples, batches=batches)
     print(f"Evaluation on {examples} examples: {evaluation}", flush=True)
 
-    summary = {
-        **history.summary(),
-        "eval": evaluation,
-        "labels": labels,
-        "train_steps": train.train_steps,
-        "batch_size": train.batch_size,
-        "strategy": strategies.describe(strategy),
-        "replicas": strategy.num_replicas_in_sync,
-        "precision": precision,
-        "precision_reason": precision_reason,
-        "jit_compile": train.jit_compile,
-        "trim_padding": trim,
-        "train_seconds": round(train_seconds, 1),
-        "warm_start": base_model or "",
-        "config": config.to_dict(),
-    }
+    summary = TrainingHistory(
+        steps=history.records,
+        resumed_at=history.resumed_at,
+        evaluation=TrainerEvaluation(**evaluation),
+        labels=labels,
+        train_steps=train.train_steps,
+        batch_size=train.batch_size,
+        strategy=strategies.describe(strategy),
+        replicas=strategy.num_replicas_in_sync,
+        precision=precision,
+        precision_reason=precision_reason,
+        jit_compile=train.jit_compile,
+        trim_padding=trim,
+        train_seconds=round(train_seconds, 1),
+        warm_start=base_model or "",
+        config=config.to_dict(),
+    )
     if chief:
-        write_json(os.path.join(model_run_dir, HISTORY_FILE), summary)
+        write_json(os.path.join(model_run_dir, HISTORY_FILE), summary.to_dict())
     return TrainingResult(
         model=model,
         history=summary,

@@ -1,0 +1,45 @@
+"""The terminal summary of a run: the lines a local run prints when it ends (summary.txt)."""
+
+from __future__ import annotations
+
+from components.core.evaluation import ACCURACY, BALANCED_ACCURACY, EXAMPLE_COUNT, MACRO_F1_SCORE
+from components.report.facts import RunFacts
+from components.report.sections import AUC_METRIC, METRIC_NAMES, majority_text, number, verdict
+
+
+def summary(facts: RunFacts) -> str:
+    """The lines a local run prints when it ends."""
+    lines = ["", "=" * 72, "Run summary", "=" * 72]
+    for split, counts in sorted(facts.data_counts.items()):
+        lines.append(
+            f"data {split}: {counts.get('rows_read', '?')} rows read, "
+            f"{counts.get('rows_accepted', '?')} accepted, {counts.get('rows_rejected', '?')} rejected"
+        )
+    if facts.truncation_share is not None:
+        lines.append(f"truncated examples: {facts.truncation_share:.1%}")
+    if facts.training and facts.training.warm_start:
+        lines.append("training warm-started from the model in production")
+    metrics = facts.evaluation.metrics
+    shown = [
+        f"{METRIC_NAMES[key]} {number(metrics[key])}"
+        for key in (ACCURACY, BALANCED_ACCURACY, MACRO_F1_SCORE, AUC_METRIC)
+        if key in metrics
+    ]
+    lines.append(
+        f"eval split ({number(metrics.get(EXAMPLE_COUNT), 0)} examples): " + ", ".join(shown)
+    )
+    lines.append(f"majority-class baseline: {majority_text(facts)}")
+    if facts.production:
+        production = facts.evaluation.baseline_metrics.get(ACCURACY)
+        lines.append(
+            f"model in production (version {facts.production.get('version')}): accuracy"
+            f" {number(production)}"
+        )
+    else:
+        lines.append("no model in production: judged on the absolute bounds alone")
+    lines.append(verdict(facts) + ("" if facts.blessed else ":"))
+    if not facts.blessed:
+        lines.extend(f"  - {failure.message}" for failure in facts.evaluation.failures)
+        if not facts.evaluation.failures:
+            lines.append("  - the Evaluator did not bless the model and named no failed bound")
+    return "\n".join(lines)
