@@ -147,7 +147,13 @@ def _run_package(args: argparse.Namespace) -> int:
     from pipeline.kubeflow.package import parse_parameter_values
 
     params = parse_parameter_values(args.package, args.param)
-    run = run_package(args.package, params, args.pipeline_root, verbose=args.verbose)
+    run = run_package(
+        args.package,
+        params,
+        args.pipeline_root,
+        verbose=args.verbose,
+        cold_start=args.cold_start,
+    )
     print(summary(run))
     return 0
 
@@ -173,6 +179,12 @@ def _add_run_package_parser(commands) -> None:
     run_package.add_argument(
         "--pipeline-root",
         help="local folder for the runs' artifacts and logs (one subfolder per run)",
+    )
+    run_package.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start each task in a fresh Python, as its container does (default: fork each task"
+        " from a Python that imported TensorFlow, TFX and Beam once, 6-7 s less per task)",
     )
     run_package.set_defaults(handler=_run_package)
 

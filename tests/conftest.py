@@ -1,11 +1,23 @@
 """Shared fixtures: a tiny BERT checkpoint built offline, a stand-in Transform output, the real
-datasets, and the fakes (tests/fakes/) that stand in for services these machines do not have."""
+datasets, and the fakes (tests/fakes/) that stand in for services these machines do not have.
+
+The two tiers (README, "Install and test"): `make test-fast` runs the tests not marked `slow`,
+`make test` all of them. A test that is not marked `slow` may not start a subprocess, a Beam
+pipeline, a TFX component or a training run: `_HeavyWorkGuard` makes each of those raise
+`HeavyWorkInFastTest` inside such a test (and inside the fixtures it sets up), whichever tier
+runs, so a heavy test that lacks its marker fails at once instead of slowing the fast tier. A
+test that reads `../shared/data` (the `shared_data` fixture) must be marked `realdata`, and skips
+with the reason when the data is not there.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import random
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,10 +44,9 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """../shared/data beside the checkout (tests that use it are marked `realdata`)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(
-            f"the real datasets are expected at {SHARED_DATA} (../shared/data beside the repo)"
-        )
+        pytest.skip(f"the real datasets are not at {SHARED_DATA} (../shared/data beside the repo)")
     return SHARED_DATA
 
 
@@ -253,6 +264,85 @@ def write_ram_spans():
     """write_ram_spans(root, spans=(1, 2)): span folders with train.csv and dev.csv on
     TensorFlow's in-memory filesystem (ram://), a stand-in for gs:// in this process."""
     return _write_ram_spans
+
+
+# -- the tiers ----------------------------------------------------------------------------------------
+class HeavyWorkInFastTest(BaseException):
+    """Raised when a test not marked `slow` starts heavy work (a BaseException, so that no
+    `except Exception` in the code under test turns it into something else)."""
+
+
+_HEAVY_FOUND = pytest.StashKey[list]()
+
+
+@functools.cache
+def heavy_work() -> tuple[tuple[str, object, str], ...]:
+    """What a fast test may not start: (what it is, the object and the attribute that starts it).
+    Imported here, after components.core.env has set the environment TensorFlow reads."""
+    import apache_beam
+    import tf_keras
+    from tfx.orchestration.portable import launcher
+
+    return (
+        ("a subprocess", subprocess.Popen, "_execute_child"),
+        ("a forked process", os, "fork"),
+        ("a Beam pipeline", apache_beam.Pipeline, "run"),
+        ("a TFX component", launcher.Launcher, "launch"),
+        ("a training run", tf_keras.Model, "fit"),
+    )
+
+
+@contextlib.contextmanager
+def _heavy_work_guard(item: pytest.Item):
+    """While a fast test runs (setup, call, teardown), each start of heavy work raises."""
+    found = item.stash.setdefault(_HEAVY_FOUND, [])
+    saved = [(owner, name, owner.__dict__[name]) for _, owner, name in heavy_work()]
+
+    def refuse(what: str):
+        def start(*args, **kwargs):
+            found.append(what)
+            raise HeavyWorkInFastTest(
+                f"{item.nodeid} starts {what} but is not marked slow: mark it"
+                " @pytest.mark.slow (the fast tier runs none), or keep it light"
+            )
+
+        return start
+
+    for what, owner, name in heavy_work():
+        setattr(owner, name, refuse(what))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if item.get_closest_marker("slow"):
+        yield
+        return
+    with _heavy_work_guard(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A fast test that started heavy work fails, even where the code under test caught it."""
+    outcome = yield
+    report = outcome.get_result()
+    found = item.stash.get(_HEAVY_FOUND, [])
+    if found and report.when == "call" and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} started {', '.join(found)} but is not marked slow"
+
+
+def pytest_runtest_setup(item):
+    """Every test that reads ../shared/data is marked `realdata`."""
+    if "shared_data" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+        "realdata"
+    ):
+        pytest.fail(f"{item.nodeid} reads ../shared/data (shared_data) but is not marked realdata")
 
 
 # -- process exit -------------------------------------------------------------------------------------

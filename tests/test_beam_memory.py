@@ -32,6 +32,7 @@ def spill_root(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_flatten_through_files_gives_the_same_elements(spill_root):
     pipeline = beam_memory.BoundedMemoryPipeline(
         argv=["--direct_num_workers=1"], flattens=("Both",)
@@ -53,6 +54,7 @@ def test_flatten_through_files_gives_the_same_elements(spill_root):
     assert list(spill_root.iterdir()) == []  # every file read back and the folder removed
 
 
+@pytest.mark.slow
 def test_flatten_through_files_refuses_other_elements(spill_root):
     pipeline = beam_memory.BoundedMemoryPipeline(flattens=("Both",))
     numbers = pipeline | "Numbers" >> beam.Create([1, 2])
@@ -62,6 +64,7 @@ def test_flatten_through_files_refuses_other_elements(spill_root):
     assert list(spill_root.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_reshuffle_runs_as_a_pass_through():
     pipeline = beam_memory.BoundedMemoryPipeline(reshuffles=(r"Write\[\w+\]/Shuffle",))
     data = pipeline | beam.Create(range(50))

@@ -37,10 +37,19 @@ def test_flags_override_only_what_is_given():
 
 
 def test_json_round_trip_keeps_types():
-    config = Config().replace(data={"labels": ("b", "a")}, train={"learning_rate": 1e-4})
+    # A value other than the default in every section, so that a section lost on the way fails.
+    config = Config().replace(
+        data={"labels": ("b", "a")},
+        model={"max_seq_length": 64},
+        train={"learning_rate": 3e-5, "jit_compile": True},
+        eval={"min_accuracy": 0.75},
+        run={"beam_args": ("--direct_num_workers=2",)},
+    )
+    assert all(getattr(config, name) != getattr(Config(), name) for name in ALL_SECTIONS)
     again = Config.from_json(config.to_json())
     assert again == config
-    assert isinstance(again.data.labels, tuple)
+    assert isinstance(again.data.labels, tuple) and isinstance(again.run.beam_args, tuple)
+    assert isinstance(again.train.learning_rate, float) and again.train.jit_compile is True
 
 
 def test_unknown_settings_are_named():

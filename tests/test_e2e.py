@@ -107,13 +107,20 @@ def test_report_has_the_numbers(local_run):
     assert facts.truncation_share is not None and 0 <= facts.truncation_share < 0.2
     metrics = facts.evaluation.metrics
     assert metrics["example_count"] == 120
-    assert 0 <= metrics["sparse_categorical_accuracy"] <= 1
     assert {"macro_f1_score", "balanced_accuracy", "auc/class_1"} <= set(metrics)
     # Per class, from the top-1 answer: the supports add up, named by the Transform's labels.
     assert facts.labels == ["negative", "positive"]
     per_class = facts.evaluation.per_class
     assert {c: v["support"] for c, v in per_class.items()} == {0: 60, 1: 60}
-    assert sum(n for _, _, n in facts.evaluation.confusion) == 120
+    confusion = facts.evaluation.confusion
+    assert sum(n for _, _, n in confusion) == 120
+    # Accuracy and balanced accuracy are those of the confusion matrix (the model's top-1 answer).
+    correct = sum(n for actual, predicted, n in confusion if actual == predicted)
+    assert metrics["sparse_categorical_accuracy"] == pytest.approx(correct / 120)
+    recalls = [
+        sum(n for a, p, n in confusion if a == c and p == c) / 60 for c in range(len(facts.labels))
+    ]
+    assert metrics["balanced_accuracy"] == pytest.approx(sum(recalls) / len(recalls))
     assert facts.evaluation.majority.share == 0.5
     slices = dict(facts.evaluation.slices)
     assert slices["label=positive"]["example_count"] == 60

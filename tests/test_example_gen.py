@@ -902,6 +902,7 @@ def test_pipeline_picks_the_newest_span(tmp_path):
     assert summary(artifact.uri)["splits"]["train"]["rows_read"] == 5
 
 
+@pytest.mark.slow
 def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     """Open-source KFP skips FileBasedExampleGen's driver hook: the executor gets {SPAN} patterns."""
     config = Config().replace(data={"data": write_spans(tmp_path / "data", {3: 2, 11: 3})})
@@ -915,6 +916,7 @@ def test_executor_resolves_the_newest_span_when_no_driver_ran(tmp_path):
     assert read_examples(examples.uri, "eval") == [("s11 dev", "0")]
 
 
+@pytest.mark.slow
 def test_data_on_a_uri_filesystem(tmp_path, write_ram_spans):
     """Data behind a URI (gs:// on a cluster) is listed and read through tf.io.gfile."""
     write_ram_spans("ram://bucket/reviews")

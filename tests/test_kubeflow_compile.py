@@ -13,7 +13,7 @@ import yaml
 from google.cloud.aiplatform_v1.types import CustomJobSpec
 from tfx.v1.extensions import google_cloud_ai_platform as tfx_vertex
 
-from components.core.config import Config
+from components.core.config import PIPELINE_NAME, Config
 from components.core.runtime_settings import RUNTIME_SETTINGS
 from components.trainer.component import RUN_FN, Trainer
 from pipeline.cli import main as bertpipe
@@ -566,6 +566,7 @@ print("MISSING", missing)
 """
 
 
+@pytest.mark.slow
 def test_executors_register_the_tokenizer_ops_in_a_fresh_process(fresh_package):
     """Guards against "Op type not registered 'CaseFoldUTF8'" in Transform/Trainer/Evaluator pods."""
     import subprocess
@@ -601,7 +602,10 @@ def test_package_yaml_is_plain_data():
     text = BUILT_PACKAGE.read_text()
     assert text.startswith("# KFP v2 pipeline package") and "bertpipe compile" in text
     assert "!!python" not in text
-    assert yaml.safe_load_all(text)
+    documents = list(yaml.safe_load_all(text))  # every document parses as plain YAML
+    assert len(documents) == 1 and isinstance(documents[0], dict)  # no platform spec by default
+    assert documents[0]["pipelineInfo"]["name"] == PIPELINE_NAME
+    assert set(documents[0]["root"]["dag"]["tasks"]) >= {"TextExampleGen", "Trainer", "Pusher"}
 
 
 # -- Beam pipeline options ------------------------------------------------------------------------------

@@ -231,7 +231,8 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
 
 def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
     """A package whose first task fails: the committed one cut down to ImportSchemaGen, with a
-    schema file that does not exist."""
+    schema file that does not exist; its task starts in a fresh Python (--cold-start), as in its
+    container (the other runs here fork their tasks from a warm one)."""
     spec = package_spec()
     task = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]
     missing = tmp_path / "nowhere" / "schema.pbtxt"
@@ -249,10 +250,12 @@ def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
             "run-package", str(package),
             "--param", f"push_dir={tmp_path / 'serving'}",
             "--pipeline-root", str(tmp_path / "root"),
+            "--cold-start",
         ]
     )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 1
+    assert "each task in a fresh Python" in captured.out
     (line,) = captured.err.strip().splitlines()
     assert line.startswith(
         "bertpipe run-package: task ImportSchemaGen failed (executor exit code 1)"

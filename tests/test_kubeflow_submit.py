@@ -115,6 +115,7 @@ def free_port() -> int:
 
 
 # -- (a) the kfp CLI --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_run_submit_creates_the_run(kfp_standin, compiled_package, tmp_path):
     params = sample_params(compiled_package)
     args = [f"{name}={value}" for name, value in params.items()]
@@ -134,6 +135,7 @@ def test_cli_run_submit_creates_the_run(kfp_standin, compiled_package, tmp_path)
     assert not kfp_standin.unhandled()
 
 
+@pytest.mark.slow
 def test_cli_takes_yaml_packages_only(kfp_standin, compiled_package, tmp_path):
     as_json = compiled_package.with_suffix(".json")
     as_json.write_text(json.dumps(package_dict(compiled_package)))
@@ -386,6 +388,7 @@ def test_standin_reads_multi_document_packages(compiled_package):
         kfp_server.parse_pipeline_package(text + "---\nplatformz: {}\n")
 
 
+@pytest.mark.slow
 def test_cli_upload_of_malformed_package_is_refused_by_the_server(
     kfp_standin, compiled_package, tmp_path
 ):
@@ -399,6 +402,7 @@ def test_cli_upload_of_malformed_package_is_refused_by_the_server(
     assert kfp_standin.pipelines == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "refused_by"), [(_unknown_field, "client"), (_no_root, "server")]
 )

@@ -54,6 +54,7 @@ def holder(repo_root):
         process.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(holder, tmp_path, capsys):
     folder = tmp_path / "run"
     first = holder(folder)
@@ -80,6 +81,7 @@ def test_a_second_run_on_the_same_folder_stops_at_once_naming_the_holder(holder,
         pass
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_killed_run_blocks_nothing(holder, tmp_path):
     folder = tmp_path / "run"
     killed = holder(folder)

@@ -220,6 +220,7 @@ def _copy_tokenizer_files(checkpoint: str, folder: Path, **config_changes) -> st
     return str(folder)
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     "changes",
     [
@@ -409,6 +410,7 @@ def _check_transform_output(output_dir, rows, train, evaluation, labels, checkpo
     assert 0 < np.mean([record[3][0] for record in train]) < 1  # some, not all, truncated
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_preprocessing_fn_tf2_sorted_labels(single_worker, tiny_checkpoint):
     run = single_worker
@@ -417,6 +419,7 @@ def test_preprocessing_fn_tf2_sorted_labels(single_worker, tiny_checkpoint):
     )
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_preprocessing_fn_compat_v1_declared_labels(tmp_path, checkpoint, sms_rows):
     labels = ("spam", "ham")
@@ -478,6 +481,7 @@ def _only(pattern: str) -> str:
     return matches[0]
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_transform_component_with_two_worker_processes(tmp_path, single_worker, caplog):
     """The project's Transform (TFX's executor under LocalDagRunner, Beam multi-processing) = the

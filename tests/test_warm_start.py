@@ -16,6 +16,9 @@ from components.trainer.model import build_classifier
 TEXTS = ["a lovely story", "it broke at once", "fine"]
 
 
+pytestmark = pytest.mark.slow  # every test trains (run_fn) on a Beam-made Transform output
+
+
 @pytest.fixture(scope="module")
 def data(tiny_checkpoint, tmp_path_factory, synthetic_rows, tiny_length, make_transform_output):
     return make_transform_output(
