@@ -7,7 +7,7 @@ bertpipe schedule       create a recurring run (production retraining) on Kubefl
 bertpipe run-package    run a compiled package on this machine with kfp.local (a smoke test)
 bertpipe explain        say why a run's Evaluator blessed the model or not
 bertpipe infer-schema   propose a curated schema for a new dataset
-bertpipe predict        classify texts with an exported model
+bertpipe predict        classify texts, or score a dataset in batch, with an exported model
 
 Every command takes --debug (a user error's traceback too) and --verbose (every library's log).
 A user's mistake (components/core/errors.py: UserError) is one line on stderr,
@@ -38,6 +38,11 @@ NOT_COMPILED = {
 }
 
 
+# Data settings that batch scoring (`bertpipe predict --data`) does not use: it scores every row of
+# every split, reports rejected rows without failing, and validates no schema.
+NOT_SCORED = {"eval_percent", "max_rejected_fraction", "schema"}
+
+
 def _run(args: argparse.Namespace) -> int:
     from pipeline import preflight
     from pipeline.run_lock import check_free
@@ -60,10 +65,11 @@ def _compile(args: argparse.Namespace) -> int:
     from pipeline.kubeflow.vertex import describe_job
 
     config = compile_config_from_args(args)
-    preflight.check_compile(config.pipeline)
+    preflight.check_compile(config.pipeline, inference=config.kubeflow.inference)
     path = compile_pipeline(config)
+    which = "scoring pipeline" if config.kubeflow.inference else "pipeline"
     print(
-        f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
+        f"Compiled the {which} for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
     )
     if config.vertex.enabled:
         print(f"  {describe_job(config)}")
@@ -129,7 +135,8 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="run-time parameter (repeatable): data_root, checkpoint, train_steps,"
-        " learning_rate, min_accuracy, majority_margin, push_dir",
+        " learning_rate, min_accuracy, majority_margin, push_dir; of the scoring package:"
+        " data_root, push_dir, output_dir",
     )
     parser.add_argument("--pipeline-root", help="where runs keep artifacts (gs://...)")
     parser.add_argument("--namespace", help="Kubeflow namespace (multi-user clusters)")
@@ -229,6 +236,8 @@ class PredictInputError(UserError, ValueError):
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if getattr(args, "data.data") is not None or args.output is not None:
+        return _score_data(args)
     from components.core.serving import predict, truncated_texts
 
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
@@ -250,6 +259,20 @@ def _predict(args: argparse.Namespace) -> int:
             " not read",
             file=sys.stderr,
         )
+    return 0
+
+
+def _score_data(args: argparse.Namespace) -> int:
+    """`bertpipe predict --data PATH --output OUT`: batch scoring (pipeline/batch_scoring.py)."""
+    if getattr(args, "data.data") is None or args.output is None or args.texts:
+        raise PredictInputError(
+            "batch scoring takes --data and --output, and no texts: --data PATH --output OUT.jsonl"
+            " (texts as arguments or on stdin are classified without them)"
+        )
+    from pipeline.batch_scoring import score_data
+
+    summary = score_data(config_from_args(args), args.model, args.output)
+    print(summary.text())
     return 0
 
 
@@ -349,11 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--out", help="write the schema here (default: print it)")
     infer.set_defaults(handler=_infer_schema)
 
-    predict = commands.add_parser("predict", help="classify texts with an exported model")
+    predict = commands.add_parser(
+        "predict", help="classify texts, or score a dataset (--data, --output), with a model"
+    )
     predict.add_argument("--model", required=True, help="exported SavedModel folder")
     predict.add_argument(
         "texts", nargs="*", help="texts to classify (default: one per line on stdin)"
     )
+    predict.add_argument(
+        "--output",
+        help="with --data: score every row of the data into this file, one JSON line per row"
+        " (CSV when it ends in .csv); rejected rows go beside it (<name>.rejected.jsonl)",
+    )
+    add_config_arguments(predict, ("data",), leave_out={"data": NOT_SCORED})
     predict.set_defaults(handler=_predict)
     return parser
 

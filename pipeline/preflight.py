@@ -38,12 +38,14 @@ def check_checkpoint(model: ModelConfig) -> str:
     return folder
 
 
-def check_data(data: DataConfig) -> None:
+def check_data(data: DataConfig, *, require_label: bool = True) -> None:
     """Raises InputError when the data path (or every span of it) does not exist, or when a file
-    lacks the configured columns."""
+    lacks the configured columns (a label column only when `require_label`)."""
     input_base, input_config, _ = input_split_config(data)
     if not has_span(data.data):  # span patterns are resolved by ExampleGen's driver at run time
-        check_input(data, input_base, input_config, say_guesses=False)  # ExampleGen says them
+        check_input(  # without saying its guesses: ExampleGen says them
+            data, input_base, input_config, say_guesses=False, require_label=require_label
+        )
 
 
 def check_schema(data: DataConfig) -> None:
@@ -59,8 +61,13 @@ def check_run(config: Config) -> None:
     check_schema(config.data)
 
 
-def check_compile(config: Config) -> None:
-    """What `bertpipe compile` checks: the schema, and the data and checkpoint where local."""
+def check_compile(config: Config, *, inference: bool = False) -> None:
+    """What `bertpipe compile` checks: the schema, and the data and checkpoint where local; for
+    the scoring package (`inference`) only the data, where local, a label column optional."""
+    if inference:
+        if not is_remote(config.data.data):
+            check_data(config.data, require_label=False)
+        return
     if not is_remote(config.model.checkpoint):
         check_checkpoint(config.model)
     if not is_remote(config.data.data):

@@ -32,6 +32,7 @@ from components.core.settings import (
 )
 
 PIPELINE_NAME = "bert-text-classifier"
+SCORING_PIPELINE_NAME = f"{PIPELINE_NAME}-scoring"  # `bertpipe compile --inference`
 # Components that read the Config get it as JSON under this key of their custom_config.
 CUSTOM_CONFIG_KEY = "config"
 # The project's folders (components/core/config.py -> the project root).

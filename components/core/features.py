@@ -3,6 +3,10 @@ TFMA. Every other module takes these names from here.
 
 Raw features (tf.Examples written by the text ExampleGen; one bytes value each):
     TEXT_FEATURE, LABEL_FEATURE
+Inference examples (the text ExampleGen in inference mode, for batch scoring; components/core/
+scoring.py) have LABEL_FEATURE only where the row has a label, and also:
+    SOURCE_FILE_FEATURE                         bytes, the file the row was read from
+    SOURCE_LINE_FEATURE                         int64, the 1-based line where the row starts
 Transformed features (written by the Transform):
     INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
     TRUNCATED                                   int64, 1 when the text was cut
@@ -12,6 +16,8 @@ Transformed features (written by the Transform):
 
 TEXT_FEATURE = "text"
 LABEL_FEATURE = "label"
+SOURCE_FILE_FEATURE = "source_file"
+SOURCE_LINE_FEATURE = "source_line"
 
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"

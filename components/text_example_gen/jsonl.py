@@ -2,7 +2,8 @@
 
 The text and label keys are resolved on the first object of the file: the configured key, else
 the first of TEXT_ALIASES (LABEL_ALIASES) that the object has, in any letter case; a missing key
-is an InputError that names the keys the object has. A line that is not a JSON object is rejected
+is an InputError that names the keys the object has. A label that is optional (scoring) and not
+configured is looked for in each object until one has it. A line that is not a JSON object is rejected
 as `malformed_json`, one longer than `MAX_RECORD_CHARS` as `record_too_long` (text_files.py).
 """
 
@@ -27,10 +28,14 @@ from components.text_example_gen.rows import (
 from components.text_example_gen.text_files import LongLine
 
 
-def _resolve_key(what: str, setting: str, aliases: tuple[str, ...], record: dict, path, line):
+def _resolve_key(
+    what: str, setting: str, aliases: tuple[str, ...], record: dict, path, line, required=True
+):
+    """The key of text or label in a file's first object; None for an optional label that is
+    neither configured nor found by its alias."""
     keys = list(record)
     if setting:
-        if setting in record:
+        if setting in record or not required:  # an optional label may be absent in any object
             return setting
         raise InputError(
             f"no {what} key {setting!r} in {path}: its first record (line {line}) has keys "
@@ -40,6 +45,8 @@ def _resolve_key(what: str, setting: str, aliases: tuple[str, ...], record: dict
     for alias in aliases:
         if alias in lowered:
             return lowered[alias]
+    if not required:
+        return None
     raise InputError(
         f"no {what} key in {path}: expected one of {'|'.join(aliases)} in its first record "
         f"(line {line}), which has keys {keys}; set data.{what}_column"
@@ -50,18 +57,27 @@ class JsonLinesRows:
     """The rows of one JSON Lines file, parsed from its physical lines (iterate once).
 
     After the iteration, `blank_lines` holds the number of blank lines skipped. Raises InputError
-    when the text or label key is not in the file's first object (see `_resolve_key`).
+    when the text or label key is not in the file's first object (see `_resolve_key`); without
+    `require_label` the label is optional (rows.py).
     """
 
-    def __init__(self, path: str, lines: Iterable[str], data_config: DataConfig):
+    def __init__(
+        self,
+        path: str,
+        lines: Iterable[str],
+        data_config: DataConfig,
+        *,
+        require_label: bool = True,
+    ):
         self.path = path
         self.blank_lines = 0
         self._lines = lines
         self._data_config = data_config
+        self._require_label = require_label
 
     def __iter__(self) -> Iterator[Row]:
         path, data_config = self.path, self._data_config
-        keys: tuple[str, str] | None = None
+        keys: tuple[str, str | None] | None = None
         for number, raw in enumerate(self._lines, start=1):
             if isinstance(raw, LongLine):
                 yield Row(path, number, reason=RECORD_TOO_LONG, content=display(raw))
@@ -84,9 +100,27 @@ class JsonLinesRows:
                     _resolve_key(
                         "text", data_config.text_column, TEXT_ALIASES, record, path, number
                     ),
-                    _resolve_key(
-                        "label", data_config.label_column, LABEL_ALIASES, record, path, number
-                    ),
+                    None,
                 )
-            text_value, label_value = record.get(keys[0]), record.get(keys[1])
-            yield check_row(path, number, text_value, label_value, raw, data_config.labels)
+            if keys[1] is None:  # an optional label may first appear in a later object
+                label_key = _resolve_key(
+                    "label",
+                    data_config.label_column,
+                    LABEL_ALIASES,
+                    record,
+                    path,
+                    number,
+                    required=self._require_label,
+                )
+                keys = (keys[0], label_key)
+            text_value = record.get(keys[0])
+            label_value = None if keys[1] is None else record.get(keys[1])
+            yield check_row(
+                path,
+                number,
+                text_value,
+                label_value,
+                raw,
+                data_config.labels,
+                require_label=self._require_label,
+            )

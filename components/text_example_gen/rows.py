@@ -4,7 +4,8 @@ Parsing never drops a row silently: every record of a file comes back as a `Row`
 (`reason is None`, with `text` and `label`) or rejected (`reason`, one of the reasons below, says
 why; `content` holds the raw record as `display` shows it, truncated). Fully blank lines are not
 rows; they are only counted. `check_row` turns the text and label that a format's parser found
-in a record into its `Row`. A file that cannot be read as configured at all (a binary file, an
+in a record into its `Row`. Training needs a label on every row (`missing_label` otherwise);
+scoring reads with `require_label=False`, where a row without one is accepted with `label` "". A file that cannot be read as configured at all (a binary file, an
 unknown column or key) is not a row but an `InputError`.
 
 Undecodable bytes survive decoding as lone surrogates (`SURROGATE`), so a record holding any is
@@ -75,8 +76,18 @@ def display(raw: str) -> str:
     return text
 
 
-def check_row(path: str, line: int, text, label, raw: str, labels: tuple[str, ...]) -> Row:
-    """Validates an extracted (text, label) pair; `text`/`label` may be None when absent."""
+def check_row(
+    path: str,
+    line: int,
+    text,
+    label,
+    raw: str,
+    labels: tuple[str, ...],
+    *,
+    require_label: bool = True,
+) -> Row:
+    """Validates an extracted (text, label) pair; `text`/`label` may be None when absent. Without
+    `require_label`, a row with no label is accepted (its `label` is "")."""
 
     def reject(reason: str) -> Row:
         return Row(path, line, reason=reason, content=display(raw))
@@ -91,7 +102,7 @@ def check_row(path: str, line: int, text, label, raw: str, labels: tuple[str, ..
         return reject(INVALID_LABEL)
     label = "" if label is None else str(label).strip()
     if not label:
-        return reject(MISSING_LABEL)
+        return reject(MISSING_LABEL) if require_label else Row(path, line, text=text)
     if labels and label not in labels:
         return reject(UNKNOWN_LABEL)
     return Row(path, line, text=text, label=label)
