@@ -36,6 +36,7 @@ from components.core.scoring import ScoringSummary, Tally, csv_header
 from components.core.serving import class_labels, find_saved_model, load_classifier
 from components.scoring import ScoreExamples, TallyScores
 from components.scoring.score import BATCH_SIZE, WINDOW_BATCHES
+from components.scoring.writer import join_files
 from components.text_example_gen import (
     COUNTS,
     EXAMPLES,
@@ -44,10 +45,9 @@ from components.text_example_gen import (
     scoring_input,
     sum_counts,
 )
-from components.text_example_gen.input_layout import is_folder_split
 
 REJECTED_SUFFIX = ".rejected.jsonl"
-_SCORES, _REJECTED, _TALLY, _COUNTS = "scores", "rejected", "tally.json", "counts.json"
+_SCORES, _REJECTED = "scores", "rejected"  # Beam's shards in the temporary folder
 
 
 class NothingToScoreError(UserError, ValueError):
@@ -59,17 +59,9 @@ def rejected_path(output: str) -> str:
     return os.path.splitext(output)[0] + REJECTED_SUFFIX
 
 
-def _join(pattern: str, target: str, header: str | None = None) -> None:
-    """Joins the shards matching `pattern` into `target` (atomically, a line at a time)."""
-    partial = f"{target}.partial"
-    with fileio.open(partial, "w") as out:
-        if header is not None:
-            out.write(header)
-        for shard in sorted(fileio.glob(pattern)):
-            with fileio.open(shard) as lines:
-                for line in lines:
-                    out.write(line)
-    fileio.rename(partial, target, overwrite=True)
+def _shards(folder: str, prefix: str) -> list[str]:
+    """The files Beam wrote as `<folder>/<prefix>-*`, in shard order."""
+    return sorted(fileio.glob(os.path.join(folder, f"{prefix}-*")))
 
 
 def _read_json(path: str) -> dict:
@@ -77,66 +69,65 @@ def _read_json(path: str) -> dict:
         return json.loads(handle.read())
 
 
+def _run_pipeline(files, config: Config, model_dir: str, classes, as_csv: bool, work: str) -> None:
+    """The Beam pipeline: `files` read and scored; its outputs as shards in `work`."""
+    with beam.Pipeline() as pipeline:
+        parsed = pipeline | "Read" >> ReadTextFiles(files, config, inference=True)
+        window = BATCH_SIZE * WINDOW_BATCHES
+        scored = (
+            parsed[EXAMPLES]
+            | "Windows" >> beam.BatchElements(min_batch_size=window, max_batch_size=window)
+            | "Score" >> beam.ParDo(ScoreExamples(model_dir))
+        )
+        _ = (
+            scored
+            | "Lines" >> beam.Map(lambda row: row.to_csv(classes) if as_csv else row.to_json())
+            | "WriteScores" >> beam.io.WriteToText(os.path.join(work, _SCORES))
+        )
+        _ = parsed[REJECTED] | "WriteRejected" >> beam.io.WriteToText(os.path.join(work, _REJECTED))
+        for name, records, combine in (
+            ("Tally", scored, TallyScores()),
+            ("Counts", parsed[COUNTS], sum_counts),
+        ):
+            _ = (
+                records
+                | f"Combine{name}" >> beam.CombineGlobally(combine)
+                | f"{name}Json" >> beam.Map(json.dumps)
+                | f"Write{name}"
+                >> beam.io.WriteToText(os.path.join(work, name), shard_name_template="")
+            )
+
+
+def _count_reasons(shards: list[str]) -> dict[str, int]:
+    """Rejected rows by reason, from their JSON lines."""
+    rejected: dict[str, int] = {}
+    for shard in shards:
+        with fileio.open(shard) as lines:
+            for row in lines:
+                reason = json.loads(row)["reason"]
+                rejected[reason] = rejected.get(reason, 0) + 1
+    return rejected
+
+
 def score_data(config: Config, model_dir: str, output: str) -> ScoringSummary:
     """Scores `config.data` with the model at `model_dir` into `output` (see the module
     docstring); returns the run's summary."""
     started = time.monotonic()
     classes = class_labels(load_classifier(model_dir))  # a folder with no model: one line
-    splits = scoring_input(config.data)
-    files = [
-        (path, is_folder_split(config.data, path)) for paths in splits.values() for path in paths
-    ]
+    files = scoring_input(config.data)
     as_csv = output.lower().endswith(".csv")
     work = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
+    target = rejected_path(output)
     fileio.makedirs(work)
     try:
-        with beam.Pipeline() as pipeline:
-            parsed = pipeline | "Read" >> ReadTextFiles(files, config, inference=True)
-            scored = (
-                parsed[EXAMPLES]
-                | "Windows"
-                >> beam.BatchElements(
-                    min_batch_size=BATCH_SIZE * WINDOW_BATCHES,
-                    max_batch_size=BATCH_SIZE * WINDOW_BATCHES,
-                )
-                | "Score" >> beam.ParDo(ScoreExamples(model_dir))
-            )
-            _ = (
-                scored
-                | "Lines" >> beam.Map(lambda row: row.to_csv(classes) if as_csv else row.to_json())
-                | "WriteScores" >> beam.io.WriteToText(os.path.join(work, _SCORES))
-            )
-            _ = (
-                scored
-                | "Tally" >> beam.CombineGlobally(TallyScores())
-                | "TallyJson" >> beam.Map(json.dumps)
-                | "WriteTally"
-                >> beam.io.WriteToText(os.path.join(work, _TALLY), shard_name_template="")
-            )
-            _ = parsed[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
-                os.path.join(work, _REJECTED)
-            )
-            _ = (
-                parsed[COUNTS]
-                | "SumCounts" >> beam.CombineGlobally(sum_counts)
-                | "CountsJson" >> beam.Map(json.dumps)
-                | "WriteCounts"
-                >> beam.io.WriteToText(os.path.join(work, _COUNTS), shard_name_template="")
-            )
-        header = csv_header(classes) + "\n" if as_csv else None
-        _join(os.path.join(work, f"{_SCORES}-*"), output, header)
-        counts = _read_json(os.path.join(work, _COUNTS))
-        tally = Tally.from_dict(_read_json(os.path.join(work, _TALLY)))
-        rejected_rows = sorted(fileio.glob(os.path.join(work, f"{_REJECTED}-*")))
-        rejected: dict[str, int] = {}
-        for shard in rejected_rows:
-            with fileio.open(shard) as lines:
-                for row in lines:
-                    reason = json.loads(row)["reason"]
-                    rejected[reason] = rejected.get(reason, 0) + 1
-        target = rejected_path(output)
+        _run_pipeline(files, config, model_dir, classes, as_csv, work)
+        join_files(_shards(work, _SCORES), output, csv_header(classes) + "\n" if as_csv else "")
+        counts = _read_json(os.path.join(work, "Counts"))
+        tally = Tally.from_dict(_read_json(os.path.join(work, "Tally")))
+        rejected_rows = _shards(work, _REJECTED)
+        rejected = _count_reasons(rejected_rows)
         if rejected:
-            _join(os.path.join(work, f"{_REJECTED}-*"), target)
+            join_files(rejected_rows, target)
         elif fileio.exists(target):  # left by an earlier run: it would tell of rows not rejected
             fileio.remove(target)
     finally:

@@ -453,3 +453,91 @@ def test_the_sdk_worker_processes_register_the_tokenizer_ops(portable_run, beam_
     # its own SDK worker process, started by the pool (not by this process or a task's).
     assert len({p["pid"] for p in workers}) >= 2, probes
     assert all(p["registered"] == TOKENIZER_OPS for p in workers), workers
+
+
+# -- part 3: the scoring package (build/inference.yaml), with the first run's model -----------------
+INFERENCE_PACKAGE = REPO_ROOT / "build" / "inference.yaml"
+SCORING_FILES = {  # the layout the package was compiled for: train.csv and eval.csv
+    "train.csv": 'text,label\na wonderful product,positive\n"never closed,negative\nno label,\n',
+    "eval.csv": "text\nit broke in a day\nworks as promised\n",  # no label column at all
+}
+
+
+@pytest.fixture(scope="module")
+def scoring_data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scoring_data")
+    for name, text in SCORING_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scoring_run(first_run, scoring_data, push_dir, tmp_path_factory):
+    """The committed scoring package on the model that the first run pushed."""
+    folder = tmp_path_factory.mktemp("scoring")
+    params = {
+        "data_root": str(scoring_data),
+        "push_dir": str(push_dir),
+        "output_dir": str(folder / "scores"),
+    }
+    return run_package(INFERENCE_PACKAGE, params, folder / "root"), folder / "scores" / "span-0"
+
+
+def test_the_scoring_package_scores_every_row_with_the_model_in_production(
+    scoring_run, scoring_data, push_dir, tmp_path, capsys
+):
+    run, scores = scoring_run
+    executed = [step.task for step in run.steps if step.step == EXECUTOR]
+    assert sorted(executed) == [
+        "BulkInferrer", "ProductionBaseline", "ScoreWriter", "ScoringModel", "TextExampleGen",
+    ]  # fmt: skip
+    lines = [json.loads(line) for line in (scores / "predictions.jsonl").read_text().splitlines()]
+    train, evaluation = str(scoring_data / "train.csv"), str(scoring_data / "eval.csv")
+    # File and line of every accepted row survive ExampleGen and BulkInferrer; the true label
+    # where the row has one.
+    by_row = {(line["file"], line["line"]): line for line in lines}
+    assert sorted(by_row) == [(evaluation, 2), (evaluation, 3), (train, 2), (train, 4)]
+    assert by_row[(train, 2)]["true_label"] == "positive"
+    assert all("true_label" not in by_row[key] for key in [(train, 4), (evaluation, 2)])
+    with open(scores / "predictions.csv", newline="", encoding="utf-8") as handle:
+        table = {(r["file"], int(r["line"])): r for r in csv.DictReader(handle)}
+    assert set(table) == set(by_row) and table[(train, 2)]["true_label"] == "positive"
+    (rejected,) = [
+        json.loads(line) for line in (scores / "rejected.jsonl").read_text().splitlines()
+    ]
+    assert (rejected["file"], rejected["line"], rejected["reason"]) == (train, 3, "malformed_csv")
+    (version,) = production_versions(str(push_dir))
+    text = summary(run)
+    assert "scored 4 of 5 rows (2 files of" in text and f"(version {version} in production)" in text
+    assert json.loads((scores / "summary.json").read_text())["rows_scored"] == 4
+
+    # The same rows and the same JSON lines as `bertpipe predict --data` with that model.
+    local = tmp_path / "local.jsonl"
+    argv = [
+        "predict",
+        "--model",
+        str(push_dir),
+        "--data",
+        str(scoring_data),
+        "--output",
+        str(local),
+    ]
+    assert bertpipe(argv) == 0
+    capsys.readouterr()
+    for line in map(json.loads, local.read_text().splitlines()):
+        packaged = by_row[(line["file"], line["line"])]
+        assert packaged["probabilities"] == pytest.approx(line["probabilities"], abs=1e-5)
+        assert {**packaged, "probabilities": None} == {**line, "probabilities": None}
+
+
+def test_the_scoring_package_stops_at_once_without_a_model_in_production(scoring_data, tmp_path):
+    params = {
+        "data_root": str(scoring_data),
+        "push_dir": str(tmp_path / "empty"),
+        "output_dir": str(tmp_path / "scores"),
+    }
+    with pytest.raises(LocalRunError, match="task ScoringModel failed") as failed:
+        run_package(INFERENCE_PACKAGE, params, tmp_path / "root")
+    log = Path(str(failed.value).rsplit("its log: ", 1)[1]).read_text()
+    assert "NoModelInProductionError: there is no model in production to score with" in log
+    assert not (tmp_path / "scores").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import tensorflow as tf
@@ -80,6 +81,7 @@ def write_scores(logs_uri: str, classes: list[str], folder: str) -> Tally:
     tally = Tally()
     jsonl, table = os.path.join(folder, PREDICTIONS_JSONL), os.path.join(folder, PREDICTIONS_CSV)
     with fileio.open(jsonl + PARTIAL, "w") as lines, fileio.open(table + PARTIAL, "w") as rows:
+        lines.write("")  # (a file is created on its first write, even an empty one)
         rows.write(csv_header(classes) + "\n")
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
             row = scored_from_log(
@@ -93,20 +95,16 @@ def write_scores(logs_uri: str, classes: list[str], folder: str) -> Tally:
     return tally
 
 
-def copy_rejected_rows(examples_uri: str, target: str) -> None:
-    """Every rejected row of an Examples artifact (all splits) into one JSON Lines file."""
+def join_files(paths: Iterable[str], target: str, header: str = "") -> None:
+    """`header`, then the lines of `paths` in order, into `target`, a line at a time; written
+    under a temporary name and renamed into place."""
     with fileio.open(target + PARTIAL, "w") as out:
-        for path in sorted(fileio.glob(rejected_rows_glob(examples_uri))):
-            with fileio.open(path) as rows:
-                for line in rows:
+        out.write(header)  # (a file is created on its first write, even an empty one)
+        for path in paths:
+            with fileio.open(path) as lines:
+                for line in lines:
                     out.write(line)
     fileio.rename(target + PARTIAL, target, overwrite=True)
-
-
-def _write(path: str, text: str) -> None:
-    with fileio.open(path + PARTIAL, "w") as handle:
-        handle.write(text)
-    fileio.rename(path + PARTIAL, path, overwrite=True)
 
 
 class Executor(base_executor.BaseExecutor):
@@ -135,7 +133,8 @@ class Executor(base_executor.BaseExecutor):
         for split in counts:
             for reason, count in split["rejected_by_reason"].items():
                 rejected[reason] = rejected.get(reason, 0) + count
-        copy_rejected_rows(examples.uri, os.path.join(folder, REJECTED_JSONL))
+        rejected_rows = sorted(fileio.glob(rejected_rows_glob(examples.uri)))
+        join_files(rejected_rows, os.path.join(folder, REJECTED_JSONL))  # every split's
         source = model.get_string_custom_property(SOURCE)
         version = model.get_int_custom_property(VERSION)
         summary = ScoringSummary(
@@ -152,6 +151,7 @@ class Executor(base_executor.BaseExecutor):
         scores = artifact_utils.get_single_instance(output_dict[SCORES_KEY])
         fileio.makedirs(scores.uri)
         for where in (folder, scores.uri):
-            _write(os.path.join(where, SUMMARY_JSON), json.dumps(summary.to_dict(), indent=2))
-            _write(os.path.join(where, SUMMARY_TEXT), summary.text() + "\n")
+            summary_json = json.dumps(summary.to_dict(), indent=2)
+            join_files([], os.path.join(where, SUMMARY_JSON), header=summary_json)
+            join_files([], os.path.join(where, SUMMARY_TEXT), header=summary.text() + "\n")
         scores.set_string_custom_property("output_folder", folder)

@@ -301,15 +301,21 @@ def check_input(
     return result
 
 
-def scoring_input(data_config: DataConfig) -> dict[str, list[str]]:
-    """{input split: its files} of `data_config.data` as batch scoring reads it: every split, the
-    newest span when the path has {SPAN} (as ExampleGen's driver picks it), each file checked as
-    `check_input` checks it, a label column optional."""
+def scoring_input(data_config: DataConfig) -> list[tuple[str, bool]]:
+    """The files of `data_config.data` as batch scoring reads them, each with whether it is a
+    folder-per-label file: those of every split, of the newest span when the path has {SPAN}
+    (as ExampleGen's driver picks it), each checked as `check_input` checks it, a label column
+    optional."""
     input_base, input_config, _ = input_split_config(data_config)
     example_gen_utils.calculate_splits_fingerprint_span_and_version(
         input_base, input_config.splits
     )  # writes the span into the patterns
-    return check_input(data_config, input_base, input_config, require_label=False)
+    files = check_input(data_config, input_base, input_config, require_label=False)
+    return [
+        (path, is_folder_split(data_config, split.pattern))
+        for split in input_config.splits
+        for path in files[split.name]
+    ]
 
 
 # -- reading outside Beam ------------------------------------------------------------------------
