@@ -78,6 +78,17 @@ def test_json_lines_find_an_optional_label_in_any_object():
         rows_of(text, "a.jsonl", require_label=True)
 
 
+def test_scoring_reads_every_split_of_the_newest_span(write_ram_spans):
+    from components.text_example_gen import scoring_input
+
+    write_ram_spans("ram://scoring_spans", spans=(1, 2))
+    files = scoring_input(DataConfig(data="ram://scoring_spans/span-{SPAN}"))
+    assert files == [
+        ("ram://scoring_spans/span-2/train.csv", False),
+        ("ram://scoring_spans/span-2/dev.csv", False),
+    ]
+
+
 def test_inference_examples_carry_file_and_line_and_training_examples_do_not_change():
     import tensorflow as tf
 
