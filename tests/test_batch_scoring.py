@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from components.core.config import SCORING_PIPELINE_NAME, DataConfig
+from components.core.errors import UserError
 from components.core.features import SOURCE_FILE_FEATURE, SOURCE_LINE_FEATURE
 from components.core.runtime_settings import SCORING_SETTINGS
 from components.core.scoring import (
@@ -245,6 +246,21 @@ def test_the_inference_package_reads_a_span_scores_it_with_bulk_inferrer_and_wri
     assert parameters["TextExampleGen"]["input_base"] == {"componentInputParameter": "data_root"}
     custom = parameters["TextExampleGen"]["custom_config"]["runtimeValue"]["constant"]
     assert json.loads(custom)["custom_config"]["value"]["inference"] is True  # file, line kept
+
+
+def test_scoring_stops_at_once_without_a_model_in_production(tmp_path):
+    from tfx.types import standard_artifacts
+
+    from components.core.serving import HAS_MODEL
+    from components.scoring import ScoringModel
+
+    baseline, model = standard_artifacts.Model(), standard_artifacts.Model()
+    baseline.uri, model.uri = str(tmp_path / "baseline"), str(tmp_path / "model")
+    baseline.set_int_custom_property(HAS_MODEL, 0)  # what ProductionBaseline found: nothing
+    executor = ScoringModel.EXECUTOR_SPEC.executor_class()
+    with pytest.raises(UserError, match="there is no model in production to score with"):
+        executor.Do({"baseline": [baseline]}, {"model": [model]}, {})
+    assert not (tmp_path / "model").exists()
 
 
 def test_inference_compile_refuses_the_trainers_settings(tmp_path, capsys):

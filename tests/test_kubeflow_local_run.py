@@ -2,7 +2,8 @@
 the project's task handler (pipeline/kubeflow/local_run.py, `bertpipe run-package`): the committed
 build/pipeline.yaml twice (a first model pushed, then a warm-started run judged against it), and
 the same pipeline compiled with Beam options for a portable runner, whose Beam steps run through a
-Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark."""
+Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark;
+and the scoring package (build/inference.yaml) with the model the first run pushed."""
 
 from __future__ import annotations
 
@@ -528,16 +529,3 @@ def test_the_scoring_package_scores_every_row_with_the_model_in_production(
         packaged = by_row[(line["file"], line["line"])]
         assert packaged["probabilities"] == pytest.approx(line["probabilities"], abs=1e-5)
         assert {**packaged, "probabilities": None} == {**line, "probabilities": None}
-
-
-def test_the_scoring_package_stops_at_once_without_a_model_in_production(scoring_data, tmp_path):
-    params = {
-        "data_root": str(scoring_data),
-        "push_dir": str(tmp_path / "empty"),
-        "output_dir": str(tmp_path / "scores"),
-    }
-    with pytest.raises(LocalRunError, match="task ScoringModel failed") as failed:
-        run_package(INFERENCE_PACKAGE, params, tmp_path / "root")
-    log = Path(str(failed.value).rsplit("its log: ", 1)[1]).read_text()
-    assert "NoModelInProductionError: there is no model in production to score with" in log
-    assert not (tmp_path / "scores").exists()
