@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from components.core.evaluation import ACCURACY, BALANCED_ACCURACY, EXAMPLE_COUNT, MACRO_F1_SCORE
 from components.report.facts import RunFacts
-from components.report.sections import AUC_METRIC, METRIC_NAMES, majority_text, number, verdict
+from components.report.sections import (
+    AUC_METRIC,
+    METRIC_NAMES,
+    majority_text,
+    number,
+    serving_check_text,
+    verdict,
+)
 
 
 def summary(facts: RunFacts) -> str:
@@ -37,6 +44,7 @@ def summary(facts: RunFacts) -> str:
         )
     else:
         lines.append("no model in production: judged on the absolute bounds alone")
+    lines.append(f"serving check: {serving_check_text(facts)}")
     lines.append(verdict(facts) + ("" if facts.blessed else ":"))
     if not facts.blessed:
         lines.extend(f"  - {failure.message}" for failure in facts.evaluation.failures)
