@@ -159,6 +159,7 @@ def test_report_has_the_numbers(local_run):
     assert "| class | precision | recall | F1 | support | predicted |" in text
     assert "| negative |" in text and "| positive |" in text
     assert "majority_margin -1: balanced accuracy" in text
+    assert "## Serving check" in text and "Serving check: passed in a fresh process" in text
     for plot in ("training_curve.png", "confusion_matrix.png"):
         assert (folder / plot).stat().st_size > 1000
         assert f"![{plot}]({plot})" in text

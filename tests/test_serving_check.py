@@ -4,6 +4,7 @@ signatures disagree, refused by the check in a fresh process and therefore not p
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 from pathlib import Path
@@ -34,6 +35,7 @@ from components.core.serving_check import (
 from components.report.facts import RunFacts
 from components.report.summary import summary
 from components.serving_check import executor as serving_check
+from components.serving_check import fresh_process
 from components.serving_check.fresh_process import (
     largest_difference,
     length_buckets,
@@ -65,6 +67,21 @@ def test_largest_difference_names_its_row():
     b = np.array([[0.5, 0.5], [0.3, 0.7]])
     difference, row = largest_difference(a, b)
     assert difference == pytest.approx(0.1) and row == 1
+
+
+def test_the_fresh_process_imports_only_tensorflow_and_tensorflow_text():
+    """What fresh_process.py can import: the standard library and numpy at the top (so that it
+    is importable here), tensorflow and tensorflow_text where it runs the checks."""
+    tree = ast.parse(Path(fresh_process.__file__).read_text(encoding="utf-8"))
+    top, inside = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = (
+                [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            )
+            (top if node in tree.body else inside).update(n.split(".")[0] for n in names)
+    assert top <= {"__future__", "base64", "json", "statistics", "sys", "time", "numpy"}, top
+    assert inside == {"tensorflow", "tensorflow_text"}, inside
 
 
 # -- the warmup file and the serving record ---------------------------------------------------------
