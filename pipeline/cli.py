@@ -6,6 +6,7 @@ bertpipe submit         start one run of the compiled pipeline on Kubeflow Pipel
 bertpipe schedule       create a recurring run (production retraining) on Kubeflow Pipelines
 bertpipe run-package    run a compiled package on this machine with kfp.local (a smoke test)
 bertpipe explain        say why a run's Evaluator blessed the model or not
+bertpipe history        list the runs of a run folder (or push destination), newest first
 bertpipe infer-schema   propose a curated schema for a new dataset
 bertpipe predict        classify texts with an exported model
 
@@ -22,7 +23,7 @@ import argparse
 import sys
 import time
 
-from components.core.config import PIPELINE_NAME
+from components.core.config import PIPELINE_NAME, RunConfig
 from components.core.errors import UserError
 from components.core.settings import flag_for
 from pipeline import console
@@ -190,7 +191,13 @@ def _add_run_package_parser(commands) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from components.core.evaluation import load_evaluation
+    from components.core.evaluation import (
+        ACCURACY,
+        BALANCED_ACCURACY,
+        EXAMPLE_COUNT,
+        load_evaluation,
+        with_interval,
+    )
 
     evaluation = load_evaluation(args.evaluation)
     majority = evaluation.majority
@@ -199,12 +206,38 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         print(f"NOT BLESSED ({args.evaluation}):")
         print("\n".join(f"  - {failure.message}" for failure in evaluation.failures))
+    print(
+        f"eval split ({evaluation.metrics.get(EXAMPLE_COUNT, float('nan')):.0f} examples):"
+        f" accuracy {with_interval(evaluation, ACCURACY)}, balanced accuracy"
+        f" {with_interval(evaluation, BALANCED_ACCURACY)}"
+    )
     if majority is not None:
         print(
             f"majority-class baseline: always class {majority.class_id} ({majority.share:.1%} of"
             f" the eval split), balanced accuracy {majority.balanced_accuracy:.4f}"
         )
     return 0 if evaluation.passed else 1
+
+
+def _history(args: argparse.Namespace) -> int:
+    from components.core import history
+
+    if args.push_dir:
+        entries, problems = history.read_entries(args.push_dir)
+        source = f"the run history in {history.history_dir(args.push_dir)}"
+    else:
+        from pipeline.history import local_history
+
+        entries, problems = local_history(args.output), []
+        source = f"the MLMD store of {args.output}"
+    if not entries:
+        print(f"no runs in {source}")
+    else:
+        print(f"{len(entries)} run(s) in {source}, newest first:")
+        print(history.text_table(history.HEADER, history.rows(entries)))
+    for problem in problems:
+        print(f"note: {problem}", file=sys.stderr)
+    return 0
 
 
 def _infer_schema(args: argparse.Namespace) -> int:
@@ -343,6 +376,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--evaluation", required=True, help="the Evaluator's `evaluation` output (folder or gs://)"
     )
     explain.set_defaults(handler=_explain)
+
+    history = commands.add_parser(
+        "history", help="list the runs of a run folder, newest first, with their verdicts"
+    )
+    where = history.add_mutually_exclusive_group()
+    where.add_argument(
+        "--output",
+        default=RunConfig().output,
+        help="run folder (its MLMD store: every run, those that stopped early too; default:"
+        " %(default)s)",
+    )
+    where.add_argument(
+        "--push-dir",
+        help="instead, the run history that the Report steps keep in this push destination"
+        " (Kubeflow: gs://...; the runs that reached their Report step)",
+    )
+    history.set_defaults(handler=_history)
 
     infer = commands.add_parser("infer-schema", help="propose a schema for a dataset")
     add_config_arguments(infer, ("data",))

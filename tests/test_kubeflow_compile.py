@@ -38,6 +38,7 @@ WIRING = {
     ("Evaluator", "min_accuracy"): "min_accuracy",
     ("Evaluator", "majority_margin"): "majority_margin",
     ("Report", "data_root"): "data_root",
+    ("Report", "push_dir"): "push_dir",
     ("ProductionBaseline", "push_dir"): "push_dir",
     ("Pusher", "push_dir"): "push_dir",
 }

@@ -28,6 +28,7 @@ from kfp.local import subprocess_task_handler
 from components.core.artifacts import read_rejected_summary, read_training_history
 from components.core.serving import predict, production_versions
 from components.core.serving_assets import read_warmup_requests
+from components.report.facts import RunFacts
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow import local_run
 from pipeline.kubeflow.compile import compile_pipeline
@@ -233,6 +234,17 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
     assert "NOT BLESSED, nothing pushed" in text and "is below the bound 0.999" in text
     assert f"model in production (version {version})" in text
     assert "training warm-started from the model in production" in text
+
+    # Each Report step kept its run's entry in the push destination, where the next run's report
+    # reads them (the Report has no MLMD store on Kubeflow; its steps get no pipeline run id).
+    report = Path(second_run.output("Report", "report")["uri"]) / "report.json"
+    facts = RunFacts.from_json(report.read_text())
+    assert [(e.verdict, e.failed_bounds, e.pushed_version) for e in facts.history] == [
+        ("BLESSED", (), version),
+        ("NOT BLESSED", ("min_accuracy",), None),
+    ]
+    assert facts.run == facts.history[1] and facts.run.run_id == ""
+    assert bertpipe(["history", "--push-dir", str(push_dir)]) == 0
 
 
 def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):

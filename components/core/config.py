@@ -195,18 +195,27 @@ class EvalConfig:
     """Blessing thresholds (Evaluator)."""
 
     min_accuracy: float = setting(
-        0.6, "absolute accuracy a model needs to be blessed", valid=FRACTION
+        0.6,
+        "accuracy a model needs to be blessed: the lower end of its 95% interval on the eval"
+        " split must reach it",
+        valid=FRACTION,
     )
     majority_margin: float = setting(
         0.05,
-        "how far balanced accuracy (the mean per-class recall) must be above the majority-class"
-        " baseline's, 1 / (classes in the eval split), to be blessed; a negative value turns"
-        " this bound off",
+        "how far balanced accuracy (the mean per-class recall; the lower end of its 95%"
+        " interval) must be above the majority-class baseline's, 1 / (classes in the eval"
+        " split), to be blessed; a negative value turns this bound off",
         valid=Interval(-1, 1, high_open=True),
     )
     max_accuracy_drop: float = setting(
         0.01,
         "how far accuracy may fall below the model in production and still be blessed",
+        valid=FRACTION,
+    )
+    max_balanced_accuracy_drop: float = setting(
+        0.01,
+        "how far balanced accuracy may fall below the model in production's (on the same eval"
+        " split) and still be blessed",
         valid=FRACTION,
     )
 

@@ -18,7 +18,8 @@ evaluator/, pusher.py, report/) and mix in `TakesRuntimeSettings`.
 | `learning_rate` | train.learning_rate          | Trainer                          |
 | `min_accuracy`  | eval.min_accuracy            | Evaluator (a blessing bound)     |
 | `majority_margin` | eval.majority_margin       | Evaluator (a blessing bound)     |
-| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher       |
+| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher,      |
+|                 |                              | Report (the run history)         |
 """
 
 from __future__ import annotations
