@@ -5,6 +5,11 @@ a staging folder whose name is not a number (TF Serving and `ProductionBaseline`
 `saved_model.pb` last, and only then renamed to its version number. A crash during a push leaves at
 most a staging folder, never a partial version that a server would load. Versions are Unix
 timestamps, kept strictly increasing even when two pushes fall in the same second.
+
+It pushes only a model that is both blessed (the Evaluator's `model_blessing`) and infra-blessed
+(the serving check's `infra_blessing`), and it pushes the model inside the InfraBlessing (TFX's
+`stamped_model/`, the Trainer's model with its `assets.extra/` warmup requests and serving record),
+as TFX's Pusher does when it is given an `infra_blessing` and no `model`.
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ class Executor(tfx_pusher_executor.Executor):
 
 
 class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
-    """TFX's Pusher with all-or-nothing pushes to a versioned folder.
+    """TFX's Pusher with all-or-nothing pushes to a versioned folder; give it `model_blessing` and
+    `infra_blessing` (the model to push is the infra-blessed one).
 
     The folder is the runtime setting `push_dir` (components.core.runtime_settings).
     """

@@ -15,6 +15,7 @@ from components.evaluator import Evaluator, build_eval_config
 from components.pusher import Pusher
 from components.report import Report
 from components.schema import schema_file
+from components.serving_check import ServingCheck, kubernetes_infra_validator
 from components.text_example_gen import text_example_gen
 from components.trainer.component import RUN_FN, Trainer
 from components.trainer.vertex import VertexTrainer
@@ -30,6 +31,7 @@ def create_pipeline(
     runtime: Mapping[str, Any] | None = None,
     trainer_platform_config=None,
     vertex_trainer: Mapping[str, Any] | None = None,
+    serving_image: str | None = None,
 ) -> tfx.dsl.Pipeline:
     """Implements the BERT text-classification pipeline with TFX.
 
@@ -125,11 +127,21 @@ def create_pipeline(
     )
     components.append(evaluator)
 
-    # Pushes blessed models to a versioned folder that TF Serving watches.
+    # Loads the model as a model server does, in a fresh process, and calls every signature with
+    # canaries from the eval split; infra-blesses a copy with warmup requests and serving record.
+    check = {"model": trainer.outputs["model"], "examples": example_gen.outputs["examples"]}
+    serving_check = (
+        kubernetes_infra_validator(**check, image=serving_image)
+        if serving_image
+        else ServingCheck(**check)
+    )
+    components.append(serving_check)
+
+    # Pushes the infra-blessed copy of a blessed model to a versioned folder that TF Serving watches.
     model_pusher = Pusher(
         runtime=runtime,
-        model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_check.outputs["blessing"],
     )
     components.append(model_pusher)
 
@@ -144,6 +156,7 @@ def create_pipeline(
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
         baseline=production_baseline.outputs["baseline"],
+        infra_blessing=serving_check.outputs["blessing"],
         pushed_model=model_pusher.outputs["pushed_model"],
     )
     components.append(report)

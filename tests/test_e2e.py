@@ -2,6 +2,7 @@
 sample), the pushed model answering raw strings, the report step (locally and as Kubeflow starts
 it), and the blessing rules."""
 
+import csv
 import json
 import os
 import subprocess
@@ -11,16 +12,19 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 import yaml
 
 from components.core.config import Config
 from components.core.evaluation import MAX_ACCURACY_DROP, MAX_BALANCED_ACCURACY_DROP
 from components.core.serving import production_versions
+from components.core.serving_assets import read_serving_record, read_warmup_requests
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import RunPaths, run_pipeline
 from pipeline.run_artifacts import run_artifacts, run_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+SAMPLE_EVAL = Path(__file__).resolve().parent.parent / "pipeline" / "sample_data" / "eval.csv"
 
 
 def tiny_config(checkpoint, output, **run) -> Config:
@@ -76,8 +80,28 @@ def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run, capsys)
     versions = production_versions(config.push_dir)
     assert len(versions) == 1
     assert facts.blessed and facts.pushed_to == os.path.join(config.push_dir, str(versions[0]))
-    labels = answer_in_fresh_process(facts.pushed_to, ["a wonderful product", "it broke at once"])
-    assert set(labels) <= {"negative", "positive"} and len(labels) == 2
+    # The pushed version passed the serving check and carries its warmup requests (one per
+    # length bucket: eval texts, the longest repeated up to max_seq_length) and serving record.
+    assert facts.infra_blessed and facts.serving_check.passed
+    assert "serving check: passed in a fresh process" in report.summary
+    requests = read_warmup_requests(facts.pushed_to)
+    assert {r.signature for r in requests} == {"serving_default"}
+    assert all(list(r.inputs) == ["text"] and len(r.inputs["text"]) == 1 for r in requests)
+    with open(SAMPLE_EVAL, encoding="utf-8") as handle:
+        eval_texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = [r.inputs["text"][0] for r in requests]
+    assert all(any(text.startswith(e) for e in eval_texts) for text in texts), texts
+    assert len(texts) == len(set(texts)) >= 2
+
+    # In a process with only tensorflow and tensorflow_text: new texts and the warmup's.
+    labels = answer_in_fresh_process(facts.pushed_to, ["a wonderful product", "it broke", *texts])
+    assert set(labels) <= {"negative", "positive"} and len(labels) == 2 + len(texts)
+    record = read_serving_record(facts.pushed_to)
+    assert record.tensorflow_text_ops == [
+        "NormalizeUTF8", "RegexSplitWithOffsets", "WordpieceTokenizeWithOffsets"
+    ]  # fmt: skip
+    assert record.tensorflow_version == tf.__version__ and record.warmup_requests == len(texts)
+    assert record.signatures["serving_default"]["inputs"] == ["text"]
 
     assert bertpipe(["predict", "--model", config.push_dir, "a wonderful product", "meh"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[-2:]
@@ -142,6 +166,7 @@ def test_report_has_the_numbers(local_run):
         f"| accuracy, 95% interval | {facts.evaluation.intervals['sparse_categorical_accuracy']} |"
         in text
     )
+    assert "## Serving check" in text and "Serving check: passed in a fresh process" in text
     for plot in ("training_curve.png", "confusion_matrix.png"):
         assert (folder / plot).stat().st_size > 1000
         assert f"![{plot}]({plot})" in text

@@ -28,6 +28,7 @@ from kfp.local import subprocess_task_handler
 
 from components.core.artifacts import read_rejected_summary, read_training_history
 from components.core.serving import predict, production_versions
+from components.core.serving_assets import read_warmup_requests
 from components.report.facts import RunFacts
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow import local_run
@@ -118,7 +119,8 @@ def test_every_task_runs_in_dag_order_from_the_package_commands(first_run):
     spec = package_spec()
     tasks = spec["root"]["dag"]["tasks"]
     executed = [step.task for step in first_run.steps if step.step == EXECUTOR]
-    assert sorted(executed) == sorted(tasks) and len(executed) == 11  # with the Report step
+    # with the serving check and the Report step
+    assert sorted(executed) == sorted(tasks) and len(executed) == 12
     position = {task: i for i, task in enumerate(executed)}
     for name, task in tasks.items():
         for upstream in task.get("dependentTasks", []):
@@ -202,7 +204,11 @@ def test_run_time_parameters_take_effect_and_a_version_is_pushed(
     assert pushed["pushed"] == 1 and pushed["pushed_destination"] == str(push_dir / str(version))
     labels = [p.label for p in predict(pushed["pushed_destination"], ["a wonderful product"])]
     assert labels[0] in {"negative", "positive"}
+    # The version pushed is the serving check's infra-blessed copy, with its warmup requests.
+    assert metadata(first_run.output("ServingCheck", "blessing"))["blessed"] == 1
+    assert read_warmup_requests(pushed["pushed_destination"])
     text = summary(first_run)
+    assert "serving check: passed in a fresh process" in text
     assert f"BLESSED and pushed to {push_dir / str(version)}" in text
     assert "data train: 48 rows read, 48 accepted, 0 rejected" in text
 

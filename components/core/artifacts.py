@@ -26,6 +26,8 @@ from tfx.dsl.io import fileio
 
 from components.core.training_history import TrainingHistory
 
+# The split of an Examples artifact that the Evaluator judges and the serving check reads.
+EVAL_SPLIT = "eval"
 REJECTED_ROWS_DIR = "RejectedRows"
 REJECTED_ROWS_PREFIX, REJECTED_ROWS_SUFFIX = "rejected", ".jsonl"  # Split-*/rejected-*.jsonl
 REJECTED_SUMMARY_FILE = "summary.json"

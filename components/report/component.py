@@ -32,6 +32,7 @@ class ReportSpec(types.ComponentSpec):
         facts.EVALUATION: ChannelParameter(type=standard_artifacts.ModelEvaluation),
         facts.BLESSING: ChannelParameter(type=standard_artifacts.ModelBlessing),
         facts.BASELINE: ChannelParameter(type=standard_artifacts.Model),
+        facts.INFRA_BLESSING: ChannelParameter(type=standard_artifacts.InfraBlessing),
         facts.PUSHED_MODEL: ChannelParameter(type=standard_artifacts.PushedModel),
     }
     OUTPUTS = {
@@ -61,6 +62,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
         evaluation: types.BaseChannel,
         blessing: types.BaseChannel,
         baseline: types.BaseChannel,
+        infra_blessing: types.BaseChannel,
         pushed_model: types.BaseChannel,
     ):
         spec = ReportSpec(
@@ -71,6 +73,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
             evaluation=evaluation,
             blessing=blessing,
             baseline=baseline,
+            infra_blessing=infra_blessing,
             pushed_model=pushed_model,
             report=types.Channel(type=simple_artifacts.File),
             html=types.Channel(type=HTML),

@@ -25,6 +25,11 @@ from components.core.evaluation import (
 )
 from components.core.history import HistoryEntry, outcome
 from components.core.serving import HAS_MODEL, SOURCE, VERSION
+from components.core.serving_check import (
+    INFRA_BLESSED_PROPERTY,
+    ServingCheckResult,
+    read_serving_check,
+)
 from components.core.training_history import TrainingHistory
 from components.core.transform_output import label_vocabulary, truncation_share
 
@@ -36,6 +41,7 @@ MODEL_RUN = "model_run"
 EVALUATION = "evaluation"
 BLESSING = "blessing"
 BASELINE = "baseline"
+INFRA_BLESSING = "infra_blessing"
 PUSHED_MODEL = "pushed_model"
 # Custom properties that TFX's Evaluator and Pusher set on their outputs.
 BLESSED_PROPERTY = "blessed"
@@ -56,6 +62,8 @@ class RunFacts:
     evaluation: Evaluation = field(default_factory=Evaluation)
     production: dict[str, Any] = field(default_factory=dict)  # {"version", "path"} or {}
     blessed: bool = False
+    infra_blessed: bool = False  # the serving check passed
+    serving_check: ServingCheckResult | None = None  # None: TFX's InfraValidator checked
     pushed_to: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)  # the run's inputs: name -> URI
     # The run history (components/core/history.py): this run's entry, the entries of its push
@@ -99,7 +107,11 @@ class RunFacts:
             HistoryEntry.from_dict(e, where="report.json: history")
             for e in values.get("history", [])
         ]
-        return cls(**values, training=training, evaluation=Evaluation(**evaluation))
+        check = values.pop("serving_check", None)
+        check = ServingCheckResult.from_dict(check) if check else None
+        return cls(
+            **values, training=training, evaluation=Evaluation(**evaluation), serving_check=check
+        )
 
     def history_entry(self, *, time: str, run_id: str, report: str) -> HistoryEntry:
         """This run's entry in the run history (components/core/history.py)."""
@@ -141,6 +153,9 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
             "path": baseline.get_string_custom_property(SOURCE),
         }
     facts.blessed = bool(_single(input_dict, BLESSING).get_int_custom_property(BLESSED_PROPERTY))
+    infra_blessing = _single(input_dict, INFRA_BLESSING)
+    facts.infra_blessed = bool(infra_blessing.get_int_custom_property(INFRA_BLESSED_PROPERTY))
+    facts.serving_check = read_serving_check(infra_blessing.uri)
     pushed = _single(input_dict, PUSHED_MODEL)
     if pushed.get_int_custom_property(PUSHED_PROPERTY):
         facts.pushed_to = pushed.get_string_custom_property(PUSHED_DESTINATION_PROPERTY)

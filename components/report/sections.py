@@ -1,10 +1,10 @@
 """The report's content: the facts of a run as blocks (render.py), one function per section.
 
 In order: the run's data and training settings; the verdict and each failed bound; the blessing
-rule with this run's values; the metrics of the eval split (beside the model in production's);
-per class; the confusion matrix; the data read and rejected; the slices; the training; the
-run history; the run's artifacts. The verdict and the majority-class baseline are worded here
-once, for the report and the terminal summary (summary.py).
+rule with this run's values; the serving check; the metrics of the eval split (beside the model
+in production's); per class; the confusion matrix; the data read and rejected; the slices; the
+training; the run history; the run's artifacts. The verdict, the majority-class baseline and the
+serving check are worded here once, for the report and the terminal summary (summary.py).
 """
 
 from __future__ import annotations
@@ -60,9 +60,28 @@ def number(value: float | None, digits: int = 4) -> str:
 def verdict(facts: RunFacts) -> str:
     if facts.blessed and facts.pushed_to:
         return f"BLESSED and pushed to {facts.pushed_to}"
+    if facts.blessed and not facts.infra_blessed:
+        return "BLESSED, but the serving check failed: nothing pushed"
     if facts.blessed:
         return "BLESSED, but the Pusher pushed nothing"
     return "NOT BLESSED, nothing pushed"
+
+
+def serving_check_text(facts: RunFacts) -> str:
+    """The serving check in one line: passed with its latency, or the check that failed."""
+    check = facts.serving_check
+    if check is None:  # TFX's InfraValidator (bertpipe compile --serving-check kubernetes)
+        outcome = "passed" if facts.infra_blessed else "FAILED (its log says why)"
+        return f"{outcome} in TF Serving (TFX's InfraValidator)"
+    if not check.passed:
+        return f"FAILED: {check.failure.line}"
+    latency = check.latency
+    return (
+        f"passed in a fresh process ({len(check.signatures)} signatures, {check.canaries}"
+        f" canaries): load {latency.load_s:.1f} s, first request"
+        f" {latency.first_request_ms:.0f} ms, then {latency.batch_1_ms:.0f} ms at batch 1 and"
+        f" {latency.batch_32_ms:.0f} ms at batch 32"
+    )
 
 
 def majority_text(facts: RunFacts) -> str:
@@ -83,6 +102,7 @@ def sections(facts: RunFacts, plot_names: list[str]) -> list[Block]:
         *_settings(facts),
         *_verdict(facts),
         *_blessing_rule(facts),
+        *_serving_check(facts),
         *_metrics(facts),
         *_per_class(facts),
         *_confusion(facts, plot_names),
@@ -129,6 +149,24 @@ def _blessing_rule(facts: RunFacts) -> list[Block]:
             Paragraph(
                 f"Model in production: version {facts.production.get('version')}"
                 f" (`{facts.production.get('path')}`)."
+            )
+        )
+    return blocks
+
+
+def _serving_check(facts: RunFacts) -> list[Block]:
+    blocks: list[Block] = [
+        Heading("Serving check"),
+        Paragraph(f"Serving check: {serving_check_text(facts)}."),
+    ]
+    check = facts.serving_check
+    if check is not None and check.tensorflow_version:
+        blocks.append(
+            Paragraph(
+                f"In a process that imported only tensorflow {check.tensorflow_version} and"
+                f" tensorflow-text {check.tensorflow_text_version}, as a model server;"
+                f" signatures called: {', '.join(check.signatures) or 'none'}; the process took"
+                f" {check.seconds:.1f} s."
             )
         )
     return blocks

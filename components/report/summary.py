@@ -10,7 +10,14 @@ from components.core.evaluation import (
     with_interval,
 )
 from components.report.facts import RunFacts
-from components.report.sections import AUC_METRIC, METRIC_NAMES, majority_text, number, verdict
+from components.report.sections import (
+    AUC_METRIC,
+    METRIC_NAMES,
+    majority_text,
+    number,
+    serving_check_text,
+    verdict,
+)
 
 
 def summary(facts: RunFacts) -> str:
@@ -44,6 +51,7 @@ def summary(facts: RunFacts) -> str:
         )
     else:
         lines.append("no model in production: judged on the absolute bounds alone")
+    lines.append(f"serving check: {serving_check_text(facts)}")
     lines.append(verdict(facts) + ("" if facts.blessed else ":"))
     if not facts.blessed:
         lines.extend(f"  - {failure.message}" for failure in facts.evaluation.failures)

@@ -15,6 +15,9 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
   writes it); a Trainer on TPUs (`google.com/tpu`) runs the TPU image (build/Dockerfile.tpu);
 - the Report step starts through components/report/entrypoint.py, which lets TFX's entry point
   rebuild its `system.HTML` output (the type the KFP UI displays as a page);
+- with `--serving-check kubernetes` the serving check is TFX's InfraValidator with the
+  `--serving-image` TF Serving on Kubernetes, and its pod gets the variables TFX reads to find
+  itself (KFP_POD_NAME, KFP_NAMESPACE) through the Kubernetes platform spec;
 - with `config.vertex.enabled` the Trainer is TFX's Vertex AI Trainer, which runs the training as
   a Vertex AI job on the worker pools of pipeline.kubeflow.vertex;
 - with `config.kubeflow.inference` the package holds the scoring pipeline instead
@@ -48,6 +51,7 @@ from components.core.uris import has_scheme
 from components.report import Report
 from components.report import entrypoint as report_entrypoint
 from components.scoring import ScoreWriter
+from components.serving_check import ServingCheck
 from components.text_example_gen import input_split_config
 from components.trainer.component import Trainer
 from pipeline.beam_options import beam_pipeline_args
@@ -63,6 +67,12 @@ _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
 # Task names are the components' node ids: their class names.
 # (the ScoreWriter of the scoring package writes into a folder that a run-time parameter names)
 UNCACHED_TASKS = (ProductionBaseline.__name__, ScoreWriter.__name__)
+# The variables TFX's InfraValidator on Kubernetes reads to find its pod (tfx.utils.kube_utils),
+# which KFP v2 does not set: from the pod's own fields.
+INFRA_VALIDATOR_ENV = [
+    {"name": "KFP_POD_NAME", "fieldPath": "metadata.name"},
+    {"name": "KFP_NAMESPACE", "fieldPath": "metadata.namespace"},
+]
 HEADER = (
     "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
     "# (pipeline/kubeflow/compile.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
@@ -168,6 +178,7 @@ def _tfx_pipeline(config: CompileConfig):
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
         vertex_trainer=vertex_trainer_config(config) if config.vertex.enabled else None,
+        serving_image=config.kubeflow.serving_image or None,
     )
     return tfx_pipeline, runtime_defaults(config.pipeline)
 
@@ -209,22 +220,19 @@ def compile_spec(config: CompileConfig) -> list[dict]:
             report_entrypoint.MODULE,
         ]
 
-    documents = [spec]
+    def executor_of(task: str) -> str:
+        return spec["components"][tasks[task]["componentRef"]["name"]]["executorLabel"]
+
+    platform = {}
     labels = config.kubeflow.node_labels
     if labels:
-        component = tasks[Trainer.__name__]["componentRef"]["name"]
-        executor = spec["components"][component]["executorLabel"]
-        documents.append(
-            {
-                "platforms": {
-                    "kubernetes": {
-                        "deploymentSpec": {
-                            "executors": {executor: {"nodeSelector": {"labels": labels}}}
-                        }
-                    }
-                }
-            }
-        )
+        platform[executor_of(Trainer.__name__)] = {"nodeSelector": {"labels": labels}}
+    if config.kubeflow.serving_image:
+        # TFX's KubernetesRunner finds its own pod and namespace through these (kube_utils).
+        platform[executor_of(ServingCheck.__name__)] = {"fieldPathAsEnv": INFRA_VALIDATOR_ENV}
+    documents = [spec]
+    if platform:
+        documents.append({"platforms": {"kubernetes": {"deploymentSpec": {"executors": platform}}}})
     return documents
 
 

@@ -34,6 +34,8 @@ GKE_TPU_RESOURCE = "google.com/tpu"
 # Vertex AI machine types that carry TPUs (TPU v2/v3 as "cloud-tpu"; TPU VM types v4, v5e, v5p,
 # v6e); Vertex TPU accelerator types are named TPU_*.
 VERTEX_TPU_MACHINE_PREFIXES = ("cloud-tpu", "ct4p-", "ct5lp-", "ct5p-", "ct6e-")
+# How the serving check before the push runs (`--serving-check`).
+SERVING_CHECKS = ("process", "kubernetes")
 # The sections that `bertpipe compile` adds to the pipeline's (CompileConfig's own fields).
 COMPILE_SECTIONS = ("kubeflow", "vertex")
 
@@ -84,6 +86,19 @@ class KubeflowConfig:
         "image the Trainer runs on TPUs (build it from build/Dockerfile.tpu); '' = --image with"
         " '-tpu' added to its name (REGISTRY/bertpipe:0.1.0 -> REGISTRY/bertpipe-tpu:0.1.0)",
     )
+    serving_check: str = setting(
+        "process",
+        "how the candidate is loaded and called before the push: process = in a fresh Python"
+        " that imports only tensorflow and tensorflow_text, inside the pipeline's step;"
+        " kubernetes = TFX's InfraValidator, which starts --serving-image as a pod in the"
+        " cluster (README: Serving)",
+        choices=SERVING_CHECKS,
+    )
+    serving_image: str = setting(
+        "",
+        "the TF Serving image (name:tag or name@digest) that --serving-check kubernetes starts;"
+        " it must register the model's tensorflow-text ops",
+    )
 
     def __post_init__(self):
         check_settings(self)
@@ -96,6 +111,12 @@ class KubeflowConfig:
             key, sep, value = item.partition("=")
             if not sep or not key.strip() or not value.strip():
                 raise ConfigError(f"--node-selector entries must be key=value, got {item!r}")
+        if (self.serving_check == "kubernetes") != bool(self.serving_image):
+            raise ConfigError(
+                "--serving-check kubernetes and --serving-image go together: TFX's"
+                " InfraValidator starts that TF Serving image in the cluster (got serving_check"
+                f" {self.serving_check!r}, serving_image {self.serving_image!r})"
+            )
         if self.node_selector and not self.accelerator_type:
             raise ConfigError(
                 "--node-selector is for accelerator nodes: set accelerator_type too"
