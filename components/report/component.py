@@ -33,6 +33,7 @@ class ReportSpec(types.ComponentSpec):
         facts.BLESSING: ChannelParameter(type=standard_artifacts.ModelBlessing),
         facts.BASELINE: ChannelParameter(type=standard_artifacts.Model),
         facts.PUSHED_MODEL: ChannelParameter(type=standard_artifacts.PushedModel),
+        facts.DRIFT: ChannelParameter(type=simple_artifacts.File),  # DriftCheck's result
     }
     OUTPUTS = {
         # A folder: report.md and its plots, report.html, summary.txt, report.json.
@@ -61,6 +62,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
         blessing: types.BaseChannel,
         baseline: types.BaseChannel,
         pushed_model: types.BaseChannel,
+        drift: types.BaseChannel,
     ):
         spec = ReportSpec(
             examples=examples,
@@ -71,6 +73,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
             blessing=blessing,
             baseline=baseline,
             pushed_model=pushed_model,
+            drift=drift,
             report=types.Channel(type=simple_artifacts.File),
             html=types.Channel(type=HTML),
         )

@@ -14,7 +14,13 @@ from typing import Any
 from tfx import types
 from tfx.types import artifact_utils
 
-from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.artifacts import (
+    read_drift_result,
+    read_rejected_summary,
+    read_training_history,
+    span_of,
+)
+from components.core.drift import DriftResult
 from components.core.evaluation import BoundFailure, Bounds, Evaluation, load_evaluation
 from components.core.serving import HAS_MODEL, SOURCE, VERSION
 from components.core.training_history import TrainingHistory
@@ -29,6 +35,7 @@ EVALUATION = "evaluation"
 BLESSING = "blessing"
 BASELINE = "baseline"
 PUSHED_MODEL = "pushed_model"
+DRIFT = "drift"
 # Custom properties that TFX's Evaluator and Pusher set on their outputs.
 BLESSED_PROPERTY = "blessed"
 PUSHED_PROPERTY = "pushed"
@@ -49,6 +56,7 @@ class RunFacts:
     production: dict[str, Any] = field(default_factory=dict)  # {"version", "path"} or {}
     blessed: bool = False
     pushed_to: str | None = None
+    drift: DriftResult | None = None  # the drift check's result (None: the run had none)
     artifacts: dict[str, str] = field(default_factory=dict)  # the run's inputs: name -> URI
 
     def label(self, class_id: int) -> str:
@@ -63,12 +71,15 @@ class RunFacts:
         """report.json: the facts, `training` in history.json's form."""
         values = dataclasses.asdict(self)
         values["training"] = self.training.to_dict() if self.training else None
+        values["drift"] = json.loads(self.drift.to_json()) if self.drift else None
         return json.dumps(values, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RunFacts:
         values = json.loads(text)
         training = values.pop("training")
+        drift = values.pop("drift", None)
+        drift = DriftResult.from_json(json.dumps(drift)) if drift else None
         if training is not None:
             training = TrainingHistory.from_dict(training, where="report.json: training")
         evaluation = values.pop("evaluation")
@@ -77,7 +88,7 @@ class RunFacts:
         evaluation["confusion"] = [tuple(e) for e in evaluation["confusion"]]
         evaluation["bounds"] = Bounds(**evaluation["bounds"])
         evaluation["failures"] = [BoundFailure(**f) for f in evaluation["failures"]]
-        return cls(**values, training=training, evaluation=Evaluation(**evaluation))
+        return cls(**values, training=training, drift=drift, evaluation=Evaluation(**evaluation))
 
 
 def _single(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Artifact:
@@ -89,8 +100,7 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
     examples = _single(input_dict, EXAMPLES)
     facts = RunFacts(data_root=data_root)
     facts.artifacts = {key: _single(input_dict, key).uri for key in sorted(input_dict)}
-    if examples.has_property("span"):
-        facts.span = examples.span
+    facts.span = span_of(examples)
     facts.data_counts = read_rejected_summary(examples.uri).get("splits", {})
     facts.truncation_share = truncation_share(_single(input_dict, POST_TRANSFORM_STATS).uri)
     facts.labels = label_vocabulary(_single(input_dict, TRANSFORM_GRAPH).uri)
@@ -104,6 +114,8 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
             "path": baseline.get_string_custom_property(SOURCE),
         }
     facts.blessed = bool(_single(input_dict, BLESSING).get_int_custom_property(BLESSED_PROPERTY))
+    if input_dict.get(DRIFT):
+        facts.drift = read_drift_result(_single(input_dict, DRIFT).uri)
     pushed = _single(input_dict, PUSHED_MODEL)
     if pushed.get_int_custom_property(PUSHED_PROPERTY):
         facts.pushed_to = pushed.get_string_custom_property(PUSHED_DESTINATION_PROPERTY)

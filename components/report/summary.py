@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.core.evaluation import ACCURACY, BALANCED_ACCURACY, EXAMPLE_COUNT, MACRO_F1_SCORE
+from components.core.settings import with_flag_names
 from components.report.facts import RunFacts
 from components.report.sections import AUC_METRIC, METRIC_NAMES, majority_text, number, verdict
 
@@ -17,6 +18,8 @@ def summary(facts: RunFacts) -> str:
         )
     if facts.truncation_share is not None:
         lines.append(f"truncated examples: {facts.truncation_share:.1%}")
+    if facts.drift is not None:
+        lines.append(with_flag_names(facts.drift.headline()))
     if facts.training and facts.training.warm_start:
         lines.append("training warm-started from the model in production")
     metrics = facts.evaluation.metrics
