@@ -158,6 +158,31 @@ def compared_features(
     return found
 
 
+def _single(artifacts: dict[str, list[types.Artifact]], key: str) -> types.Artifact:
+    return artifact_utils.get_single_instance(artifacts[key])
+
+
+def _validator_config(value) -> distribution_validator_pb2.DistributionValidatorConfig:
+    """DistributionValidator's config as its executor needs it: TFX's local runners give the
+    proto, Kubeflow's entry point its JSON."""
+    if isinstance(value, str):
+        return proto_utils.json_to_proto(
+            value, distribution_validator_pb2.DistributionValidatorConfig()
+        )
+    return value
+
+
+def write_result(result: DriftResult, folder: str) -> None:
+    """drift.json and drift.md into the `drift` output folder."""
+    fileio.makedirs(folder)
+    for name, text in (
+        (DRIFT_RESULT_FILE, result.to_json()),
+        (DRIFT_MARKDOWN_FILE, markdown(result)),
+    ):
+        with fileio.open(os.path.join(folder, name), "w") as handle:
+            handle.write(text)
+
+
 class Executor(validator_executor.Executor):
     """DriftCheck's executor (see the module docstring)."""
 
@@ -170,31 +195,25 @@ class Executor(validator_executor.Executor):
         exec_properties, settings = runtime_settings.pop_settings(exec_properties)
         push_dir = str(settings.get("push_dir", ""))
         key = standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY
-        config = exec_properties[key]
-        if isinstance(config, str):  # on Kubeflow it arrives as JSON; TFX's local runners parse it
-            config = proto_utils.json_to_proto(
-                config, distribution_validator_pb2.DistributionValidatorConfig()
-            )
-        exec_properties = {**exec_properties, key: config}
+        config = _validator_config(exec_properties[key])
 
-        def single(artifacts: dict, key: str) -> types.Artifact:
-            return artifact_utils.get_single_instance(artifacts[key])
-
-        examples = single(input_dict, EXAMPLES_KEY)
-        span = span_of(examples) or 0
-        transformed = single(input_dict, TRANSFORMED_EXAMPLES_KEY)
-        vocabulary = label_vocabulary(single(input_dict, TRANSFORM_GRAPH_KEY).uri)
-        current = single(output_dict, standard_component_specs.STATISTICS_KEY)
+        # 1. This span's drift statistics (and its record under push_dir).
+        span = span_of(_single(input_dict, EXAMPLES_KEY)) or 0
+        transformed = _single(input_dict, TRANSFORMED_EXAMPLES_KEY)
+        vocabulary = label_vocabulary(_single(input_dict, TRANSFORM_GRAPH_KEY).uri)
         splits = artifact_utils.decode_split_names(transformed.split_names)
         splits.sort(key=lambda split: (split != "train", split))  # train first, as people read
         by_split = {s: statistics.split_statistics(transformed.uri, s, vocabulary) for s in splits}
+        current = _single(output_dict, standard_component_specs.STATISTICS_KEY)
         statistics.write_statistics(by_split, current)
         current.span = span
         record_span(push_dir, span, current)
 
-        carried = single(input_dict, standard_component_specs.BASELINE_STATISTICS_KEY)
+        # 2. The baseline; 3. DistributionValidator's comparison.
+        carried = _single(input_dict, standard_component_specs.BASELINE_STATISTICS_KEY)
         baseline_artifact, baseline, reason = choose_baseline(carried, push_dir, span)
-        anomalies = single(output_dict, standard_component_specs.ANOMALIES_KEY)
+        result = DriftResult(span or None, baseline, reason, statistics=current.uri)
+        anomalies = _single(output_dict, standard_component_specs.ANOMALIES_KEY)
         if baseline_artifact is None:  # as DistributionValidator marks it, without its warning
             anomalies.set_json_value_custom_property(
                 validator_executor.ARTIFACT_PROPERTY_BLESSED_KEY,
@@ -207,24 +226,10 @@ class Executor(validator_executor.Executor):
                     standard_component_specs.BASELINE_STATISTICS_KEY: [baseline_artifact],
                 },
                 {standard_component_specs.ANOMALIES_KEY: [anomalies]},
-                exec_properties,
+                {**exec_properties, key: config},
             )
-        result = DriftResult(
-            span=span or None, baseline=baseline, reason=reason, statistics=current.uri
-        )
-        if baseline_artifact is not None:
-            result.features = compared_features(
-                anomalies,
-                current,
-                baseline_artifact,
-                config,
-            )
+            result.features = compared_features(anomalies, current, baseline_artifact, config)
+
+        # 4. The result.
         logging.info(result.headline())
-        folder = single(output_dict, DRIFT_KEY).uri
-        fileio.makedirs(folder)
-        for name, text in (
-            (DRIFT_RESULT_FILE, result.to_json()),
-            (DRIFT_MARKDOWN_FILE, markdown(result)),
-        ):
-            with fileio.open(os.path.join(folder, name), "w") as handle:
-                handle.write(text)
+        write_result(result, _single(output_dict, DRIFT_KEY).uri)
