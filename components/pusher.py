@@ -10,6 +10,11 @@ It pushes only a model that is both blessed (the Evaluator's `model_blessing`) a
 (the serving check's `infra_blessing`), and it pushes the model inside the InfraBlessing (TFX's
 `stamped_model/`, the Trainer's model with its `assets.extra/` warmup requests and serving record),
 as TFX's Pusher does when it is given an `infra_blessing` and no `model`.
+
+Given the drift statistics of the model's training data (DriftCheck's `statistics`, components/
+drift/), the Pusher carries them in the version folder, before saved_model.pb (core/serving.py:
+`assets.extra/bertpipe/training_statistics/`): the lineage a later run compares its span with,
+on every orchestrator.
 """
 
 from __future__ import annotations
@@ -26,17 +31,26 @@ from tfx import types
 from tfx import v1 as tfx
 from tfx.components.pusher import executor as tfx_pusher_executor
 from tfx.dsl.components.base import executor_spec
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
 from components.core import runtime_settings
-from components.core.serving import SAVED_MODEL_FILE, production_versions
+from components.core.serving import (
+    SAVED_MODEL_FILE,
+    carry_training_statistics,
+    production_versions,
+)
+
+# The optional input that the Pusher carries into the version folder.
+STATISTICS_KEY = standard_component_specs.STATISTICS_KEY
 
 STAGING_PREFIX = ".incoming-"
 
 
-def push_model(model_path: str, push_dir: str) -> tuple[str, str]:
-    """Copies the SavedModel at `model_path` to a new version under `push_dir`, atomically.
+def push_model(model_path: str, push_dir: str, statistics=None) -> tuple[str, str]:
+    """Copies the SavedModel at `model_path` to a new version under `push_dir`, atomically, with
+    the drift statistics of its training data when given (an ExampleStatistics artifact).
 
     Returns (version, version folder).
     """
@@ -48,6 +62,9 @@ def push_model(model_path: str, push_dir: str) -> tuple[str, str]:
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
     io_utils.copy_dir(model_path, staging, deny_regex_patterns=[re.escape(SAVED_MODEL_FILE)])
+    if statistics is not None:
+        splits = artifact_utils.decode_split_names(statistics.split_names)
+        carry_training_statistics(staging, statistics.uri, int(statistics.span), splits)
     io_utils.copy_file(
         os.path.join(model_path, SAVED_MODEL_FILE), os.path.join(staging, SAVED_MODEL_FILE)
     )
@@ -77,14 +94,16 @@ class Executor(tfx_pusher_executor.Executor):
         if not push_dir:
             raise ValueError("the Pusher has no push_dir (runtime setting) to push to")
         model_path = self.GetModelPath(input_dict)
-        version, final = push_model(model_path, push_dir)
+        statistics = input_dict.get(STATISTICS_KEY) or [None]
+        version, final = push_model(model_path, push_dir, statistics[0])
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=final, pushed_version=version)
 
 
 class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
     """TFX's Pusher with all-or-nothing pushes to a versioned folder; give it `model_blessing` and
-    `infra_blessing` (the model to push is the infra-blessed one).
+    `infra_blessing` (the model to push is the infra-blessed one), and `statistics` (the drift
+    statistics of the model's training data, carried into the version folder).
 
     The folder is the runtime setting `push_dir` (components.core.runtime_settings).
     """
@@ -92,7 +111,12 @@ class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
     SETTINGS = ("push_dir",)
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(self, *, runtime: Mapping[str, Any], **kwargs):
+    def __init__(
+        self, *, runtime: Mapping[str, Any], statistics: types.BaseChannel | None = None, **kwargs
+    ):
         # The folder itself is the push_dir setting, so that it can change per run.
         destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem())
         super().__init__(runtime=runtime, push_destination=destination, **kwargs)
+        if statistics is not None:
+            extra = ChannelParameter(type=standard_artifacts.ExampleStatistics, optional=True)
+            runtime_settings.extend_spec(self, inputs={STATISTICS_KEY: (extra, statistics)})

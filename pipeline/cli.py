@@ -30,7 +30,7 @@ from pipeline import console
 from pipeline.flags import add_config_arguments, compile_config_from_args, config_from_args
 from pipeline.kubeflow.settings import COMPILE_SECTIONS, DEFAULT_PACKAGE
 
-ALL_SECTIONS = ("data", "model", "train", "eval", "run")
+ALL_SECTIONS = ("data", "model", "train", "eval", "drift", "run")
 # Run settings that `bertpipe compile` does not use, and what to say instead of accepting them.
 NOT_COMPILED = {
     "output": "the package goes to --package",
@@ -136,8 +136,8 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="run-time parameter (repeatable): data_root, checkpoint, train_steps,"
-        " learning_rate, min_accuracy, majority_margin, push_dir; of the scoring package:"
-        " data_root, push_dir, output_dir",
+        " learning_rate, min_accuracy, majority_margin, push_dir, on_drift; of the scoring"
+        " package: data_root, push_dir, output_dir",
     )
     parser.add_argument("--pipeline-root", help="where runs keep artifacts (gs://...)")
     parser.add_argument("--namespace", help="Kubeflow namespace (multi-user clusters)")

@@ -18,9 +18,11 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.core.artifacts import read_drift_result
 from components.core.errors import UserError
 from components.core.evaluation import EvaluationNotFoundError, load_evaluation
 from components.core.history import HistoryEntry, outcome, utc_time
+from components.drift import DriftCheck
 from components.evaluator import Evaluator
 from components.pusher import Pusher
 from components.report import Report
@@ -82,6 +84,8 @@ def _entry(path: str, run_id: str, ended: str, state: dict[str, int]) -> History
     pushed = output(Pusher, "pushed_model")
     version = str(pushed.get("pushed_version", "")) if pushed and pushed.get("pushed") else ""
     report = output(Report, "report")
+    drift_output = output(DriftCheck, "drift")
+    drift = read_drift_result(drift_output.uri) if drift_output else None
     return outcome(
         time=ended,
         run_id=run_id,
@@ -91,6 +95,5 @@ def _entry(path: str, run_id: str, ended: str, state: dict[str, int]) -> History
         span=(examples.get("span") or None) if examples else None,  # 0: no spans
         pushed_version=int(version) if version.isdigit() else None,
         report=report.uri if report else None,
-        # MERGE(i20b): the drift step's findings, from its output artifact, when it ran.
-        drift=None,
+        drift=drift.findings() if drift else None,
     )

@@ -11,6 +11,7 @@ from components.baseline import ProductionBaseline
 from components.core import runtime_settings
 from components.core.config import CUSTOM_CONFIG_KEY, PIPELINE_NAME, Config
 from components.core.serving import newest_version
+from components.drift import DriftCheck, DriftGate
 from components.evaluator import Evaluator, build_eval_config
 from components.pusher import Pusher
 from components.report import Report
@@ -93,6 +94,20 @@ def create_pipeline(
     )
     components.append(production_baseline)
 
+    # Compares the span with the training data of the model in production (its statistics carried
+    # with it), and stops the run before the Trainer when it drifted (on_drift: stop).
+    drift_check = DriftCheck(
+        runtime=runtime,
+        examples=example_gen.outputs["examples"],
+        transformed_examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        baseline_statistics=production_baseline.outputs["baseline_statistics"],
+        drift=config.drift,
+    )
+    components.append(drift_check)
+    drift_gate = DriftGate(drift=drift_check.outputs["drift"], on_drift=runtime["on_drift"])
+    components.append(drift_gate)
+
     # Fine-tunes BERT with a classification head under the configured distribution strategy, in
     # its own step, or on Vertex AI Training (the same run_fn on the job's worker pools).
     trainer_class = VertexTrainer if vertex_trainer else Trainer
@@ -110,6 +125,7 @@ def create_pipeline(
             **(vertex_trainer or {}),
         },
     )
+    trainer.add_upstream_node(drift_gate)
     if vertex_trainer:  # the same node as the Trainer's: task name, MLMD history, consumers
         trainer.with_id(Trainer.__name__)
     if trainer_platform_config is not None:
@@ -142,6 +158,7 @@ def create_pipeline(
         runtime=runtime,
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=serving_check.outputs["blessing"],
+        statistics=drift_check.outputs["statistics"],  # carried beside the model it pushes
     )
     components.append(model_pusher)
 
@@ -158,6 +175,7 @@ def create_pipeline(
         baseline=production_baseline.outputs["baseline"],
         infra_blessing=serving_check.outputs["blessing"],
         pushed_model=model_pusher.outputs["pushed_model"],
+        drift=drift_check.outputs["drift"],
     )
     components.append(report)
 

@@ -19,6 +19,7 @@ import random
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,79 @@ def write_ram_spans():
     """write_ram_spans(root, spans=(1, 2)): span folders with train.csv and dev.csv on
     TensorFlow's in-memory filesystem (ram://), a stand-in for gs:// in this process."""
     return _write_ram_spans
+
+
+def _answer_in_fresh_process(model_dir: str, texts: list[str]) -> list[str]:
+    """Labels from the SavedModel in a process that imports only tensorflow and tensorflow_text."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401
+        assert not any(m.split(".")[0] in ("pipeline", "components", "transformers", "tfx")
+                       for m in sys.modules), sorted(sys.modules)
+        model = tf.saved_model.load({model_dir!r})
+        out = model.signatures["serving_default"](text=tf.constant({texts!r}))
+        assert out["probabilities"].shape == ({len(texts)}, 2), out["probabilities"].shape
+        print("LABELS", *[v.decode() for v in out["label"].numpy()])
+        """
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd="/",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("LABELS"))
+    return line.split()[1:]
+
+
+@pytest.fixture(scope="session")
+def answer_in_fresh_process():
+    """answer_in_fresh_process(model_dir, texts): the labels a pushed SavedModel gives in a
+    process that imports only tensorflow and tensorflow_text."""
+    return _answer_in_fresh_process
+
+
+# Three spans of a production retraining schedule, from the bundled sample: (train rows, eval rows,
+# negative share). Spans 1 and 2 have the same distribution (other rows), span 3 is 95% negative.
+SCHEDULE_SPANS = {1: (48, 24, 0.5), 2: (48, 24, 0.5), 3: (48, 24, 0.95)}
+
+
+def _write_schedule_spans(root: Path) -> Path:
+    import csv
+
+    sample = REPO_ROOT / "pipeline" / "sample_data"
+    used: dict[tuple[str, str], int] = {}  # rows of each split and label taken so far
+    for span, (train, evaluation, negative_share) in SCHEDULE_SPANS.items():
+        folder = root / f"span-{span}"
+        folder.mkdir(parents=True)
+        for split, count in (("train", train), ("eval", evaluation)):
+            with open(sample / f"{split}.csv", newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            negatives = round(count * negative_share)
+            kept = []
+            for label, wanted in (("positive", count - negatives), ("negative", negatives)):
+                start = used.get((split, label), 0)
+                kept += [r for r in rows if r["label"] == label][start : start + wanted]
+                used[(split, label)] = start + wanted
+            with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+                writer.writeheader()
+                writer.writerows(kept)
+    return root
+
+
+@pytest.fixture(scope="session")
+def schedule_spans(tmp_path_factory) -> Path:
+    """A folder holding span-1, span-2 and span-3 (train.csv, eval.csv each; SCHEDULE_SPANS):
+    24 texts per label and 12 per label in eval in spans 1 and 2, other rows of the bundled
+    sample in each; span 3 46 negative and 2 positive texts, 23 and 1 in eval."""
+    return _write_schedule_spans(tmp_path_factory.mktemp("schedule_spans"))
 
 
 # -- the tiers ----------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def test_json_round_trip_keeps_types():
         model={"max_seq_length": 64},
         train={"learning_rate": 3e-5, "jit_compile": True},
         eval={"min_accuracy": 0.75},
+        drift={"max_label_distance": -1.0, "on_drift": "report"},
         run={"beam_args": ("--direct_num_workers=2",)},
     )
     assert all(getattr(config, name) != getattr(Config(), name) for name in ALL_SECTIONS)

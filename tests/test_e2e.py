@@ -1,13 +1,12 @@
-"""The main job end to end: the real pipeline with both local orchestrators (tiny BERT, the bundled
-sample), the pushed model answering raw strings, the report step (locally and as Kubeflow starts
-it), and the blessing rules."""
+"""The main job end to end: the real pipeline locally (tiny BERT, the bundled sample), the pushed
+model answering raw strings, the report step (locally and as Kubeflow starts it), and the blessing
+rules. BeamDagRunner runs span 1 of the retraining schedule (test_schedule.py)."""
 
 import csv
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from components.core.evaluation import MAX_ACCURACY_DROP, MAX_BALANCED_ACCURACY_
 from components.core.serving import production_versions
 from components.core.serving_assets import read_serving_record, read_warmup_requests
 from pipeline.cli import main as bertpipe
-from pipeline.local_runner import RunPaths, run_pipeline
+from pipeline.local_runner import run_pipeline
 from pipeline.run_artifacts import run_artifacts, run_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -37,35 +36,6 @@ def tiny_config(checkpoint, output, **run) -> Config:
     )
 
 
-def answer_in_fresh_process(model_dir: str, texts: list[str]) -> list[str]:
-    """Labels from the SavedModel in a process that imports only tensorflow and tensorflow_text."""
-    script = textwrap.dedent(
-        f"""
-        import sys
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401
-        assert not any(m.split(".")[0] in ("pipeline", "components", "transformers", "tfx")
-                       for m in sys.modules), sorted(sys.modules)
-        model = tf.saved_model.load({model_dir!r})
-        out = model.signatures["serving_default"](text=tf.constant({texts!r}))
-        assert out["probabilities"].shape == ({len(texts)}, 2), out["probabilities"].shape
-        print("LABELS", *[v.decode() for v in out["label"].numpy()])
-        """
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("LABELS"))
-    return line.split()[1:]
-
-
 @pytest.fixture(scope="module")
 def local_run(tiny_checkpoint, tmp_path_factory):
     output = tmp_path_factory.mktemp("local_run")
@@ -74,7 +44,9 @@ def local_run(tiny_checkpoint, tmp_path_factory):
     return config, run, run.report()
 
 
-def test_local_runner_pushes_a_model_that_answers_raw_strings(local_run, capsys):
+def test_local_runner_pushes_a_model_that_answers_raw_strings(
+    local_run, capsys, answer_in_fresh_process
+):
     config, _, report = local_run
     facts = report.facts
     versions = production_versions(config.push_dir)
@@ -296,15 +268,6 @@ def test_a_regressed_candidate_is_refused_against_a_better_baseline(local_run, t
     # The oracle answers every class right: balanced accuracy is refused against it too.
     assert facts.evaluation.baseline_metrics["balanced_accuracy"] == pytest.approx(1.0)
     assert MAX_BALANCED_ACCURACY_DROP in {why.bound for why in facts.evaluation.failures}
-
-
-def test_beam_runner_runs_the_same_pipeline(tiny_checkpoint, tmp_path):
-    config = tiny_config(tiny_checkpoint, tmp_path / "beam_run", runner="beam")
-    facts = run_pipeline(config).report().facts
-    assert facts.blessed and facts.pushed_to
-    assert (RunPaths(tmp_path / "beam_run").metadata_path).is_file()
-    labels = answer_in_fresh_process(facts.pushed_to, ["great value"])
-    assert labels[0] in {"negative", "positive"}
 
 
 def test_runtime_settings_override_the_config(local_run, tmp_path):

@@ -40,6 +40,8 @@ WIRING = {
     ("Report", "data_root"): "data_root",
     ("Report", "push_dir"): "push_dir",
     ("ProductionBaseline", "push_dir"): "push_dir",
+    ("DriftCheck", "push_dir"): "push_dir",
+    ("DriftGate", "on_drift"): "on_drift",
     ("Pusher", "push_dir"): "push_dir",
 }
 TPU = {
@@ -154,6 +156,37 @@ def test_the_baseline_is_never_cached_and_feeds_warm_start(fresh_package):
     assert tasks["Evaluator"]["inputs"]["artifacts"]["baseline_model"]["taskOutputArtifact"] == {
         "outputArtifactKey": "baseline",
         "producerTask": "ProductionBaseline",
+    }
+
+
+def test_the_drift_gate_runs_before_the_trainer_and_the_pusher_carries_the_statistics(
+    fresh_package,
+):
+    tasks = spec_of(fresh_package)["root"]["dag"]["tasks"]
+    assert "DriftGate" in tasks["Trainer"]["dependentTasks"]
+    assert tasks["DriftCheck"]["inputs"]["artifacts"]["baseline_statistics"] == {
+        "taskOutputArtifact": {
+            "outputArtifactKey": "baseline_statistics",
+            "producerTask": "ProductionBaseline",
+        }
+    }
+    for consumer, key in (("DriftGate", "drift"), ("Pusher", "statistics"), ("Report", "drift")):
+        producer = tasks[consumer]["inputs"]["artifacts"][key]["taskOutputArtifact"]
+        assert producer["producerTask"] == "DriftCheck", consumer
+    config = json.loads(
+        tasks["DriftCheck"]["inputs"]["parameters"]["distribution_validator_config"][
+            "runtimeValue"
+        ]["constant"]
+    )
+    thresholds = {
+        f["path"]["step"][0]: next(iter(f["distributionComparator"].values()))["threshold"]
+        for f in config["defaultSliceConfig"]["feature"]
+    }
+    assert thresholds == {
+        "label": 0.2,
+        "word_piece_range": 0.1,
+        "unknown_piece": 0.05,
+        "truncated": 0.1,
     }
 
 

@@ -1,14 +1,17 @@
 """The compiled package executed end to end through kfp 2.9's own local executor (kfp.local), with
 the project's task handler (pipeline/kubeflow/local_run.py, `bertpipe run-package`): the committed
-build/pipeline.yaml twice (a first model pushed, then a warm-started run judged against it), and
-the same pipeline compiled with Beam options for a portable runner, whose Beam steps run through a
-Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark;
-and the scoring package (build/inference.yaml) with the model the first run pushed."""
+build/pipeline.yaml on the three spans of a retraining schedule (span 1: a first model pushed;
+span 2, the same distribution: a warm-started run judged against it; span 3, drifted labels:
+stopped before the Trainer), the same pipeline compiled with Beam options for a portable runner,
+whose Beam steps run through a Beam job service on localhost with SDK workers in a separate
+worker pool, as on Flink or Spark, and the scoring package (build/inference.yaml) with the model
+the first run pushed."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -26,8 +29,12 @@ import tensorflow_model_analysis as tfma
 import yaml
 from kfp.local import subprocess_task_handler
 
-from components.core.artifacts import read_rejected_summary, read_training_history
-from components.core.serving import predict, production_versions
+from components.core.artifacts import (
+    read_drift_result,
+    read_rejected_summary,
+    read_training_history,
+)
+from components.core.serving import predict, production_versions, training_statistics
 from components.core.serving_assets import read_warmup_requests
 from components.report.facts import RunFacts
 from pipeline.cli import main as bertpipe
@@ -52,19 +59,9 @@ TRAIN_STEPS = 2
 
 # -- the runs ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def small_data(tmp_path_factory) -> Path:
-    """A smaller copy of the bundled sample (train.csv, eval.csv): the run's data_root."""
-    folder = tmp_path_factory.mktemp("data")
-    for split, per_label in ROWS_PER_LABEL.items():
-        with open(SAMPLE / f"{split}.csv", newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-        kept = [r for r in rows if r["label"] == "positive"][:per_label]
-        kept += [r for r in rows if r["label"] == "negative"][:per_label]
-        with open(folder / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-            writer.writeheader()
-            writer.writerows(kept)
-    return folder
+def small_data(schedule_spans) -> Path:
+    """Span 1 of the schedule (a smaller copy of the bundled sample): the first run's data_root."""
+    return schedule_spans / "span-1"
 
 
 def parameters(data: Path, checkpoint: Path, push_dir: Path, min_accuracy: float) -> dict:
@@ -93,10 +90,29 @@ def first_run(small_data, tiny_checkpoint, push_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def second_run(first_run, small_data, tiny_checkpoint, push_dir, tmp_path_factory):
-    """The same package again, with the first run's model in production and min_accuracy 0.999."""
-    params = parameters(small_data, tiny_checkpoint, push_dir, min_accuracy=0.999)
+def second_run(first_run, schedule_spans, tiny_checkpoint, push_dir, tmp_path_factory):
+    """Span 2 (the same distribution, other rows), with the first run's model in production and
+    min_accuracy 0.999."""
+    params = parameters(schedule_spans / "span-2", tiny_checkpoint, push_dir, min_accuracy=0.999)
     return run_package(BUILT_PACKAGE, params, tmp_path_factory.mktemp("second_root"))
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    error: str  # the LocalRunError
+    progress: str  # the progress lines run_package printed
+    root: Path  # its pipeline root
+
+
+@pytest.fixture(scope="module")
+def third_run(second_run, schedule_spans, tiny_checkpoint, push_dir, tmp_path_factory):
+    """Span 3 (95% of its labels negative), the first run's model still in production: the
+    package stops at DriftGate."""
+    params = parameters(schedule_spans / "span-3", tiny_checkpoint, push_dir, min_accuracy=0.0)
+    root, progress = tmp_path_factory.mktemp("third_root"), io.StringIO()
+    with pytest.raises(LocalRunError) as stopped:
+        run_package(BUILT_PACKAGE, params, root, stream=progress)
+    return StoppedRun(str(stopped.value), progress.getvalue(), root)
 
 
 def package_spec() -> dict:
@@ -119,8 +135,8 @@ def test_every_task_runs_in_dag_order_from_the_package_commands(first_run):
     spec = package_spec()
     tasks = spec["root"]["dag"]["tasks"]
     executed = [step.task for step in first_run.steps if step.step == EXECUTOR]
-    # with the serving check and the Report step
-    assert sorted(executed) == sorted(tasks) and len(executed) == 12
+    # with the drift steps, the serving check and the Report step
+    assert sorted(executed) == sorted(tasks) and len(executed) == 14
     position = {task: i for i, task in enumerate(executed)}
     for name, task in tasks.items():
         for upstream in task.get("dependentTasks", []):
@@ -211,6 +227,11 @@ def test_run_time_parameters_take_effect_and_a_version_is_pushed(
     assert "serving check: passed in a fresh process" in text
     assert f"BLESSED and pushed to {push_dir / str(version)}" in text
     assert "data train: 48 rows read, 48 accepted, 0 rejected" in text
+    assert "drift: nothing to compare this span with: no model in production" in text
+    # The version folder carries the drift statistics of its training data (its lineage).
+    carried = training_statistics(pushed["pushed_destination"])
+    assert carried.split_names == ["train", "eval"]
+    assert Path(carried.folder, "Split-train", "FeatureStats.pb").is_file()
 
 
 def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
@@ -235,6 +256,36 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
     assert "NOT BLESSED, nothing pushed" in text and "is below the bound 0.999" in text
     assert f"model in production (version {version})" in text
     assert "training warm-started from the model in production" in text
+    # Span 2 was compared with the training data of the model in production: no drift.
+    drift = read_drift_result(second_run.output("DriftCheck", "drift")["uri"])
+    assert drift.baseline.version == version and not drift.drifted
+    assert (
+        drift.baseline.uri == second_run.output("ProductionBaseline", "baseline_statistics")["uri"]
+    )
+    assert f"(version {version}, no span number): no drift (8 checks)" in text
+
+
+def test_a_drifted_span_stops_before_the_trainer_and_production_stays(
+    first_run, third_run, push_dir
+):
+    (version,) = production_versions(str(push_dir))  # still the first run's model
+    assert third_run.error.startswith("task DriftGate failed (executor exit code 1)")
+    started = [line.split("] ", 1)[1] for line in third_run.progress.splitlines() if "] " in line]
+    assert "DriftGate FAILED" in third_run.progress
+    assert not [line for line in started if line.startswith(("Trainer", "Evaluator", "Pusher"))]
+    # The gate's one line names the feature, the distance, the threshold and the comparison.
+    log = Path(third_run.error.rsplit("its log: ", 1)[1]).read_text()
+    (line,) = [line for line in log.splitlines() if "DriftError: " in line]
+    line = line.split("DriftError: ", 1)[1]
+    assert line.startswith(
+        f"the data drifted from the training data of the model in production (version {version},"
+        " no span number): label distribution (train split): L-infinity distance 0.4583, above"
+        " the threshold 0.2 (drift.max_label_distance) (and 1 more); stopping before the Trainer"
+    )
+    comparison = Path(line.rsplit("The comparison: ", 1)[1])
+    assert "| negative | 95.8% | 50.0% |" in comparison.read_text()
+    drift = read_drift_result(str(comparison.parent))
+    assert {(f.split, f.feature) for f in drift.drifted} == {("train", "label"), ("eval", "label")}
 
     # Each Report step kept its run's entry in the push destination, where the next run's report
     # reads them (the Report has no MLMD store on Kubeflow; its steps get no pipeline run id).

@@ -1,11 +1,22 @@
-"""Atomic pushes to a versioned folder, and finding the model in production from it."""
+"""Atomic pushes to a versioned folder, and finding the model in production from it, with the
+drift statistics of its training data carried in its version folder."""
 
 import os
 
 import pytest
+from tfx.types import standard_artifacts
 
 from components import pusher
-from components.core.serving import latest_production_model, production_versions
+from components.baseline import ProductionBaseline
+from components.core.serving import (
+    HAS_MODEL,
+    HAS_STATISTICS,
+    VERSION,
+    latest_production_model,
+    production_versions,
+    training_statistics,
+)
+from components.drift import statistics
 from components.pusher import STAGING_PREFIX, push_model
 
 
@@ -50,3 +61,51 @@ def test_incomplete_numeric_folders_are_not_production(tmp_path):
     push_dir = tmp_path / "serving"
     (push_dir / "123").mkdir(parents=True)
     assert production_versions(str(push_dir)) == []
+
+
+def drift_statistics(folder, span: int) -> standard_artifacts.ExampleStatistics:
+    """A DriftCheck `statistics` output: two splits of three texts each."""
+    artifact = standard_artifacts.ExampleStatistics()
+    artifact.uri = str(folder)
+    artifact.span = span
+    stats = statistics.compute_statistics([b"a", b"b", b"b"], [3, 4, 5], [0, 1, 0], [0, 0, 1])
+    statistics.write_statistics({"train": stats, "eval": stats}, artifact)
+    return artifact
+
+
+def test_the_pusher_carries_the_statistics_and_production_baseline_hands_them_on(tmp_path):
+    stats = drift_statistics(tmp_path / "stats", span=7)
+    push_dir = str(tmp_path / "serving")
+    _, folder = push_model(fake_saved_model(tmp_path / "m1", "one"), push_dir, stats)
+    carried = training_statistics(folder)
+    assert carried.span == 7 and carried.split_names == ["train", "eval"]
+    assert os.path.isfile(os.path.join(carried.folder, "Split-eval", "FeatureStats.pb"))
+
+    baseline = standard_artifacts.Model()
+    baseline.uri = str(tmp_path / "baseline")
+    handed = standard_artifacts.ExampleStatistics()
+    handed.uri = str(tmp_path / "handed")
+    ProductionBaseline.test_call(push_dir=push_dir, baseline=baseline, baseline_statistics=handed)
+    assert handed.get_int_custom_property(HAS_STATISTICS) == 1 and handed.span == 7
+    assert statistics.load(handed, "train").num_examples == 3
+    version = int(os.path.basename(folder))
+    assert handed.get_int_custom_property(VERSION) == version
+    assert baseline.get_int_custom_property(VERSION) == version
+
+    # A model pushed without statistics (before drift checks): handed on as having none.
+    _, bare = push_model(fake_saved_model(tmp_path / "m2", "two"), push_dir)
+    assert training_statistics(bare) is None
+    none = standard_artifacts.ExampleStatistics()
+    none.uri = str(tmp_path / "none")
+    baseline.uri = str(tmp_path / "baseline-2")
+    ProductionBaseline.test_call(push_dir=push_dir, baseline=baseline, baseline_statistics=none)
+    assert none.get_int_custom_property(HAS_MODEL) == 1
+    assert none.get_int_custom_property(HAS_STATISTICS) == 0
+
+    empty = standard_artifacts.ExampleStatistics()
+    empty.uri = str(tmp_path / "empty")
+    baseline.uri = str(tmp_path / "baseline-3")
+    ProductionBaseline.test_call(
+        push_dir=str(tmp_path / "nowhere"), baseline=baseline, baseline_statistics=empty
+    )
+    assert empty.get_int_custom_property(HAS_MODEL) == 0

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.core.artifacts import HISTORY_FILE, read_training_history
+from components.core.drift import Baseline, DriftResult, FeatureDrift, Row
 from components.core.evaluation import (
     MAJORITY_MARGIN,
     MAX_ACCURACY_DROP,
@@ -219,3 +220,38 @@ def test_the_settings_and_the_training_come_from_the_history():
     )
     assert "Resumed after steps [1] (restarts)." in text
     assert "training warm-started from the model in production" in summary(facts)
+
+
+def test_the_drift_section_shows_both_distributions_and_round_trips():
+    label = FeatureDrift(
+        split="train",
+        feature="label",
+        distance=0.45,
+        threshold=0.2,
+        drifted=True,
+        rows=[Row("negative", 0.95, 0.5), Row("positive", 0.05, 0.5)],
+    )
+    truncated = FeatureDrift("train", "truncated", 0.0, None, False, [Row("truncated texts", 0, 0)])
+    baseline = Baseline(Baseline.PRODUCTION, 7, 1, "/serving/7/stats")
+    drift = DriftResult(span=2, baseline=baseline, features=[label, truncated], statistics="/s")
+    facts = facts_with([], drift=drift)
+    text = render.markdown(sections(facts, []))
+    section = text.split("## Drift from the data of the model in production\n\n", 1)[1]
+    assert section.startswith(
+        "drift: span 2 against the training data of the model in production (version 7, span 1):"
+        " DRIFTED (1 of 2 checks)"
+    )
+    assert (
+        "DRIFTED: label distribution (train split): L-infinity distance 0.4500, above the"
+        " threshold 0.2 (--max-label-distance)"
+    ) in section
+    assert "| label distribution | this span | baseline |\n|---|---|---|\n" in section
+    assert "| negative | 95.0% | 50.0% |" in section
+    assert "(not checked: --max-truncated-change is off)" in section
+    assert summary(facts).splitlines()[4].startswith("drift: span 2 against")
+    assert RunFacts.from_json(facts.to_json()) == facts
+    assert RunFacts.from_json(RunFacts().to_json()).drift is None
+    nothing = DriftResult(span=1, reason="no model in production")
+    assert "drift: nothing to compare span 1 with: no model in production" in summary(
+        facts_with([], drift=nothing)
+    )

@@ -243,8 +243,15 @@ def test_parity_follows_the_tokenizer_config(checkpoint, tmp_path, sms_rows, cha
 
 def test_tokenizer_contract(checkpoint):
     tokenizer = BertTokenizer(checkpoint, 8)
-    out = tokenizer.tokenize(tf.constant(["Hello world!", "a b c d e f g h i j", ""]))
-    assert set(out) == {"input_ids", "attention_mask", "token_type_ids", "truncated"}
+    out = tokenizer.tokenize(tf.constant(["Hello world!", "a b c d e f g h i j", "", "\u2603 x"]))
+    assert set(out) == {
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+        "truncated",
+        "word_pieces",
+        "unknown_pieces",
+    }
     assert all(value.dtype == tf.int64 for value in out.values())
     np.testing.assert_array_equal(
         out["input_ids"].numpy(),
@@ -252,10 +259,14 @@ def test_tokenizer_contract(checkpoint):
             [101, 7592, 2088, 999, 102, 0, 0, 0],
             [101, 1037, 1038, 1039, 1040, 1041, 1042, 102],
             [101, 102, 0, 0, 0, 0, 0, 0],
+            [101, 100, 1060, 102, 0, 0, 0, 0],
         ],
     )
-    np.testing.assert_array_equal(out["attention_mask"].numpy().sum(axis=1), [5, 8, 2])
-    np.testing.assert_array_equal(out["truncated"].numpy(), [0, 1, 0])
+    np.testing.assert_array_equal(out["attention_mask"].numpy().sum(axis=1), [5, 8, 2, 4])
+    np.testing.assert_array_equal(out["truncated"].numpy(), [0, 1, 0, 0])
+    # The derived features of the drift check: pieces before the cut, and how many are [UNK].
+    np.testing.assert_array_equal(out["word_pieces"].numpy(), [3, 10, 0, 2])
+    np.testing.assert_array_equal(out["unknown_pieces"].numpy(), [0, 0, 0, 1])
     assert not out["token_type_ids"].numpy().any()
 
     # Static shapes in a graph, [batch, 1] input, and invalid UTF-8 (replaced, then deleted).
@@ -323,6 +334,8 @@ def _expected(tokenizer: BertTokenizer, rows, vocab: list[str]) -> list[tuple]:
             {
                 **{key: out[key][i].numpy() for key in features.MODEL_INPUT_KEYS},
                 features.TRUNCATED: out[features.TRUNCATED][i].numpy(),
+                features.WORD_PIECES: out[features.WORD_PIECES][i].numpy(),
+                features.UNKNOWN_PIECES: out[features.UNKNOWN_PIECES][i].numpy(),
                 features.LENGTH_BUCKET: buckets[i],
                 features.LABEL_ID: labels[i],
             }
@@ -401,6 +414,8 @@ def _check_transform_output(output_dir, rows, train, evaluation, labels, checkpo
     assert spec == {
         **{key: tf.io.FixedLenFeature([24], tf.int64) for key in features.MODEL_INPUT_KEYS},
         features.TRUNCATED: tf.io.FixedLenFeature([], tf.int64),
+        features.WORD_PIECES: tf.io.FixedLenFeature([], tf.int64),
+        features.UNKNOWN_PIECES: tf.io.FixedLenFeature([], tf.int64),
         features.LENGTH_BUCKET: tf.io.FixedLenFeature([], tf.string),
         features.LABEL_ID: tf.io.FixedLenFeature([], tf.int64),
     }
@@ -467,9 +482,8 @@ def _write_schema(folder: Path) -> None:
 def _read_transformed(folder: str) -> list[tuple]:
     files = sorted(glob.glob(os.path.join(folder, "*")))
     spec = {key: tf.io.FixedLenFeature([24], tf.int64) for key in features.MODEL_INPUT_KEYS}
-    spec |= {
-        key: tf.io.FixedLenFeature([], tf.int64) for key in (features.TRUNCATED, features.LABEL_ID)
-    }
+    scalars = (features.TRUNCATED, features.WORD_PIECES, features.UNKNOWN_PIECES, features.LABEL_ID)
+    spec |= {key: tf.io.FixedLenFeature([], tf.int64) for key in scalars}
     spec[features.LENGTH_BUCKET] = tf.io.FixedLenFeature([], tf.string)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return _records(tf.io.parse_single_example(record, spec) for record in dataset)

@@ -8,6 +8,8 @@ later run): the file names and locations, once, and their readers.
                                                                    (training_history.py)
     <Report report>/report.md, report.html, summary.txt,          the Report's run report, its
                     report.json (+ the plots report.md shows)     terminal summary and facts
+    <DriftCheck drift>/drift.json, drift.md                       the drift between spans
+                                                                   (core/drift.py: DriftResult)
 
 The rejected rows lie beside the Examples artifact (`<examples uri>-RejectedRows`), not inside
 it: TFX's launcher deletes the output artifacts of a failed execution, and the rejected rows
@@ -24,6 +26,7 @@ from typing import Any
 
 from tfx.dsl.io import fileio
 
+from components.core.drift import DriftResult
 from components.core.training_history import TrainingHistory
 
 # The split of an Examples artifact that the Evaluator judges and the serving check reads.
@@ -36,6 +39,18 @@ REPORT_MARKDOWN_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 REPORT_SUMMARY_FILE = "summary.txt"
 REPORT_FACTS_FILE = "report.json"
+DRIFT_RESULT_FILE = "drift.json"
+DRIFT_MARKDOWN_FILE = "drift.md"
+
+
+def span_of(examples) -> int | None:
+    """The span of an Examples artifact (None when it has none): its `span` property where the
+    executor wrote it (Kubeflow), else the custom property that TFX's ExampleGen driver writes."""
+    if examples.has_property("span"):
+        return int(examples.span)
+    if examples.has_custom_property("span"):
+        return int(examples.get_int_custom_property("span"))
+    return None
 
 
 def rejected_rows_uri(examples_uri: str) -> str:
@@ -68,6 +83,15 @@ def read_training_history(model_run_uri: str) -> TrainingHistory | None:
     if not fileio.exists(path):
         return None
     return TrainingHistory.from_dict(_read_json(path), where=path)
+
+
+def read_drift_result(drift_uri: str) -> DriftResult | None:
+    """The drift.json of a DriftCheck's `drift` output (None when there is none)."""
+    path = os.path.join(drift_uri, DRIFT_RESULT_FILE)
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path) as handle:
+        return DriftResult.from_json(handle.read())
 
 
 def _read_json(path: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ HEADER_MODES = ("auto", "yes", "no")
 STRATEGIES = ("auto", "tpu", "mirrored", "multi_worker", "cpu")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 RUNNERS = ("local", "beam")
+ON_DRIFT = ("stop", "report")
 TRIM_PADDING_MODES = ("auto", "on", "off")
 
 
@@ -224,6 +225,46 @@ class EvalConfig:
         check_settings(self)
 
 
+@register_section("drift")
+@dataclass(frozen=True)
+class DriftConfig:
+    """Drift between this span and the data of the model in production (components/drift/):
+    each threshold is TFDV's comparator on one feature of the span's drift statistics
+    (components/core/drift.py); a negative threshold turns its check off."""
+
+    max_label_distance: float = setting(
+        0.2,
+        "largest L-infinity distance between a split's label distribution and that of the"
+        " production model's training data (the largest change in any label's share);"
+        " negative = not checked",
+        valid=Interval(-1, 1),
+    )
+    max_length_divergence: float = setting(
+        0.1,
+        "largest Jensen-Shannon divergence between the distributions of word pieces per text"
+        " (in fixed ranges: 1-4, 5-8, 9-12, 13-16, 17-24, ...); negative = not checked",
+        valid=Interval(-1, 1),
+    )
+    max_unknown_change: float = setting(
+        0.05,
+        "largest change in the share of [UNK] word pieces; negative = not checked",
+        valid=Interval(-1, 1),
+    )
+    max_truncated_change: float = setting(
+        0.1,
+        "largest change in the share of texts cut to max_seq_length; negative = not checked",
+        valid=Interval(-1, 1),
+    )
+    on_drift: str = setting(
+        "stop",
+        "what a span that drifted does: stop the run before the Trainer, or report it and go on",
+        choices=ON_DRIFT,
+    )
+
+    def __post_init__(self):
+        check_settings(self)
+
+
 @register_section("run")
 @dataclass(frozen=True)
 class RunConfig:
@@ -266,6 +307,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     # -- serialisation (for TFX custom_config and the run report) --------------------------------

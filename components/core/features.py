@@ -10,6 +10,9 @@ scoring.py) have LABEL_FEATURE only where the row has a label, and also:
 Transformed features (written by the Transform):
     INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
     TRUNCATED                                   int64, 1 when the text was cut
+    WORD_PIECES                                 int64, word pieces of the text, before the cut
+                                                ([CLS] and [SEP] not counted)
+    UNKNOWN_PIECES                              int64, how many of those are [UNK]
     LENGTH_BUCKET                               string, token-count bucket (for TFMA slices)
     LABEL_ID                                    int64, index in the LABEL_VOCAB_NAME vocabulary
 """
@@ -24,8 +27,19 @@ ATTENTION_MASK = "attention_mask"
 TOKEN_TYPE_IDS = "token_type_ids"
 MODEL_INPUT_KEYS = (INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS)
 TRUNCATED = "truncated"
+# Derived from the tokenizer for the drift check between spans (components/drift/); the Trainer,
+# its export and TFMA do not read them.
+WORD_PIECES = "word_pieces"
+UNKNOWN_PIECES = "unknown_pieces"
 LENGTH_BUCKET = "length_bucket"
 LABEL_ID = "label_id"
-TRANSFORMED_KEYS = (*MODEL_INPUT_KEYS, TRUNCATED, LENGTH_BUCKET, LABEL_ID)
+TRANSFORMED_KEYS = (
+    *MODEL_INPUT_KEYS,
+    TRUNCATED,
+    WORD_PIECES,
+    UNKNOWN_PIECES,
+    LENGTH_BUCKET,
+    LABEL_ID,
+)
 # The Transform's label vocabulary asset (label id -> label string).
 LABEL_VOCAB_NAME = "label_vocab"

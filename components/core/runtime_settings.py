@@ -8,7 +8,8 @@ value into the Config before anything reads it (`apply_to_custom_config`). Local
 simply hold the Config's own values. The Config stays the one source of settings.
 
 The component classes that take these settings live in their own rooms (transform/, trainer/,
-evaluator/, pusher.py, report/) and mix in `TakesRuntimeSettings`.
+evaluator/, drift/, pusher.py, report/) and mix in `TakesRuntimeSettings`; the function
+components (ProductionBaseline, DriftGate) take them as parameters.
 
 | parameter       | setting                      | read by                          |
 |-----------------|------------------------------|----------------------------------|
@@ -18,8 +19,9 @@ evaluator/, pusher.py, report/) and mix in `TakesRuntimeSettings`.
 | `learning_rate` | train.learning_rate          | Trainer                          |
 | `min_accuracy`  | eval.min_accuracy            | Evaluator (a blessing bound)     |
 | `majority_margin` | eval.majority_margin       | Evaluator (a blessing bound)     |
-| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher,      |
-|                 |                              | Report (the run history)         |
+| `push_dir`      | run.push_dir                 | ProductionBaseline, DriftCheck,  |
+|                 |                              | Pusher, Report (the run history) |
+| `on_drift`      | drift.on_drift               | DriftGate                        |
 | `output_dir`    | (scoring package only)       | ScoreWriter                      |
 
 The scoring package (`bertpipe compile --inference`) takes `SCORING_SETTINGS`; the training
@@ -48,16 +50,27 @@ class RuntimeSetting:
     section: str  # where it lives in the Config ("" = not a Config field)
     field: str
     help: str
+    path: bool = False  # a file or folder (a URI on Kubeflow)
 
 
 RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
     s.name: s
     for s in (
         RuntimeSetting(
-            "data_root", str, "", "", "folder ExampleGen reads (its input_base; file layout fixed)"
+            "data_root",
+            str,
+            "",
+            "",
+            "folder ExampleGen reads (its input_base; file layout fixed)",
+            path=True,
         ),
         RuntimeSetting(
-            "checkpoint", str, "model", "checkpoint", "pretrained checkpoint folder or gs:// URI"
+            "checkpoint",
+            str,
+            "model",
+            "checkpoint",
+            "pretrained checkpoint folder or gs:// URI",
+            path=True,
         ),
         RuntimeSetting("train_steps", int, "train", "train_steps", "training steps"),
         RuntimeSetting("learning_rate", float, "train", "learning_rate", "peak learning rate"),
@@ -69,9 +82,24 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
             "majority_margin",
             "balanced accuracy needed above the majority-class baseline's to bless",
         ),
-        RuntimeSetting("push_dir", str, "run", "push_dir", "where blessed models are pushed"),
         RuntimeSetting(
-            "output_dir", str, "", "", "folder the scores go to (span-<span>/predictions.jsonl)"
+            "push_dir", str, "run", "push_dir", "where blessed models are pushed", path=True
+        ),
+        RuntimeSetting(
+            "on_drift",
+            str,
+            "drift",
+            "on_drift",
+            "stop or report: whether a span that drifted from the production model's training"
+            " data stops the run before the Trainer",
+        ),
+        RuntimeSetting(
+            "output_dir",
+            str,
+            "",
+            "",
+            "folder the scores go to (span-<span>/predictions.jsonl)",
+            path=True,
         ),
     )
 }
@@ -115,31 +143,49 @@ def check_values(values: Mapping[str, Any], names: tuple[str, ...] | None = None
 
 
 # -- components --------------------------------------------------------------------------------------
-def add_runtime_settings(
-    component: base_component.BaseComponent, values: Mapping[str, Any], names: tuple[str, ...]
+def extend_spec(
+    component: base_component.BaseComponent,
+    *,
+    parameters: Mapping[str, tuple[component_spec.ExecutionParameter, Any]] | None = None,
+    inputs: Mapping[str, tuple[component_spec.ChannelParameter, Any]] | None = None,
 ) -> base_component.BaseComponent:
-    """Gives `component` the settings `names` as typed top-level execution properties.
+    """Gives `component` extra execution properties and input channels ({name: (declaration,
+    value)}) that its component class does not declare.
 
     The component's spec is replaced by an instance of a subclass of its spec class that declares
-    the extra parameters, so TFX type-checks them (constants and RuntimeParameters alike).
+    them, so TFX type-checks them (constants and RuntimeParameters alike) and compiles them as
+    any other.
     """
+    parameters, inputs = dict(parameters or {}), dict(inputs or {})
     spec = component.spec
     spec_class = type(spec)
-    extra = {
-        name: component_spec.ExecutionParameter(type=RUNTIME_SETTINGS[name].ptype) for name in names
-    }
     extended = type(
-        f"{spec_class.__name__}WithRuntimeSettings",
+        f"{spec_class.__name__}Extended",
         (spec_class,),
-        {"PARAMETERS": {**spec_class.PARAMETERS, **extra}, "__module__": __name__},
+        {
+            "PARAMETERS": {**spec_class.PARAMETERS, **{k: d for k, (d, _) in parameters.items()}},
+            "INPUTS": {**spec_class.INPUTS, **{k: d for k, (d, _) in inputs.items()}},
+            "__module__": __name__,
+        },
     )
     component.spec = extended(
         **spec.inputs,
         **spec.outputs,
         **spec.exec_properties,
-        **{name: values[name] for name in names},
+        **{name: value for name, (_, value) in {**parameters, **inputs}.items()},
     )
     return component
+
+
+def add_runtime_settings(
+    component: base_component.BaseComponent, values: Mapping[str, Any], names: tuple[str, ...]
+) -> base_component.BaseComponent:
+    """Gives `component` the settings `names` as typed top-level execution properties."""
+    declared = {
+        name: (component_spec.ExecutionParameter(type=RUNTIME_SETTINGS[name].ptype), values[name])
+        for name in names
+    }
+    return extend_spec(component, parameters=declared)
 
 
 def pop_settings(exec_properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -13,7 +13,12 @@ An exported model (components/trainer/export.py writes it) has three signatures:
 and a saved function `class_labels()` (the labels by id). Models in production are version
 folders under a push folder, `<push_dir>/<version>/saved_model.pb`; a version counts once its
 saved_model.pb is in place (TF Serving's rule). `ProductionBaseline` (components/baseline.py)
-marks its output with `HAS_MODEL`, `VERSION` and `SOURCE`.
+marks its outputs with `HAS_MODEL`, `VERSION`, `SOURCE` and `HAS_STATISTICS`.
+
+A version folder also carries the drift statistics of the data its model was trained on
+(components/drift/), written by the Pusher before saved_model.pb, under `assets.extra/`, which TF
+Serving does not read: `assets.extra/bertpipe/training_statistics/Split-<split>/FeatureStats.pb`
+and `lineage.json` ({"span": ..., "split_names": [...], "statistics": the artifact's URI}).
 
 Loading a serving model needs only TensorFlow and tensorflow_text (imported here: it registers
 the tokenizer's ops), as in TF Serving; `predict` classifies raw texts with one, and batch
@@ -23,6 +28,7 @@ scoring (components/scoring/) loads one with `load_classifier`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import NamedTuple
 
@@ -47,6 +53,10 @@ SERVING_MODEL_FOLDER = "Format-Serving"
 HAS_MODEL = "has_model"
 VERSION = "production_version"
 SOURCE = "production_model_path"
+HAS_STATISTICS = "has_statistics"
+# The drift statistics of a version's training data, inside its folder (the module docstring).
+TRAINING_STATISTICS_DIR = os.path.join("assets.extra", "bertpipe", "training_statistics")
+LINEAGE_FILE = "lineage.json"
 
 
 # -- models in production ---------------------------------------------------------------------------
@@ -76,6 +86,42 @@ def newest_version(push_dir: str) -> int:
     """The newest complete version under `push_dir`, 0 when there is none."""
     versions = production_versions(push_dir)
     return versions[-1] if versions else 0
+
+
+class TrainingStatistics(NamedTuple):
+    """The drift statistics carried in a version folder: where, and of which span and splits."""
+
+    folder: str
+    span: int
+    split_names: list[str]
+
+
+def carry_training_statistics(
+    version_folder: str, statistics_uri: str, span: int, split_names: list[str]
+) -> None:
+    """Copies a Split-* statistics folder into a (staging) version folder, with its lineage."""
+    folder = os.path.join(version_folder, TRAINING_STATISTICS_DIR)
+    tf.io.gfile.makedirs(folder)
+    for split in split_names:
+        source = os.path.join(statistics_uri, f"Split-{split}")
+        for name in tf.io.gfile.listdir(source):
+            target = os.path.join(folder, f"Split-{split}", name)
+            tf.io.gfile.makedirs(os.path.dirname(target))
+            tf.io.gfile.copy(os.path.join(source, name), target, overwrite=True)
+    lineage = {"span": span, "split_names": split_names, "statistics": statistics_uri}
+    with tf.io.gfile.GFile(os.path.join(folder, LINEAGE_FILE), "w") as handle:
+        handle.write(json.dumps(lineage, sort_keys=True))
+
+
+def training_statistics(version_folder: str) -> TrainingStatistics | None:
+    """The drift statistics a version folder carries, or None (a model pushed without them)."""
+    folder = os.path.join(version_folder, TRAINING_STATISTICS_DIR)
+    path = os.path.join(folder, LINEAGE_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        lineage = json.loads(handle.read())
+    return TrainingStatistics(folder, int(lineage["span"]), list(lineage["split_names"]))
 
 
 def has_model(model) -> bool:

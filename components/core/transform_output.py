@@ -1,4 +1,5 @@
-"""Reading what the Transform wrote: the label vocabulary, the sequence length, the truncated share.
+"""Reading what the Transform wrote: the label vocabulary, the sequence length, the truncated share,
+the scalar features of the transformed examples.
 
 The Trainer, its export and the run report read a Transform output through these functions; the
 names they look for are those of components.core.features.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -116,6 +118,17 @@ def _truncated_mean(stats) -> float:
 
 
 def _share_from_examples(uri: str, split: str) -> float:
+    flags = read_columns(uri, split, (TRUNCATED,))[TRUNCATED]
+    return float(flags.sum()) / flags.size
+
+
+def read_columns(uri: str, split: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The int64 scalar features `names` of every transformed example of a split, in file order.
+
+    `uri` is the Transform's `transformed_examples` artifact folder (its `Split-<split>` is
+    read), or any folder of transformed TFRecord files (gzip or not). Raises ValueError when it
+    holds no examples.
+    """
     folder = os.path.join(uri, f"Split-{split}")
     if not tf.io.gfile.isdir(folder):
         folder = uri
@@ -126,12 +139,15 @@ def _share_from_examples(uri: str, split: str) -> float:
         raise ValueError(f"no statistics or transformed examples found at {uri!r}")
     compression = "GZIP" if all(path.endswith(".gz") for path in files) else None
     dataset = tf.data.TFRecordDataset(files, compression_type=compression)
-    spec = {TRUNCATED: tf.io.FixedLenFeature([], tf.int64)}
-    total = truncated = 0
+    spec = {name: tf.io.FixedLenFeature([], tf.int64) for name in names}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for batch in dataset.batch(4096).map(lambda x: tf.io.parse_example(x, spec)):
-        flags = batch[TRUNCATED].numpy()
-        total += flags.size
-        truncated += int(flags.sum())
-    if not total:
+        for name in names:
+            parts[name].append(batch[name].numpy())
+    columns = {
+        name: np.concatenate(values) if values else np.zeros(0, np.int64)
+        for name, values in parts.items()
+    }
+    if not all(column.size for column in columns.values()):
         raise ValueError(f"no examples at {folder!r}")
-    return truncated / total
+    return columns

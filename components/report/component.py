@@ -34,6 +34,7 @@ class ReportSpec(types.ComponentSpec):
         facts.BASELINE: ChannelParameter(type=standard_artifacts.Model),
         facts.INFRA_BLESSING: ChannelParameter(type=standard_artifacts.InfraBlessing),
         facts.PUSHED_MODEL: ChannelParameter(type=standard_artifacts.PushedModel),
+        facts.DRIFT: ChannelParameter(type=simple_artifacts.File),  # DriftCheck's result
     }
     OUTPUTS = {
         # A folder: report.md and its plots, report.html, summary.txt, report.json.
@@ -64,6 +65,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
         baseline: types.BaseChannel,
         infra_blessing: types.BaseChannel,
         pushed_model: types.BaseChannel,
+        drift: types.BaseChannel,
     ):
         spec = ReportSpec(
             examples=examples,
@@ -75,6 +77,7 @@ class Report(TakesRuntimeSettings, base_component.BaseComponent):
             baseline=baseline,
             infra_blessing=infra_blessing,
             pushed_model=pushed_model,
+            drift=drift,
             report=types.Channel(type=simple_artifacts.File),
             html=types.Channel(type=HTML),
         )

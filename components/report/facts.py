@@ -15,7 +15,13 @@ from typing import Any
 from tfx import types
 from tfx.types import artifact_utils
 
-from components.core.artifacts import read_rejected_summary, read_training_history
+from components.core.artifacts import (
+    read_drift_result,
+    read_rejected_summary,
+    read_training_history,
+    span_of,
+)
+from components.core.drift import DriftResult
 from components.core.evaluation import (
     BoundFailure,
     Bounds,
@@ -43,6 +49,7 @@ BLESSING = "blessing"
 BASELINE = "baseline"
 INFRA_BLESSING = "infra_blessing"
 PUSHED_MODEL = "pushed_model"
+DRIFT = "drift"
 # Custom properties that TFX's Evaluator and Pusher set on their outputs.
 BLESSED_PROPERTY = "blessed"
 PUSHED_PROPERTY = "pushed"
@@ -65,6 +72,7 @@ class RunFacts:
     infra_blessed: bool = False  # the serving check passed
     serving_check: ServingCheckResult | None = None  # None: TFX's InfraValidator checked
     pushed_to: str | None = None
+    drift: DriftResult | None = None  # the drift check's result (None: the run had none)
     artifacts: dict[str, str] = field(default_factory=dict)  # the run's inputs: name -> URI
     # The run history (components/core/history.py): this run's entry, the entries of its push
     # destination (this run's among them), and a line for each problem reading them.
@@ -84,12 +92,15 @@ class RunFacts:
         """report.json: the facts, `training` in history.json's form."""
         values = dataclasses.asdict(self)
         values["training"] = self.training.to_dict() if self.training else None
+        values["drift"] = json.loads(self.drift.to_json()) if self.drift else None
         return json.dumps(values, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RunFacts:
         values = json.loads(text)
         training = values.pop("training")
+        drift = values.pop("drift", None)
+        drift = DriftResult.from_json(json.dumps(drift)) if drift else None
         if training is not None:
             training = TrainingHistory.from_dict(training, where="report.json: training")
         evaluation = values.pop("evaluation")
@@ -110,7 +121,11 @@ class RunFacts:
         check = values.pop("serving_check", None)
         check = ServingCheckResult.from_dict(check) if check else None
         return cls(
-            **values, training=training, evaluation=Evaluation(**evaluation), serving_check=check
+            **values,
+            training=training,
+            drift=drift,
+            evaluation=Evaluation(**evaluation),
+            serving_check=check,
         )
 
     def history_entry(self, *, time: str, run_id: str, report: str) -> HistoryEntry:
@@ -124,8 +139,7 @@ class RunFacts:
             span=self.span or None,  # 0: the data has no spans (as in the report's header)
             pushed_version=int(version) if version.isdigit() else None,
             report=report,
-            # MERGE(i20b): drift=the drift step's findings, once its output is a Report input.
-            drift=None,
+            drift=self.drift.findings() if self.drift else None,
         )
 
 
@@ -138,8 +152,7 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
     examples = _single(input_dict, EXAMPLES)
     facts = RunFacts(data_root=data_root)
     facts.artifacts = {key: _single(input_dict, key).uri for key in sorted(input_dict)}
-    if examples.has_property("span"):
-        facts.span = examples.span
+    facts.span = span_of(examples)
     facts.data_counts = read_rejected_summary(examples.uri).get("splits", {})
     facts.truncation_share = truncation_share(_single(input_dict, POST_TRANSFORM_STATS).uri)
     facts.labels = label_vocabulary(_single(input_dict, TRANSFORM_GRAPH).uri)
@@ -156,6 +169,8 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
     infra_blessing = _single(input_dict, INFRA_BLESSING)
     facts.infra_blessed = bool(infra_blessing.get_int_custom_property(INFRA_BLESSED_PROPERTY))
     facts.serving_check = read_serving_check(infra_blessing.uri)
+    if input_dict.get(DRIFT):
+        facts.drift = read_drift_result(_single(input_dict, DRIFT).uri)
     pushed = _single(input_dict, PUSHED_MODEL)
     if pushed.get_int_custom_property(PUSHED_PROPERTY):
         facts.pushed_to = pushed.get_string_custom_property(PUSHED_DESTINATION_PROPERTY)

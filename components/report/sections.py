@@ -2,9 +2,10 @@
 
 In order: the run's data and training settings; the verdict and each failed bound; the blessing
 rule with this run's values; the serving check; the metrics of the eval split (beside the model
-in production's); per class; the confusion matrix; the data read and rejected; the slices; the
-training; the run history; the run's artifacts. The verdict, the majority-class baseline and the
-serving check are worded here once, for the report and the terminal summary (summary.py).
+in production's); per class; the confusion matrix; the data read and rejected; the drift from
+the data of the model in production; the slices; the training; the run history; the run's
+artifacts. The verdict, the majority-class baseline and the serving check are worded here once,
+for the report and the terminal summary (summary.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from components.core.evaluation import (
     RECALL,
     SUPPORT,
 )
+from components.core.settings import with_flag_names
 from components.report.facts import RunFacts
 from components.report.plots import CONFUSION_MATRIX, TRAINING_CURVE, confusion_grid
 from components.report.render import Block, BulletList, Heading, Image, Paragraph, Table
@@ -107,6 +109,7 @@ def sections(facts: RunFacts, plot_names: list[str]) -> list[Block]:
         *_per_class(facts),
         *_confusion(facts, plot_names),
         *_data(facts),
+        *_drift(facts),
         *_slices(facts),
         *_training(facts, plot_names),
         *_history(facts),
@@ -321,6 +324,21 @@ def _data(facts: RunFacts) -> list[Block]:
         # The sequence length is a training setting: the history's.
         longer = f" (longer than {facts.training.max_seq_length} tokens)" if facts.training else ""
         blocks.append(Paragraph(f"Truncated examples{longer}: {facts.truncation_share:.1%}."))
+    return blocks
+
+
+def _drift(facts: RunFacts) -> list[Block]:
+    """The drift check: what was compared with what, then per split and check both
+    distributions side by side (the tables of the drift step's own drift.md)."""
+    drift = facts.drift
+    if drift is None:
+        return []
+    blocks: list[Block] = [Heading("Drift from the data of the model in production")]
+    blocks.append(Paragraph(with_flag_names(drift.headline())))
+    for feature in drift.features:
+        header, rows = feature.table()
+        prefix = "DRIFTED: " if feature.drifted else ""
+        blocks += [Paragraph(prefix + with_flag_names(feature.describe())), Table(header, rows)]
     return blocks
 
 

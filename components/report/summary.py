@@ -9,6 +9,7 @@ from components.core.evaluation import (
     MACRO_F1_SCORE,
     with_interval,
 )
+from components.core.settings import with_flag_names
 from components.report.facts import RunFacts
 from components.report.sections import (
     AUC_METRIC,
@@ -30,6 +31,8 @@ def summary(facts: RunFacts) -> str:
         )
     if facts.truncation_share is not None:
         lines.append(f"truncated examples: {facts.truncation_share:.1%}")
+    if facts.drift is not None:
+        lines.append(with_flag_names(facts.drift.headline()))
     if facts.training and facts.training.warm_start:
         lines.append("training warm-started from the model in production")
     metrics = facts.evaluation.metrics

@@ -7,7 +7,9 @@
      "attention_mask": int64 [batch, max_seq_length]   1 on [CLS]..[SEP], 0 on padding
      "token_type_ids": int64 [batch, max_seq_length]   all 0 (single-sentence inputs)
      "truncated":      int64 [batch]                   1 when the text had more than
-                                                       max_seq_length - 2 word pieces}
+                                                       max_seq_length - 2 word pieces
+     "word_pieces":    int64 [batch]                   word pieces of the text, before the cut
+     "unknown_pieces": int64 [batch]                   how many of them are [UNK]}
 
 Everything is TensorFlow ops on the whole batch (no per-example Python), so the same object works
 eagerly (benchmarks, notebooks), inside a `tf.function`, inside a tf.Transform `preprocessing_fn`
@@ -49,7 +51,14 @@ from components.core.checkpoint import (
     resolve_checkpoint,
     tokenizer_settings,
 )
-from components.core.features import ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TRUNCATED
+from components.core.features import (
+    ATTENTION_MASK,
+    INPUT_IDS,
+    TOKEN_TYPE_IDS,
+    TRUNCATED,
+    UNKNOWN_PIECES,
+    WORD_PIECES,
+)
 
 MAX_INPUT_CHARS_PER_WORD = 100  # Hugging Face WordPiece's max_input_chars_per_word
 
@@ -188,6 +197,7 @@ class BertTokenizer(tf.Module):
         budget = self.max_seq_length - 2
         lengths = ids.row_lengths()
         truncated = tf.cast(lengths > budget, tf.int64)
+        unknown = tf.reduce_sum(tf.cast(tf.equal(ids, self.unk_id), tf.int64), axis=1)
         ids = ids[:, :budget]
         batch = tf.shape(texts, out_type=tf.int64)[0]
         cls = tf.fill([batch, 1], tf.constant(self.cls_id, tf.int64))
@@ -203,6 +213,8 @@ class BertTokenizer(tf.Module):
             ATTENTION_MASK: attention_mask,
             TOKEN_TYPE_IDS: tf.zeros_like(input_ids),
             TRUNCATED: truncated,
+            WORD_PIECES: tf.cast(lengths, tf.int64),
+            UNKNOWN_PIECES: unknown,
         }
 
     def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -109,7 +109,7 @@ def runtime_defaults(config: Config, names: tuple[str, ...] | None = None) -> di
         if name == "push_dir":
             # The local default (<output>/serving) means nothing on a cluster.
             defaults[name] = portable_path(config.run.push_dir, "push_dir") or None
-        elif isinstance(value, str):
+        elif RUNTIME_SETTINGS[name].path:
             defaults[name] = portable_path(value, name)
         else:
             defaults[name] = value  # None for a parameter that is no Config setting (output_dir)
