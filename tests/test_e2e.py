@@ -413,7 +413,8 @@ def test_history_lists_the_runs_of_the_folder_newest_first(local_run, capsys):
     accuracy = first_report.facts.evaluation.metrics["sparse_categorical_accuracy"]
     low, high = oldest.accuracy_interval.low, oldest.accuracy_interval.high
     assert oldest.accuracy == accuracy and low < accuracy < high and oldest.examples == 120
-    assert oldest.drift is None  # no drift step in this pipeline yet: n/a
+    # The first run had nothing in production to compare its data with, and says so.
+    assert oldest.drift == ("not compared: no model in production",)
     # The runs above on this folder, oldest first: refused by min_accuracy, then by both drops
     # against the oracle in production, then blessed and pushed but stopped at the Report.
     expected = [

@@ -266,7 +266,7 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
 
 
 def test_a_drifted_span_stops_before_the_trainer_and_production_stays(
-    first_run, third_run, push_dir
+    first_run, second_run, third_run, push_dir
 ):
     (version,) = production_versions(str(push_dir))  # still the first run's model
     assert third_run.error.startswith("task DriftGate failed (executor exit code 1)")

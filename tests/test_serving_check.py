@@ -183,9 +183,10 @@ def test_kubernetes_compiles_tfx_s_infra_validator_with_the_serving_image(tmp_pa
     request_spec = json.loads(parameters["request_spec"]["runtimeValue"]["constant"])
     assert request_spec["make_warmup"] is True and request_spec["split_name"] == "eval"
     assert request_spec["tensorflow_serving"]["signature_names"] == ["serving_examples"]
-    # The Pusher pushes the model inside its InfraBlessing, only when the Evaluator blessed it.
+    # The Pusher pushes the model inside its InfraBlessing, only when the Evaluator blessed it,
+    # with the statistics of the data it learned from (the next run's drift baseline).
     pusher_inputs = tasks["Pusher"]["inputs"]["artifacts"]
-    assert set(pusher_inputs) == {"infra_blessing", "model_blessing"}
+    assert set(pusher_inputs) == {"infra_blessing", "model_blessing", "statistics"}
     assert pusher_inputs["infra_blessing"]["taskOutputArtifact"]["producerTask"] == "ServingCheck"
     env = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][executor]
     assert {e["name"] for e in env["fieldPathAsEnv"]} == {"KFP_POD_NAME", "KFP_NAMESPACE"}
