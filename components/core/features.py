@@ -3,14 +3,19 @@ TFMA. Every other module takes these names from here.
 
 Raw features (tf.Examples written by the text ExampleGen; one bytes value each):
     TEXT_FEATURE, LABEL_FEATURE
+    TEXT_PAIR_FEATURE   the second text of a sentence-pair task (data.text_pair_column set);
+                        a model trained with it classifies pairs
 Transformed features (written by the Transform):
     INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
-    TRUNCATED                                   int64, 1 when the text was cut
+                                                (a pair: [CLS] text [SEP] text_pair [SEP],
+                                                token type 0 then 1)
+    TRUNCATED                                   int64, 1 when a word piece of either text was cut
     LENGTH_BUCKET                               string, token-count bucket (for TFMA slices)
     LABEL_ID                                    int64, index in the LABEL_VOCAB_NAME vocabulary
 """
 
 TEXT_FEATURE = "text"
+TEXT_PAIR_FEATURE = "text_pair"
 LABEL_FEATURE = "label"
 
 INPUT_IDS = "input_ids"

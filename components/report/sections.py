@@ -47,6 +47,15 @@ METRIC_NAMES = {
 }
 
 
+def positive_f1(facts: RunFacts) -> tuple[str, float] | None:
+    """(its name, the value) of the F1 of class 1 for a two-class model (GLUE's MRPC and QQP
+    metric; class 1 is the positive class, as for the AUC), None otherwise."""
+    value = facts.evaluation.per_class.get(AUC_CLASS_ID, {}).get(F1_SCORE)
+    if len(facts.labels) != 2 or value is None:
+        return None
+    return f"F1 of '{facts.label(AUC_CLASS_ID)}'", value
+
+
 def number(value: float | None, digits: int = 4) -> str:
     """A metric as the report writes it: `digits` decimals, n/a when missing or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -180,6 +189,9 @@ def _metrics(facts: RunFacts) -> list[Block]:
             if baseline:
                 row.append(number(baseline.get(key), digits))
             rows.append(row)
+        if key == ACCURACY and positive_f1(facts):
+            name, value = positive_f1(facts)
+            rows.append([name, number(value)] + (["n/a"] if baseline else []))
     return [Heading("Metrics (eval split)"), Table(header, rows)]
 
 

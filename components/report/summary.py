@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from components.core.evaluation import ACCURACY, BALANCED_ACCURACY, EXAMPLE_COUNT, MACRO_F1_SCORE
 from components.report.facts import RunFacts
-from components.report.sections import AUC_METRIC, METRIC_NAMES, majority_text, number, verdict
+from components.report.sections import (
+    AUC_METRIC,
+    METRIC_NAMES,
+    majority_text,
+    number,
+    positive_f1,
+    verdict,
+)
 
 
 def summary(facts: RunFacts) -> str:
@@ -25,6 +32,9 @@ def summary(facts: RunFacts) -> str:
         for key in (ACCURACY, BALANCED_ACCURACY, MACRO_F1_SCORE, AUC_METRIC)
         if key in metrics
     ]
+    if positive_f1(facts) and shown:  # beside accuracy
+        name, value = positive_f1(facts)
+        shown.insert(1, f"{name} {number(value)}")
     lines.append(
         f"eval split ({number(metrics.get(EXAMPLE_COUNT), 0)} examples): " + ", ".join(shown)
     )

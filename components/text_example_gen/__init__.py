@@ -16,6 +16,7 @@ from components.text_example_gen.executor import (
     custom_config_proto,
 )
 from components.text_example_gen.input_layout import (
+    AcceptedRows,
     check_input,
     input_split_config,
     read_accepted_rows,
@@ -23,6 +24,7 @@ from components.text_example_gen.input_layout import (
 from components.text_example_gen.rows import InputError
 
 __all__ = [
+    "AcceptedRows",
     "Executor",
     "InputError",
     "RejectedRowsError",

@@ -31,6 +31,7 @@ from components.text_example_gen.rows import (
     INVALID_UTF8,
     MALFORMED_CSV,
     RECORD_TOO_LONG,
+    SINGLE_TEXT,
     SURROGATE,
     WRONG_COLUMN_COUNT,
     Row,
@@ -204,6 +205,7 @@ class DelimitedRows:
                 reason = INVALID_UTF8 if SURROGATE.search(raw) else WRONG_COLUMN_COUNT
                 yield Row(path, line, reason=reason, content=display(raw))
                 continue
+            pair = columns.text_pair_index
             yield check_row(
                 path,
                 line,
@@ -211,4 +213,5 @@ class DelimitedRows:
                 fields[columns.label_index],
                 raw,
                 data_config.labels,
+                SINGLE_TEXT if pair is None else fields[pair],
             )

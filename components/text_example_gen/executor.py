@@ -4,7 +4,8 @@ Each input file is one Beam element. A CSV, TSV or JSON Lines file is parsed by 
 while it is read a chunk at a time (quoted fields with embedded newlines and physical line
 numbers stay right across chunks), and each row goes on as soon as it is parsed, so memory holds
 a chunk and a record, not the file; a folder-per-label file is one example, read whole. Accepted
-rows become tf.Examples with two bytes features, `text` and `label`; every rejected row is
+rows become tf.Examples with two bytes features, `text` and `label` (three with `text_pair`, the
+second text of a sentence-pair task: data.text_pair_column); every rejected row is
 written, with its file, line, reason and raw content, beside the examples (outside the artifact,
 so that it survives a failed run, whose outputs TFX deletes; see components.core.artifacts):
 
@@ -53,10 +54,10 @@ from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
 from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
 from components.core.errors import UserError
-from components.core.features import LABEL_FEATURE, TEXT_FEATURE
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE, TEXT_PAIR_FEATURE
 from components.text_example_gen import input_layout
 from components.text_example_gen.parsing import parse_text_file, read_rows
-from components.text_example_gen.rows import InputError
+from components.text_example_gen.rows import InputError, Row
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +121,13 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
 
 
 # -- Beam -------------------------------------------------------------------------------------------
-def _example(text: str, label: str) -> bytes:
+def _example(row: Row) -> bytes:
     example = example_pb2.Example()
     features = example.features.feature
-    features[TEXT_FEATURE].bytes_list.value.append(text.encode("utf-8"))
-    features[LABEL_FEATURE].bytes_list.value.append(label.encode("utf-8"))
+    features[TEXT_FEATURE].bytes_list.value.append(row.text.encode("utf-8"))
+    if row.text_pair is not None:
+        features[TEXT_PAIR_FEATURE].bytes_list.value.append(row.text_pair.encode("utf-8"))
+    features[LABEL_FEATURE].bytes_list.value.append(row.label.encode("utf-8"))
     return example.SerializeToString(deterministic=True)
 
 
@@ -151,7 +154,7 @@ class _ParseFile(beam.DoFn):
                 read += 1
                 if row.accepted:
                     labels[row.label] += 1
-                    yield _example(row.text, row.label)
+                    yield _example(row)
                 else:
                     yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
         blank_lines = 0 if self._folder else rows.blank_lines

@@ -2,7 +2,9 @@
 
 The text and label keys are resolved on the first object of the file: the configured key, else
 the first of TEXT_ALIASES (LABEL_ALIASES) that the object has, in any letter case; a missing key
-is an InputError that names the keys the object has. A line that is not a JSON object is rejected
+is an InputError that names the keys the object has. A sentence-pair task's second text is the
+configured key (data.text_pair_column) only; a later object without it is rejected as
+`empty_text_pair`. A line that is not a JSON object is rejected
 as `malformed_json`, one longer than `MAX_RECORD_CHARS` as `record_too_long` (text_files.py).
 """
 
@@ -17,6 +19,7 @@ from components.text_example_gen.rows import (
     LABEL_ALIASES,
     MALFORMED_JSON,
     RECORD_TOO_LONG,
+    SINGLE_TEXT,
     SURROGATE,
     TEXT_ALIASES,
     InputError,
@@ -61,7 +64,7 @@ class JsonLinesRows:
 
     def __iter__(self) -> Iterator[Row]:
         path, data_config = self.path, self._data_config
-        keys: tuple[str, str] | None = None
+        keys: tuple[str, ...] | None = None
         for number, raw in enumerate(self._lines, start=1):
             if isinstance(raw, LongLine):
                 yield Row(path, number, reason=RECORD_TOO_LONG, content=display(raw))
@@ -88,5 +91,16 @@ class JsonLinesRows:
                         "label", data_config.label_column, LABEL_ALIASES, record, path, number
                     ),
                 )
+                if data_config.pairs:
+                    pair = data_config.text_pair_column.strip()
+                    keys += (_resolve_key("text_pair", pair, (), record, path, number),)
+                if len(set(keys)) < len(keys):
+                    raise InputError(
+                        f"the text, label and text_pair keys must differ, got {list(keys)} in"
+                        f" {path}; set data.text_column, data.label_column, data.text_pair_column"
+                    )
             text_value, label_value = record.get(keys[0]), record.get(keys[1])
-            yield check_row(path, number, text_value, label_value, raw, data_config.labels)
+            pair_value = record.get(keys[2]) if len(keys) > 2 else SINGLE_TEXT
+            yield check_row(
+                path, number, text_value, label_value, raw, data_config.labels, pair_value
+            )
