@@ -27,6 +27,7 @@ import yaml
 from kfp.local import subprocess_task_handler
 
 from components.core.artifacts import (
+    REPORT_MARKDOWN_FILE,
     REPORT_SUMMARY_FILE,
     read_rejected_summary,
     read_training_history,
@@ -539,7 +540,8 @@ def test_a_pair_model_runs_from_its_package_and_answers_pairs(pair_run, capsys):
     assert len(lines) == 2 and lines[0].split("\t")[2:] == ["a film", "a movie"]
     assert captured.err.startswith("note: pair 2 of 2 was cut to the model's 128 tokens")
 
-    # The run's report has the F1 of class 1 beside accuracy.
-    report = Path(pair_run.output("Report", "report")["uri"]) / REPORT_SUMMARY_FILE
+    # The run's report says it is a pair model, and has the F1 of class 1 beside accuracy.
+    report = Path(pair_run.output("Report", "report")["uri"])
     line = r"eval split \(16 examples\): accuracy [0-9.]+, F1 of '1' [0-9.]+,"
-    assert re.search(line, report.read_text())
+    assert re.search(line, (report / REPORT_SUMMARY_FILE).read_text())
+    assert "(sentence pairs: `text` and `text_pair`)" in (report / REPORT_MARKDOWN_FILE).read_text()

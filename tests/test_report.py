@@ -228,6 +228,12 @@ def test_a_two_class_model_shows_the_f1_of_class_1_beside_accuracy():
     assert "accuracy 0.5000, F1 of 'positive' 0.8123, balanced accuracy 0.5000" in line
     text = render.markdown(sections(facts, []))
     assert "| accuracy | 0.5000 | 0.9000 |\n| F1 of 'positive' | 0.8123 | n/a |" in text
+    assert "sentence pairs" not in text
+    facts.pairs = True
+    assert "Data (data root not recorded) (sentence pairs: `text` and `text_pair`)." in (
+        render.markdown(sections(facts, []))
+    )
+    assert RunFacts.from_json(facts.to_json()).pairs
     # Three classes: no positive class, no such line.
     facts.labels = ["a", "b", "c"]
     assert "F1 of" not in summary(facts) and "F1 of" not in render.markdown(sections(facts, []))

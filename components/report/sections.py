@@ -103,6 +103,8 @@ def _settings(facts: RunFacts) -> list[Block]:
     data = f"`{facts.data_root}`" if facts.data_root else "(data root not recorded)"
     if facts.span:
         data += f", span {facts.span}"
+    if facts.pairs:
+        data += " (sentence pairs: `text` and `text_pair`)"
     history = facts.training
     if history is None:  # the training settings are the history's
         return [Paragraph(f"Data {data}.")]

@@ -40,7 +40,7 @@ from components.core.features import (
     TEXT_FEATURE,
     TEXT_PAIR_FEATURE,
 )
-from components.core.transform_output import label_vocabulary, sequence_length
+from components.core.transform_output import label_vocabulary, sequence_length, takes_pairs
 from components.trainer.data import used_length
 from components.trainer.model import INPUT_DTYPE, serving_copy
 
@@ -118,7 +118,7 @@ def serving_module(
             serving.OUTPUT_PROBABILITIES: probabilities,
         }
 
-    if TEXT_PAIR_FEATURE in raw_spec:  # a pair model: serving_default takes both texts
+    if takes_pairs(tf_transform_output):  # a pair model: serving_default takes both texts
 
         @tf.function(
             input_signature=[
