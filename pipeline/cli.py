@@ -6,8 +6,9 @@ bertpipe submit         start one run of the compiled pipeline on Kubeflow Pipel
 bertpipe schedule       create a recurring run (production retraining) on Kubeflow Pipelines
 bertpipe run-package    run a compiled package on this machine with kfp.local (a smoke test)
 bertpipe explain        say why a run's Evaluator blessed the model or not
+bertpipe history        list the runs of a run folder (or push destination), newest first
 bertpipe infer-schema   propose a curated schema for a new dataset
-bertpipe predict        classify texts with an exported model
+bertpipe predict        classify texts, or score a dataset in batch, with an exported model
 
 Every command takes --debug (a user error's traceback too) and --verbose (every library's log).
 A user's mistake (components/core/errors.py: UserError) is one line on stderr,
@@ -22,7 +23,7 @@ import argparse
 import sys
 import time
 
-from components.core.config import PIPELINE_NAME
+from components.core.config import PIPELINE_NAME, RunConfig
 from components.core.errors import UserError
 from components.core.settings import flag_for
 from pipeline import console
@@ -36,6 +37,11 @@ NOT_COMPILED = {
     "runner": "Kubeflow Pipelines orchestrates the compiled package",
     "beam_workers": "pass Beam options to the steps with --beam-arg",
 }
+
+
+# Data settings that batch scoring (`bertpipe predict --data`) does not use: it scores every row of
+# every split, reports rejected rows without failing, and validates no schema.
+NOT_SCORED = {"eval_percent", "max_rejected_fraction", "schema"}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -60,10 +66,11 @@ def _compile(args: argparse.Namespace) -> int:
     from pipeline.kubeflow.vertex import describe_job
 
     config = compile_config_from_args(args)
-    preflight.check_compile(config.pipeline)
+    preflight.check_compile(config.pipeline, inference=config.kubeflow.inference)
     path = compile_pipeline(config)
+    which = "scoring pipeline" if config.kubeflow.inference else "pipeline"
     print(
-        f"Compiled the pipeline for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
+        f"Compiled the {which} for Kubeflow Pipelines into {path} (image {config.kubeflow.image})"
     )
     if config.vertex.enabled:
         print(f"  {describe_job(config)}")
@@ -129,7 +136,8 @@ def _add_kfp_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="run-time parameter (repeatable): data_root, checkpoint, train_steps,"
-        " learning_rate, min_accuracy, majority_margin, push_dir",
+        " learning_rate, min_accuracy, majority_margin, push_dir; of the scoring package:"
+        " data_root, push_dir, output_dir",
     )
     parser.add_argument("--pipeline-root", help="where runs keep artifacts (gs://...)")
     parser.add_argument("--namespace", help="Kubeflow namespace (multi-user clusters)")
@@ -190,7 +198,13 @@ def _add_run_package_parser(commands) -> None:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from components.core.evaluation import load_evaluation
+    from components.core.evaluation import (
+        ACCURACY,
+        BALANCED_ACCURACY,
+        EXAMPLE_COUNT,
+        load_evaluation,
+        with_interval,
+    )
 
     evaluation = load_evaluation(args.evaluation)
     majority = evaluation.majority
@@ -199,12 +213,38 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         print(f"NOT BLESSED ({args.evaluation}):")
         print("\n".join(f"  - {failure.message}" for failure in evaluation.failures))
+    print(
+        f"eval split ({evaluation.metrics.get(EXAMPLE_COUNT, float('nan')):.0f} examples):"
+        f" accuracy {with_interval(evaluation, ACCURACY)}, balanced accuracy"
+        f" {with_interval(evaluation, BALANCED_ACCURACY)}"
+    )
     if majority is not None:
         print(
             f"majority-class baseline: always class {majority.class_id} ({majority.share:.1%} of"
             f" the eval split), balanced accuracy {majority.balanced_accuracy:.4f}"
         )
     return 0 if evaluation.passed else 1
+
+
+def _history(args: argparse.Namespace) -> int:
+    from components.core import history
+
+    if args.push_dir:
+        entries, problems = history.read_entries(args.push_dir)
+        source = f"the run history in {history.history_dir(args.push_dir)}"
+    else:
+        from pipeline.history import local_history
+
+        entries, problems = local_history(args.output), []
+        source = f"the MLMD store of {args.output}"
+    if not entries:
+        print(f"no runs in {source}")
+    else:
+        print(f"{len(entries)} run(s) in {source}, newest first:")
+        print(history.text_table(history.HEADER, history.rows(entries)))
+    for problem in problems:
+        print(f"note: {problem}", file=sys.stderr)
+    return 0
 
 
 def _infer_schema(args: argparse.Namespace) -> int:
@@ -273,6 +313,8 @@ def _predict_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | No
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if getattr(args, "data.data") is not None or args.output is not None:
+        return _score_data(args)
     from components.core.serving import predict, truncated_texts
 
     texts, text_pairs = _predict_inputs(args)
@@ -289,6 +331,30 @@ def _predict(args: argparse.Namespace) -> int:
             " not read",
             file=sys.stderr,
         )
+    return 0
+
+
+def _score_data(args: argparse.Namespace) -> int:
+    """`bertpipe predict --data PATH --output OUT`: batch scoring (pipeline/batch_scoring.py)."""
+    if getattr(args, "data.data") is None or args.output is None or args.texts or args.pair:
+        raise PredictInputError(
+            "batch scoring takes --data and --output, and no texts: --data PATH --output OUT.jsonl"
+            " (texts as arguments or on stdin are classified without them)"
+        )
+    from components.core.serving import is_pair_model, load_classifier
+    from pipeline.batch_scoring import score_data
+
+    config = config_from_args(args)
+    load_classifier(args.model)  # a folder with no model: one line
+    if is_pair_model(args.model) != config.data.pairs:
+        raise PredictInputError(
+            f"the model at {args.model} classifies pairs of texts: name the second text's column"
+            " with --text-pair-column"
+            if config.data.pairs is False
+            else f"the model at {args.model} classifies single texts: leave out --text-pair-column"
+        )
+    summary = score_data(config, args.model, args.output)
+    print(summary.text())
     return 0
 
 
@@ -383,12 +449,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(handler=_explain)
 
+    history = commands.add_parser(
+        "history", help="list the runs of a run folder, newest first, with their verdicts"
+    )
+    where = history.add_mutually_exclusive_group()
+    where.add_argument(
+        "--output",
+        default=RunConfig().output,
+        help="run folder (its MLMD store: every run, those that stopped early too; default:"
+        " %(default)s)",
+    )
+    where.add_argument(
+        "--push-dir",
+        help="instead, the run history that the Report steps keep in this push destination"
+        " (Kubeflow: gs://...; the runs that reached their Report step)",
+    )
+    history.set_defaults(handler=_history)
+
     infer = commands.add_parser("infer-schema", help="propose a schema for a dataset")
     add_config_arguments(infer, ("data",))
     infer.add_argument("--out", help="write the schema here (default: print it)")
     infer.set_defaults(handler=_infer_schema)
 
-    predict = commands.add_parser("predict", help="classify texts with an exported model")
+    predict = commands.add_parser(
+        "predict", help="classify texts, or score a dataset (--data, --output), with a model"
+    )
     predict.add_argument("--model", required=True, help="exported SavedModel folder")
     predict.add_argument(
         "texts", nargs="*", help="texts to classify (default: one per line on stdin)"
@@ -400,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("TEXT", "TEXT_PAIR"),
         help="a pair of texts for a model trained on pairs (--text-pair-column); repeatable",
     )
+    predict.add_argument(
+        "--output",
+        help="with --data: score every row of the data into this file, one JSON line per row"
+        " (CSV when it ends in .csv); rejected rows go beside it (<name>.rejected.jsonl)",
+    )
+    add_config_arguments(predict, ("data",), leave_out={"data": NOT_SCORED})
     predict.set_defaults(handler=_predict)
     return parser
 

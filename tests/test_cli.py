@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.core.checkpoint import default_checkpoint_dir
 from pipeline import preflight
 from pipeline.cli import main as bertpipe
 
@@ -121,6 +122,135 @@ def test_the_checkpoint_is_checked_before_the_run(tiny_checkpoint, tmp_path, cap
         assert bertpipe(["run", *flags, "--output", str(output)]) == 2
         assert message in one_line_error(capsys, "run")
     assert not output.exists()
+
+
+def _default_safetensors(folder: Path, size: int | None = None) -> None:
+    """Puts the default checkpoint's model.safetensors (hidden size 384) in place of the tiny
+    checkpoint's tf_model.h5: its first `size` bytes (a copy cut short), or a link to all of it."""
+    (folder / "tf_model.h5").unlink()
+    source = Path(default_checkpoint_dir()) / "model.safetensors"
+    if size is None:
+        (folder / "model.safetensors").symlink_to(source)
+    else:
+        with open(source, "rb") as handle:
+            (folder / "model.safetensors").write_bytes(handle.read(size))
+
+
+def _set_config(folder: Path, **changes) -> None:
+    settings = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**settings, **changes}))
+
+
+def _pytorch_only(folder: Path) -> str:
+    (folder / "tf_model.h5").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"a pickle, never opened")
+    return (
+        f"checkpoint '{folder}' has only PyTorch weights (pytorch_model.bin), which this project"
+        " cannot load: that needs torch, which it does not install, and a pickle file runs code"
+        " when loaded; convert it to model.safetensors on a machine with torch"
+    )
+
+
+def _safetensors_cut_in_its_header(folder: Path) -> str:
+    _default_safetensors(folder, 5000)
+    return (
+        f"{folder}/model.safetensors is cut short: its header alone would need 11408 bytes after"
+        " the first 8, the file has 5000 bytes in all; copy or download it again"
+    )
+
+
+def _safetensors_cut_in_its_tensors(folder: Path) -> str:
+    _default_safetensors(folder, 20000)
+    return (
+        f"{folder}/model.safetensors is cut short: its header places tensors up to byte 90856960"
+        " after the header, the file holds 8584"
+    )
+
+
+def _safetensors_of_another_model(folder: Path) -> str:
+    _default_safetensors(folder)
+    return (
+        f"{folder}/model.safetensors: tensor 'embeddings.word_embeddings.weight' has shape"
+        " [30522, 384], expected [30522, 32] (vocab_size 30522, hidden_size 32 in config.json)"
+    )
+
+
+def _h5_with_a_wrong_shape(folder: Path) -> str:
+    import h5py
+
+    name = "bert/tf_bert_model/bert/encoder/layer_._1/intermediate/dense/kernel:0"
+    with h5py.File(folder / "tf_model.h5", "r+") as weights:
+        del weights[name]
+        weights.create_dataset(name, shape=(32, 48), dtype="float32")
+    return (
+        f"{folder}/tf_model.h5: tensor '{name}' has shape [32, 48], expected [32, 64]"
+        " (hidden_size 32, intermediate_size 64 in config.json)"
+    )
+
+
+def _h5_cut_short(folder: Path) -> str:
+    with open(folder / "tf_model.h5", "r+b") as weights:
+        weights.truncate(5000)
+    return f"{folder}/tf_model.h5 cannot be opened as HDF5 ("
+
+
+def _fewer_layers_in_the_config(folder: Path) -> str:
+    _set_config(folder, num_hidden_layers=1)
+    return f"{folder}/tf_model.h5 holds 2 encoder layers, config.json says num_hidden_layers 1"
+
+
+def _vocab_longer_than_vocab_size(folder: Path) -> str:
+    with open(folder / "vocab.txt", "a", encoding="utf-8") as vocab:
+        vocab.write("zzzextra1\nzzzextra2\n")
+    return (
+        f"{folder}/vocab.txt has 30524 tokens, config.json says vocab_size 30522: the ids from"
+        " 30522 up would fall outside the model's word embeddings"
+    )
+
+
+def _vocab_without_sep(folder: Path) -> str:
+    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    vocab[vocab.index("[SEP]")] = "[unused999]"
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    return (
+        f"{folder}/vocab.txt lacks the special token(s) [SEP]: a BERT vocabulary needs"
+        " [CLS], [SEP], [PAD], [UNK]"
+    )
+
+
+def _vocab_with_a_token_twice(folder: Path) -> str:
+    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    vocab[2000] = vocab[1999]
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    return f"{folder}/vocab.txt line 2001 repeats the token {vocab[1999]!r} of line 2000"
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        _pytorch_only,
+        _safetensors_cut_in_its_header,
+        _safetensors_cut_in_its_tensors,
+        _safetensors_of_another_model,
+        _h5_with_a_wrong_shape,
+        _h5_cut_short,
+        _fewer_layers_in_the_config,
+        _vocab_longer_than_vocab_size,
+        _vocab_without_sep,
+        _vocab_with_a_token_twice,
+    ],
+)
+def test_a_broken_checkpoint_stops_the_run_before_any_component(
+    breaks, tiny_checkpoint, tmp_path, capsys
+):
+    folder = tmp_path / "checkpoint"
+    shutil.copytree(tiny_checkpoint, folder)
+    message = breaks(folder)
+    output = tmp_path / "run"
+    args = ["run", "--checkpoint", str(folder), "--train-steps", "1", "--output", str(output)]
+    assert bertpipe(args) == 2
+    assert one_line_error(capsys, "run").startswith(f"bertpipe run: {message}")
+    assert not output.exists()  # the run folder, which the first component would need
 
 
 def test_a_missing_schema_is_named(tiny_checkpoint, tmp_path, capsys):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components.core.config import Config
-from components.core.evaluation import MAX_ACCURACY_DROP
+from components.core.evaluation import MAX_ACCURACY_DROP, MAX_BALANCED_ACCURACY_DROP
 from components.core.serving import production_versions
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import RunPaths, run_pipeline
@@ -134,7 +134,14 @@ def test_report_has_the_numbers(local_run):
     assert "| train | 1 | 480 | 480 | 0 | - |" in text and "**BLESSED and pushed to" in text
     assert "| class | precision | recall | F1 | support | predicted |" in text
     assert "| negative |" in text and "| positive |" in text
-    assert "majority_margin -1: balanced accuracy" in text
+    assert "majority_margin -1: balanced accuracy " in text and ": its lower end " in text
+    # The intervals, read back from the Evaluator's output, contain the point values.
+    for name, interval in facts.evaluation.intervals.items():
+        assert interval.low < metrics[name] < interval.high, (name, interval)
+    assert (
+        f"| accuracy, 95% interval | {facts.evaluation.intervals['sparse_categorical_accuracy']} |"
+        in text
+    )
     for plot in ("training_curve.png", "confusion_matrix.png"):
         assert (folder / plot).stat().st_size > 1000
         assert f"![{plot}]({plot})" in text
@@ -261,6 +268,9 @@ def test_a_regressed_candidate_is_refused_against_a_better_baseline(local_run, t
         and why.message.startswith("max_accuracy_drop: accuracy change against production")
         for why in facts.evaluation.failures
     ), facts.evaluation.failures
+    # The oracle answers every class right: balanced accuracy is refused against it too.
+    assert facts.evaluation.baseline_metrics["balanced_accuracy"] == pytest.approx(1.0)
+    assert MAX_BALANCED_ACCURACY_DROP in {why.bound for why in facts.evaluation.failures}
 
 
 def test_beam_runner_runs_the_same_pipeline(tiny_checkpoint, tmp_path):
@@ -375,7 +385,7 @@ def test_the_report_step_runs_as_kubeflow_starts_it(local_run, repo_root, tmp_pa
         ]
         for name, source in task["inputs"]["artifacts"].items()
     }
-    parameters = {"data_root": report.facts.data_root}
+    parameters = {"data_root": report.facts.data_root, "push_dir": str(tmp_path / "serving")}
     invocation = json.dumps(executor_input(component, inputs, parameters, tmp_path))
     args = [invocation if a == "{{$}}" else a for a in container["args"]]
     command = [sys.executable if c == "python" else c for c in container["command"]]
@@ -386,6 +396,9 @@ def test_the_report_step_runs_as_kubeflow_starts_it(local_run, repo_root, tmp_pa
 
     page = (tmp_path / "html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "BLESSED and pushed to" in page
+    # Its run-history entry went into the push destination (no MLMD store, no run id there).
+    (entry,) = (tmp_path / "serving" / ".history").iterdir()
+    assert json.loads(entry.read_text())["run_id"] == "" and "Run history</h2>" in page
     assert (tmp_path / "report" / "report.md").is_file()
     written = json.loads((tmp_path / "executor_output.json").read_text())["artifacts"]
     (html,) = written["html"]["artifacts"]
@@ -395,3 +408,39 @@ def test_the_report_step_runs_as_kubeflow_starts_it(local_run, repo_root, tmp_pa
         component["outputDefinitions"]["artifacts"]["html"]["artifactType"]["instanceSchema"]
     )
     assert schema["title"] == "system.HTML"
+
+
+def test_history_lists_the_runs_of_the_folder_newest_first(local_run, capsys):
+    """`bertpipe history` on the folder of the runs above (pytest runs them in file order; run
+    alone, this test sees the first run only): each run with its verdict, from MLMD."""
+    from components.core.history import BLESSED
+    from pipeline.history import local_history
+
+    config, first, first_report = local_run
+    entries = local_history(config.run.output)
+    oldest = entries[-1]
+    assert oldest.run_id == first.run_id and oldest.verdict == BLESSED
+    assert oldest.span is None and oldest.report == first_report.folder  # no spans
+    assert f"{oldest.pushed_version}" == os.path.basename(first_report.facts.pushed_to)
+    accuracy = first_report.facts.evaluation.metrics["sparse_categorical_accuracy"]
+    low, high = oldest.accuracy_interval.low, oldest.accuracy_interval.high
+    assert oldest.accuracy == accuracy and low < accuracy < high and oldest.examples == 120
+    assert oldest.drift is None  # no drift step in this pipeline yet: n/a
+    # The runs above on this folder, oldest first: refused by min_accuracy, then by both drops
+    # against the oracle in production, then blessed and pushed but stopped at the Report.
+    expected = [
+        (BLESSED, set(), None),
+        ("NOT BLESSED", {"min_accuracy"}, None),
+        ("NOT BLESSED", {MAX_ACCURACY_DROP, MAX_BALANCED_ACCURACY_DROP}, None),
+        (BLESSED, set(), "Report"),
+    ]
+    found = [(e.verdict, set(e.failed_bounds), e.stopped_at) for e in reversed(entries)]
+    assert found == expected[: len(found)]
+
+    assert bertpipe(["history", "--output", config.run.output]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0] == f"{len(entries)} run(s) in the MLMD store of {config.run.output}, newest first:"
+    )
+    assert out[-1].split("  ")[0] == oldest.time.replace("T", " ").removesuffix("Z")
+    assert "BLESSED" in out[-1] and f"version {oldest.pushed_version}" in out[-1]

@@ -1,6 +1,7 @@
 """The Evaluator through TFX's own executor and a real TFMA run: per-class metrics from the top-1
-prediction against hand counts (2 and 4 classes), named by label in the report, and the blessing
-rule against the majority-class baseline on imbalanced data."""
+prediction against hand counts (2 and 4 classes), named by label in the report, the blessing
+rule against the majority-class baseline on imbalanced data, the lower ends of the 95% intervals
+on a split too small to decide, and balanced accuracy against the model in production."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from components.core.config import Config
-from components.core.evaluation import MAJORITY_MARGIN, BoundFailure, Evaluation, load_evaluation
+from components.core.evaluation import (
+    MAJORITY_MARGIN,
+    MAX_ACCURACY_DROP,
+    MAX_BALANCED_ACCURACY_DROP,
+    MIN_ACCURACY,
+    BoundFailure,
+    Evaluation,
+    load_evaluation,
+)
 from components.report import render
 from components.report.facts import RunFacts
 from components.report.sections import bound_lines, sections
@@ -21,10 +30,13 @@ SPAM = ("ham", "spam")
 NEWS = ("World", "Sports", "Business", "Sci/Tech")
 
 
-def write_known_model(export_dir: Path, classes: tuple[str, ...], top: float) -> Path:
-    """A serving model (the pipeline's signatures) whose answers are known: an example's text
-    names the class it answers, with probability `top` (the others share the rest). Its
-    `transform_features` maps the `label` feature to `label_id` by the order of `classes`."""
+def write_known_model(
+    export_dir: Path, classes: tuple[str, ...], top: float, answer: str = "text"
+) -> Path:
+    """A serving model (the pipeline's signatures) whose answers are known: an example's feature
+    `answer` (its text) names the class it answers, with probability `top` (the others share the
+    rest). Its `transform_features` maps the `label` feature to `label_id` by the order of
+    `classes`."""
     import tensorflow as tf
 
     table = tf.constant(list(classes))
@@ -40,11 +52,11 @@ def write_known_model(export_dir: Path, classes: tuple[str, ...], top: float) ->
     class Known(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def serving_examples(self, examples):
-            answer = ids(feature(examples, "text"))
+            answered = ids(feature(examples, answer))
             return {
-                "probabilities": tf.one_hot(answer, len(classes), top, others),
-                "label_id": answer,
-                "label": tf.gather(table, answer),
+                "probabilities": tf.one_hot(answered, len(classes), top, others),
+                "label_id": answered,
+                "label": tf.gather(table, answered),
             }
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
@@ -59,10 +71,13 @@ def write_known_model(export_dir: Path, classes: tuple[str, ...], top: float) ->
     return export_dir
 
 
-def evaluate(root: Path, model_uri: Path, rows, **bounds) -> tuple[Evaluation, bool]:
+def evaluate(
+    root: Path, model_uri: Path, rows, baseline_uri: Path | None = None, **bounds
+) -> tuple[Evaluation, bool]:
     """Runs the Evaluator's executor (TFX's, with this project's EvalConfig) on eval examples
-    `rows` of (text, label); `bounds` are the runtime settings min_accuracy / majority_margin.
-    Returns the evaluation read back and whether the model was blessed."""
+    `rows` of (text, label[, production's answer]) against the model in production at
+    `baseline_uri` (none by default); `bounds` are the runtime settings min_accuracy /
+    majority_margin. Returns the evaluation read back and whether the model was blessed."""
     import tensorflow as tf
     from tfx.types import artifact_utils, standard_artifacts
     from tfx.utils import proto_utils
@@ -73,8 +88,8 @@ def evaluate(root: Path, model_uri: Path, rows, **bounds) -> tuple[Evaluation, b
     split = root / "examples" / "Split-eval"
     split.mkdir(parents=True)
     with tf.io.TFRecordWriter(str(split / "data.gz"), options="GZIP") as writer:
-        for text, label in rows:
-            values = {"text": text, "label": label}
+        for text, label, *production in rows:
+            values = {"text": text, "label": label, "production": "".join(production)}
             example = tf.train.Example()
             for name, value in values.items():
                 example.features.feature[name].bytes_list.value.append(value.encode())
@@ -89,8 +104,13 @@ def evaluate(root: Path, model_uri: Path, rows, **bounds) -> tuple[Evaluation, b
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = str(root / "blessing")
     os.makedirs(blessing.uri)
+    inputs = {"examples": [examples], "model": [model]}
+    if baseline_uri is not None:
+        baseline = standard_artifacts.Model()
+        baseline.uri = str(baseline_uri)
+        inputs["baseline_model"] = [baseline]
     Executor().Do(
-        {"examples": [examples], "model": [model]},
+        inputs,
         {"evaluation": [evaluation], "blessing": [blessing]},
         {"eval_config": proto_utils.proto_to_json(build_eval_config(Config())), **bounds},
     )
@@ -108,7 +128,8 @@ def test_two_classes_match_a_hand_count(tmp_path):
         {("ham", "ham"): 6, ("ham", "spam"): 2, ("spam", "ham"): 1, ("spam", "spam"): 3}
     )
     model = write_known_model(tmp_path / "model", SPAM, top=0.8)
-    result, blessed = evaluate(tmp_path, model, rows, min_accuracy=0.7, majority_margin=0.2)
+    # Twelve examples: the lower ends of the intervals are far below the point values.
+    result, blessed = evaluate(tmp_path, model, rows, min_accuracy=0.4, majority_margin=-0.05)
 
     assert result.per_class == {
         0: pytest.approx({"precision": 6 / 7, "recall": 6 / 8, "f1_score": 0.8, "support": 8}),
@@ -123,6 +144,7 @@ def test_two_classes_match_a_hand_count(tmp_path):
             "macro_f1_score": (0.8 + 2 / 3) / 2,
             "balanced_accuracy": 0.75,
             "balanced_accuracy_lift": 0.75 - 1 / 2,
+            "balanced_accuracy_lift_ci_low": 0.4680 - 1 / 2,
             # Scores 0.8 / 0.2 for spam: P(spam scored above ham) + half the ties
             # = (3 * 6 + (3 * 2 + 1 * 6) / 2) / (4 * 8).
             "auc/class_1": 0.75,
@@ -130,9 +152,14 @@ def test_two_classes_match_a_hand_count(tmp_path):
         abs=2e-3,  # TFMA's AUC is a sum over 10,000 thresholds
     )
     assert sorted(result.confusion) == [(0, 0, 6), (0, 1, 2), (1, 0, 1), (1, 1, 3)]
+    # Wilson for 9 of 12; balanced accuracy's from Wilson for 6 of 8 and 3 of 4 (MOVER).
+    assert {name: str(interval) for name, interval in result.intervals.items()} == {
+        "sparse_categorical_accuracy": "0.4677-0.9111",
+        "balanced_accuracy": "0.4680-0.8857",
+    }
     assert (result.majority.class_id, result.majority.share) == (0, 8 / 12)
     assert result.passed and blessed and not result.failures
-    assert (result.bounds.min_accuracy, result.bounds.majority_margin) == (0.7, 0.2)
+    assert (result.bounds.min_accuracy, result.bounds.majority_margin) == (0.4, -0.05)
 
 
 def test_four_classes_match_a_hand_count_and_the_report_names_them(tmp_path):
@@ -150,7 +177,7 @@ def test_four_classes_match_a_hand_count_and_the_report_names_them(tmp_path):
         }
     )
     model = write_known_model(tmp_path / "model", NEWS, top=0.4)
-    result, blessed = evaluate(tmp_path, model, rows, min_accuracy=0.5, majority_margin=0.1)
+    result, blessed = evaluate(tmp_path, model, rows, min_accuracy=0.2, majority_margin=0.1)
 
     assert result.per_class == {
         0: pytest.approx({"precision": 3 / 5, "recall": 3 / 4, "f1_score": 2 / 3, "support": 4}),
@@ -168,6 +195,7 @@ def test_four_classes_match_a_hand_count_and_the_report_names_them(tmp_path):
             "macro_f1_score": (2 / 3 + 1 / 2) / 4,
             "balanced_accuracy": balanced,
             "balanced_accuracy_lift": balanced - 1 / 3,
+            "balanced_accuracy_lift_ci_low": result.intervals["balanced_accuracy"].low - 1 / 3,
         }
     )
     assert "auc/class_1" not in result.metrics  # AUC is for two-class models
@@ -183,8 +211,11 @@ def test_four_classes_match_a_hand_count_and_the_report_names_them(tmp_path):
     assert not blessed and not result.passed
     (failure,) = result.failures
     assert failure.bound == MAJORITY_MARGIN and failure.slice is None
-    assert failure.message.startswith("majority_margin: ")
-    assert "balanced accuracy 0.4167" in failure.message
+    assert failure.message.startswith("majority_margin: balanced accuracy 0.4167 (95% interval ")
+    assert failure.message.endswith(
+        "is below the majority-class baseline's 0.3333 (always class 0, 40.0% of the eval"
+        " split) + 0.1 = 0.4333"
+    )
 
     facts = RunFacts(labels=list(NEWS), evaluation=result)
     assert bound_lines(facts)[1].endswith(": FAILED")  # majority_margin; min_accuracy passed
@@ -215,9 +246,9 @@ def test_a_model_that_always_answers_the_majority_class_is_not_blessed(imbalance
     assert result.failures == [
         BoundFailure(
             bound=MAJORITY_MARGIN,
-            message="majority_margin: balanced accuracy 0.5000 is +0.0000 against the"
-            " majority-class baseline's 0.5000 (always class 0, 80.0% of the eval split); it must"
-            " be at least +0.05",
+            message="majority_margin: balanced accuracy 0.5000 (95% interval 0.4464-0.6622, 40"
+            " eval examples) is below the majority-class baseline's 0.5000 (always class 0,"
+            " 80.0% of the eval split) + 0.05 = 0.5500",
         )
     ]
 
@@ -255,3 +286,78 @@ def test_a_model_that_learned_is_blessed(
     assert result.metrics["balanced_accuracy_lift"] >= 0.05, result.metrics
     assert result.per_class[1]["recall"] > 0
     assert blessed and result.passed, result.failures
+
+
+def test_a_split_too_small_to_decide_is_not_blessed_and_says_so(tmp_path, capsys):
+    """Ten examples (6 ham, 4 spam), accuracy 0.70 and balanced accuracy 0.75: a point-value
+    rule would bless it against the default bounds (0.6; 0.50 + 0.05), the intervals do not."""
+    from pipeline.cli import main as bertpipe
+
+    rows = answered({("ham", "ham"): 3, ("ham", "spam"): 3, ("spam", "spam"): 4})
+    model = write_known_model(tmp_path / "model", SPAM, top=0.9)
+    result, blessed = evaluate(tmp_path, model, rows, min_accuracy=0.6, majority_margin=0.05)
+
+    assert result.metrics["sparse_categorical_accuracy"] == pytest.approx(0.7)
+    assert result.metrics["balanced_accuracy_lift"] == pytest.approx(0.25)
+    assert not blessed and not result.passed
+    assert result.failures == [
+        BoundFailure(
+            bound=MIN_ACCURACY,
+            message="min_accuracy: 10 eval examples: accuracy 0.7000, 95% interval"
+            " 0.3968-0.8922, too wide to clear the bound 0.6",
+        ),
+        BoundFailure(
+            bound=MAJORITY_MARGIN,
+            message="majority_margin: 10 eval examples: balanced accuracy 0.7500, 95% interval"
+            " 0.4595-0.9062, too wide to clear the majority-class baseline's 0.5000 (always"
+            " class 0, 60.0% of the eval split) + 0.05 = 0.5500",
+        ),
+    ]
+    # `bertpipe explain` reads the same decision and the intervals back from the output alone.
+    assert bertpipe(["explain", "--evaluation", str(tmp_path / "evaluation")]) == 1
+    out = capsys.readouterr().out
+    assert "  - min_accuracy: 10 eval examples: accuracy 0.7000, 95% interval 0.3968-0.8922" in out
+    assert (
+        "eval split (10 examples): accuracy 0.7000 (95% interval 0.3968-0.8922), balanced"
+        " accuracy 0.7500 (95% interval 0.4595-0.9062)" in out
+    )
+
+
+def test_a_model_that_gives_up_a_class_on_a_majority_heavy_split_is_refused(tmp_path):
+    """The eval split turned 95% ham: the candidate answers ham to nearly everything and gains
+    accuracy on production (0.96 against 0.86), but loses balanced accuracy (0.63 against 0.81)."""
+    rows = [
+        (candidate, actual, production)
+        for actual, candidate, production, n in (
+            ("ham", "ham", "ham", 66),
+            ("ham", "ham", "spam", 10),
+            ("spam", "spam", "spam", 1),
+            ("spam", "ham", "spam", 2),
+            ("spam", "ham", "ham", 1),
+        )
+        for _ in range(n)
+    ]
+    model = write_known_model(tmp_path / "model", SPAM, top=0.9)
+    production = write_known_model(tmp_path / "production", SPAM, top=0.9, answer="production")
+    result, blessed = evaluate(
+        tmp_path, model, rows, baseline_uri=production, min_accuracy=0.6, majority_margin=-1.0
+    )
+
+    assert result.metrics["sparse_categorical_accuracy"] == pytest.approx(77 / 80)
+    assert result.baseline_metrics["sparse_categorical_accuracy"] == pytest.approx(69 / 80)
+    assert result.baseline_metrics["balanced_accuracy"] == pytest.approx((66 / 76 + 3 / 4) / 2)
+    assert (result.bounds.max_accuracy_drop, result.bounds.max_balanced_accuracy_drop) == (
+        0.01,
+        0.01,
+    )
+    assert not blessed
+    drop = (1 + 1 / 4) / 2 - (66 / 76 + 3 / 4) / 2
+    assert result.failures == [
+        BoundFailure(
+            bound=MAX_BALANCED_ACCURACY_DROP,
+            message=f"max_balanced_accuracy_drop: balanced accuracy change against production ="
+            f" {drop:+.4f} (production 0.8092, 80 eval examples), more than the allowed drop"
+            " 0.01",
+        )
+    ]
+    assert MAX_ACCURACY_DROP not in {failure.bound for failure in result.failures}

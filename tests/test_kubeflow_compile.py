@@ -14,7 +14,7 @@ from google.cloud.aiplatform_v1.types import CustomJobSpec
 from tfx.v1.extensions import google_cloud_ai_platform as tfx_vertex
 
 from components.core.config import PIPELINE_NAME, Config
-from components.core.runtime_settings import RUNTIME_SETTINGS
+from components.core.runtime_settings import RUNTIME_SETTINGS, training_settings
 from components.trainer.component import RUN_FN, Trainer
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow.compile import IMAGE_PROJECT_ROOT, compile_pipeline, portable_path
@@ -38,6 +38,7 @@ WIRING = {
     ("Evaluator", "min_accuracy"): "min_accuracy",
     ("Evaluator", "majority_margin"): "majority_margin",
     ("Report", "data_root"): "data_root",
+    ("Report", "push_dir"): "push_dir",
     ("ProductionBaseline", "push_dir"): "push_dir",
     ("Pusher", "push_dir"): "push_dir",
 }
@@ -97,7 +98,7 @@ def test_the_package_parses_strictly_and_names_the_image(fresh_package):
 
 def test_runtime_parameters_have_the_config_defaults(fresh_package):
     declared = pipeline_parameters(load_package(fresh_package))
-    assert set(declared) == set(RUNTIME_SETTINGS)
+    assert set(declared) == set(training_settings())
     # Only the push destination has no sensible default on a cluster.
     assert [name for name, p in declared.items() if p.required] == ["push_dir"]
     parameters = spec_of(fresh_package)["root"]["inputDefinitions"]["parameters"]
@@ -126,7 +127,7 @@ def test_every_task_reads_its_parameters(fresh_package):
         )
         if name
     }
-    assert consumers == set(RUNTIME_SETTINGS)
+    assert consumers == set(training_settings())
 
 
 def test_no_local_path_of_this_machine_is_in_the_package(fresh_package):

@@ -2,8 +2,9 @@
 the project's task handler (pipeline/kubeflow/local_run.py, `bertpipe run-package`): the committed
 build/pipeline.yaml twice (a first model pushed, then a warm-started run judged against it), the
 same pipeline compiled with Beam options for a portable runner, whose Beam steps run through a
-Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark,
-and a sentence-pair model compiled with the pair settings."""
+Beam job service on localhost with SDK workers in a separate worker pool, as on Flink or Spark;
+the scoring package (build/inference.yaml) with the model the first run pushed; and a
+sentence-pair model compiled with the pair settings."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from components.core.serving import (
     production_versions,
     signature_inputs,
 )
+from components.report.facts import RunFacts
 from pipeline.cli import main as bertpipe
 from pipeline.kubeflow import local_run
 from pipeline.kubeflow.compile import compile_pipeline
@@ -241,6 +243,17 @@ def test_a_second_run_warm_starts_from_production_and_is_judged_against_it(
     assert "NOT BLESSED, nothing pushed" in text and "is below the bound 0.999" in text
     assert f"model in production (version {version})" in text
     assert "training warm-started from the model in production" in text
+
+    # Each Report step kept its run's entry in the push destination, where the next run's report
+    # reads them (the Report has no MLMD store on Kubeflow; its steps get no pipeline run id).
+    report = Path(second_run.output("Report", "report")["uri"]) / "report.json"
+    facts = RunFacts.from_json(report.read_text())
+    assert [(e.verdict, e.failed_bounds, e.pushed_version) for e in facts.history] == [
+        ("BLESSED", (), version),
+        ("NOT BLESSED", ("min_accuracy",), None),
+    ]
+    assert facts.run == facts.history[1] and facts.run.run_id == ""
+    assert bertpipe(["history", "--push-dir", str(push_dir)]) == 0
 
 
 def test_a_failing_task_is_named_with_its_log(tmp_path, capsys):
@@ -469,6 +482,81 @@ def test_the_sdk_worker_processes_register_the_tokenizer_ops(portable_run, beam_
     assert all(p["registered"] == TOKENIZER_OPS for p in workers), workers
 
 
+# -- part 3: the scoring package (build/inference.yaml), with the first run's model -----------------
+INFERENCE_PACKAGE = REPO_ROOT / "build" / "inference.yaml"
+SCORING_FILES = {  # the layout the package was compiled for: train.csv and eval.csv
+    "train.csv": 'text,label\na wonderful product,positive\n"never closed,negative\nno label,\n',
+    "eval.csv": "text\nit broke in a day\nworks as promised\n",  # no label column at all
+}
+
+
+@pytest.fixture(scope="module")
+def scoring_data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scoring_data")
+    for name, text in SCORING_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scoring_run(first_run, scoring_data, push_dir, tmp_path_factory):
+    """The committed scoring package on the model that the first run pushed."""
+    folder = tmp_path_factory.mktemp("scoring")
+    params = {
+        "data_root": str(scoring_data),
+        "push_dir": str(push_dir),
+        "output_dir": str(folder / "scores"),
+    }
+    return run_package(INFERENCE_PACKAGE, params, folder / "root"), folder / "scores" / "span-0"
+
+
+def test_the_scoring_package_scores_every_row_with_the_model_in_production(
+    scoring_run, scoring_data, push_dir, tmp_path, capsys
+):
+    run, scores = scoring_run
+    executed = [step.task for step in run.steps if step.step == EXECUTOR]
+    assert sorted(executed) == [
+        "BulkInferrer", "ProductionBaseline", "ScoreWriter", "ScoringModel", "TextExampleGen",
+    ]  # fmt: skip
+    lines = [json.loads(line) for line in (scores / "predictions.jsonl").read_text().splitlines()]
+    train, evaluation = str(scoring_data / "train.csv"), str(scoring_data / "eval.csv")
+    # File and line of every accepted row survive ExampleGen and BulkInferrer; the true label
+    # where the row has one.
+    by_row = {(line["file"], line["line"]): line for line in lines}
+    assert sorted(by_row) == [(evaluation, 2), (evaluation, 3), (train, 2), (train, 4)]
+    assert by_row[(train, 2)]["true_label"] == "positive"
+    assert all("true_label" not in by_row[key] for key in [(train, 4), (evaluation, 2)])
+    with open(scores / "predictions.csv", newline="", encoding="utf-8") as handle:
+        table = {(r["file"], int(r["line"])): r for r in csv.DictReader(handle)}
+    assert set(table) == set(by_row) and table[(train, 2)]["true_label"] == "positive"
+    (rejected,) = [
+        json.loads(line) for line in (scores / "rejected.jsonl").read_text().splitlines()
+    ]
+    assert (rejected["file"], rejected["line"], rejected["reason"]) == (train, 3, "malformed_csv")
+    (version,) = production_versions(str(push_dir))
+    text = summary(run)
+    assert "scored 4 of 5 rows (2 files of" in text and f"(version {version} in production)" in text
+    assert json.loads((scores / "summary.json").read_text())["rows_scored"] == 4
+
+    # The same rows and the same JSON lines as `bertpipe predict --data` with that model.
+    local = tmp_path / "local.jsonl"
+    argv = [
+        "predict",
+        "--model",
+        str(push_dir),
+        "--data",
+        str(scoring_data),
+        "--output",
+        str(local),
+    ]
+    assert bertpipe(argv) == 0
+    capsys.readouterr()
+    for line in map(json.loads, local.read_text().splitlines()):
+        packaged = by_row[(line["file"], line["line"])]
+        assert packaged["probabilities"] == pytest.approx(line["probabilities"], abs=1e-5)
+        assert {**packaged, "probabilities": None} == {**line, "probabilities": None}
+
+
 # -- part 3: a sentence-pair model, compiled with the pair settings ---------------------------------
 PAIR_ROWS = {"train": 16, "eval": 8}  # per label
 
@@ -542,6 +630,6 @@ def test_a_pair_model_runs_from_its_package_and_answers_pairs(pair_run, capsys):
 
     # The run's report says it is a pair model, and has the F1 of class 1 beside accuracy.
     report = Path(pair_run.output("Report", "report")["uri"])
-    line = r"eval split \(16 examples\): accuracy [0-9.]+, F1 of '1' [0-9.]+,"
+    line = r"eval split \(16 examples\): accuracy [^,]+, F1 of '1' [0-9.]+,"
     assert re.search(line, (report / REPORT_SUMMARY_FILE).read_text())
     assert "(sentence pairs: `text` and `text_pair`)" in (report / REPORT_MARKDOWN_FILE).read_text()

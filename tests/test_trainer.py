@@ -198,6 +198,34 @@ def test_checkpoint_without_pooler_uses_cls_hidden_state(tmp_path):
     assert model(batch).shape == (2, 2)
 
 
+def test_the_trainer_checks_its_run_time_checkpoint_before_building_the_model(
+    tiny_checkpoint, tiny_config, tmp_path
+):
+    from tfx.utils import json_utils
+
+    from components.core.config import CUSTOM_CONFIG_KEY
+    from components.core.errors import UserError
+    from components.trainer.executor import Executor
+
+    broken = tmp_path / "checkpoint"  # what a Kubeflow run gets as its `checkpoint` parameter
+    shutil.copytree(tiny_checkpoint, broken)
+    with open(broken / "tf_model.h5", "r+b") as weights:
+        weights.truncate(5000)
+    config = tiny_config(tiny_checkpoint)  # the compiled Config holds a sound checkpoint
+    exec_properties = {
+        "custom_config": json_utils.dumps(
+            {CUSTOM_CONFIG_KEY: config.to_json(Config.TRAINER_SECTIONS)}
+        ),
+        "checkpoint": str(broken),
+        "train_steps": 1,
+        "learning_rate": 1e-4,
+    }
+    with pytest.raises(UserError) as raised:
+        Executor().Do({}, {}, exec_properties)
+    assert str(raised.value).startswith(f"{broken}/tf_model.h5 cannot be opened as HDF5 (")
+    assert "\n" not in str(raised.value) and raised.value.exit_status == 2
+
+
 # -- input pipeline and TPU readiness ---------------------------------------------------------
 @pytest.mark.slow
 def test_datasets_are_static_and_the_train_step_compiles_with_xla(

@@ -8,6 +8,7 @@ from components.core.config import SCHEMAS_DIR, Config
 from components.schema import SchemaError, class_names, infer_schema, schema_file
 from components.text_example_gen import read_accepted_rows
 from components.validation_gate import DataValidationError
+from pipeline.history import local_history
 from pipeline.local_runner import run_pipeline
 from pipeline.preflight import check_schema
 
@@ -41,6 +42,9 @@ def test_an_unknown_label_stops_the_run_before_transform(tmp_path):
     root = tmp_path / "run" / "pipeline_root"
     assert (root / "ExampleValidator").is_dir()
     assert not (root / "Transform").exists() and not (root / "Trainer").exists()
+    # `bertpipe history` lists the run with the step that stopped it.
+    (run,) = local_history(str(tmp_path / "run"))
+    assert (run.verdict, run.stopped_at, run.accuracy) == ("stopped", "ValidationGate", None)
 
 
 def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):

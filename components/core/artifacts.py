@@ -27,6 +27,7 @@ from tfx.dsl.io import fileio
 from components.core.training_history import TrainingHistory
 
 REJECTED_ROWS_DIR = "RejectedRows"
+REJECTED_ROWS_PREFIX, REJECTED_ROWS_SUFFIX = "rejected", ".jsonl"  # Split-*/rejected-*.jsonl
 REJECTED_SUMMARY_FILE = "summary.json"
 HISTORY_FILE = "history.json"
 REPORT_MARKDOWN_FILE = "report.md"
@@ -39,6 +40,15 @@ def rejected_rows_uri(examples_uri: str) -> str:
     """Where the rejected rows and summary.json of an Examples artifact are: the sibling
     `<examples uri>-RejectedRows`, which outlives a failed run (see the module docstring)."""
     return f"{examples_uri.rstrip('/')}-{REJECTED_ROWS_DIR}"
+
+
+def rejected_rows_glob(examples_uri: str) -> str:
+    """The pattern of the rejected-rows files of every split of an Examples artifact."""
+    return os.path.join(
+        rejected_rows_uri(examples_uri),
+        "Split-*",
+        f"{REJECTED_ROWS_PREFIX}-*{REJECTED_ROWS_SUFFIX}",
+    )
 
 
 def read_rejected_summary(examples_uri: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from components.core.settings import (
 )
 
 PIPELINE_NAME = "bert-text-classifier"
+SCORING_PIPELINE_NAME = f"{PIPELINE_NAME}-scoring"  # `bertpipe compile --inference`
 # Components that read the Config get it as JSON under this key of their custom_config.
 CUSTOM_CONFIG_KEY = "config"
 # The project's folders (components/core/config.py -> the project root).
@@ -217,18 +218,27 @@ class EvalConfig:
     """Blessing thresholds (Evaluator)."""
 
     min_accuracy: float = setting(
-        0.6, "absolute accuracy a model needs to be blessed", valid=FRACTION
+        0.6,
+        "accuracy a model needs to be blessed: the lower end of its 95% interval on the eval"
+        " split must reach it",
+        valid=FRACTION,
     )
     majority_margin: float = setting(
         0.05,
-        "how far balanced accuracy (the mean per-class recall) must be above the majority-class"
-        " baseline's, 1 / (classes in the eval split), to be blessed; a negative value turns"
-        " this bound off",
+        "how far balanced accuracy (the mean per-class recall; the lower end of its 95%"
+        " interval) must be above the majority-class baseline's, 1 / (classes in the eval"
+        " split), to be blessed; a negative value turns this bound off",
         valid=Interval(-1, 1, high_open=True),
     )
     max_accuracy_drop: float = setting(
         0.01,
         "how far accuracy may fall below the model in production and still be blessed",
+        valid=FRACTION,
+    )
+    max_balanced_accuracy_drop: float = setting(
+        0.01,
+        "how far balanced accuracy may fall below the model in production's (on the same eval"
+        " split) and still be blessed",
         valid=FRACTION,
     )
 

@@ -16,22 +16,34 @@ Metrics of the eval split (and of each slice):
     balanced_accuracy_lift          balanced_accuracy minus the majority-class baseline's, which is
                                     1 / (classes in the labels): what the model adds to a model
                                     that always answers the most common class
+    accuracy_ci_low, _high          the 95% confidence interval of the accuracy (Wilson), from the
+                                    confusion matrix's counts
+    balanced_accuracy_ci_low, _high the 95% confidence interval of balanced_accuracy, from the
+                                    per-class counts (components/evaluator/intervals.py)
+    balanced_accuracy_lift_ci_low   balanced_accuracy_ci_low minus the majority-class baseline's
     auc                             two-class models only (sub key classId:1)
 
 A precision whose class was never predicted, a recall whose class never occurs, and an F1 whose
 precision and recall are both 0 are 0, as in scikit-learn; `support` and the confusion matrix
 tell these cases apart. The confusion matrix is the `multi_class_confusion_matrix_plot` plot.
 
-The blessing bounds (components.core.config.EvalConfig) and the metric each one judges:
+The blessing bounds (components.core.config.EvalConfig) and the metric each one judges. The
+absolute bounds judge the lower end of the metric's 95% interval, so that an eval split too
+small to tell a model from chance blesses nothing; the comparisons with production judge point
+values:
 
-    min_accuracy        sparse_categorical_accuracy >= min_accuracy
-    majority_margin     balanced_accuracy_lift >= majority_margin
-    max_accuracy_drop   sparse_categorical_accuracy - production's >= -max_accuracy_drop
+    min_accuracy                accuracy_ci_low >= min_accuracy
+    majority_margin             balanced_accuracy_lift_ci_low >= majority_margin
+    max_accuracy_drop           sparse_categorical_accuracy - production's >= -max_accuracy_drop
+    max_balanced_accuracy_drop  balanced_accuracy - production's >= -max_balanced_accuracy_drop
+
+`load_evaluation` reads the intervals back as `Interval` records (`Evaluation.intervals`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -54,6 +66,18 @@ MACRO_RECALL = "macro_recall"
 MACRO_F1_SCORE = "macro_f1_score"
 BALANCED_ACCURACY = "balanced_accuracy"
 BALANCED_ACCURACY_LIFT = "balanced_accuracy_lift"
+# The ends of the 95% confidence intervals (components/evaluator/intervals.py).
+CONFIDENCE = 0.95
+ACCURACY_LOW = "accuracy_ci_low"
+ACCURACY_HIGH = "accuracy_ci_high"
+BALANCED_ACCURACY_LOW = "balanced_accuracy_ci_low"
+BALANCED_ACCURACY_HIGH = "balanced_accuracy_ci_high"
+BALANCED_ACCURACY_LIFT_LOW = "balanced_accuracy_lift_ci_low"
+# The metrics with an interval, and the names of its ends.
+INTERVAL_ENDS = {
+    ACCURACY: (ACCURACY_LOW, ACCURACY_HIGH),
+    BALANCED_ACCURACY: (BALANCED_ACCURACY_LOW, BALANCED_ACCURACY_HIGH),
+}
 AUC = "auc"
 AUC_CLASS_ID = 1  # two classes: the AUC of class 1 against class 0
 # The name TFMA gives the model in production when the Evaluator has a baseline.
@@ -63,6 +87,16 @@ BASELINE_MODEL_NAME = "baseline"
 MIN_ACCURACY = "min_accuracy"
 MAJORITY_MARGIN = "majority_margin"
 MAX_ACCURACY_DROP = "max_accuracy_drop"
+MAX_BALANCED_ACCURACY_DROP = "max_balanced_accuracy_drop"
+# The metric whose threshold holds each bound: a lower bound on its value, or an allowed drop
+# against the model in production.
+LOWER, DROP = "lower", "drop"
+BOUND_METRICS = {
+    MIN_ACCURACY: (ACCURACY_LOW, LOWER),
+    MAJORITY_MARGIN: (BALANCED_ACCURACY_LIFT_LOW, LOWER),
+    MAX_ACCURACY_DROP: (ACCURACY, DROP),
+    MAX_BALANCED_ACCURACY_DROP: (BALANCED_ACCURACY, DROP),
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,18 @@ class Bounds:
     min_accuracy: float | None = None
     majority_margin: float | None = None
     max_accuracy_drop: float | None = None
+    max_balanced_accuracy_drop: float | None = None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A metric's 95% confidence interval (CONFIDENCE) on the eval split."""
+
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.low:.4f}-{self.high:.4f}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +152,7 @@ class Evaluation:
     baseline_metrics: dict[str, float] = field(default_factory=dict)  # the model in production
     slices: list[tuple[str, dict[str, float]]] = field(default_factory=list)
     confusion: list[tuple[int, int, float]] = field(default_factory=list)  # actual, predicted, n
+    intervals: dict[str, Interval] = field(default_factory=dict)  # ACCURACY, BALANCED_ACCURACY
     bounds: Bounds = field(default_factory=Bounds)
     passed: bool = False
     failures: list[BoundFailure] = field(default_factory=list)
@@ -133,6 +180,15 @@ def majority_baseline(support: Mapping[int, float]) -> MajorityBaseline | None:
         balanced_accuracy=1 / len(present),
         macro_f1_score=2 * share / (1 + share) / len(present),
     )
+
+
+def with_interval(evaluation: Evaluation, key: str) -> str:
+    """A metric as people read it: `0.8667 (95% interval 0.7944-0.9162)`; without the interval
+    when the evaluation has none for it, `n/a` when the metric is missing."""
+    value = evaluation.metrics.get(key)
+    text = "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+    interval = evaluation.intervals.get(key)
+    return f"{text} ({CONFIDENCE:.0%} interval {interval})" if interval else text
 
 
 def slice_name(slice_key) -> str:
@@ -189,6 +245,10 @@ def load_evaluation(evaluation_uri: str) -> Evaluation:
         else:
             result.slices.append((name, values))
     result.slices.sort()
+    for metric, (low, high) in INTERVAL_ENDS.items():
+        if low in result.metrics and high in result.metrics:
+            ends = result.metrics.pop(low), result.metrics.pop(high)
+            result.intervals[metric] = Interval(*ends)
     for plots in tfma.load_plots(evaluation_uri):
         if slice_name(plots.slice_key) != "overall":
             continue
@@ -211,18 +271,20 @@ def bounds(eval_config: tfma.EvalConfig) -> Bounds:
         for metric in spec.metrics:
             for per_slice in metric.per_slice_thresholds:
                 threshold = per_slice.threshold
-                value = threshold.value_threshold
-                if metric.class_name == ACCURACY_CLASS:
-                    if value.HasField("lower_bound"):
-                        found[MIN_ACCURACY] = value.lower_bound.value
-                    change = threshold.change_threshold
-                    if change.HasField("absolute"):
-                        found[MAX_ACCURACY_DROP] = -change.absolute.value
-                elif configured_name(metric) == BALANCED_ACCURACY_LIFT and value.HasField(
-                    "lower_bound"
-                ):
-                    found[MAJORITY_MARGIN] = value.lower_bound.value
+                for bound, (judged, kind) in BOUND_METRICS.items():
+                    if judged_name(metric) != judged:
+                        continue
+                    if kind == LOWER and threshold.value_threshold.HasField("lower_bound"):
+                        found[bound] = threshold.value_threshold.lower_bound.value
+                    elif kind == DROP and threshold.change_threshold.HasField("absolute"):
+                        found[bound] = -threshold.change_threshold.absolute.value
     return Bounds(**found)
+
+
+def judged_name(metric: tfma.MetricConfig) -> str:
+    """The metric key a MetricConfig's thresholds judge: its configured name, or the Keras
+    accuracy's own name."""
+    return ACCURACY if metric.class_name == ACCURACY_CLASS else configured_name(metric)
 
 
 def configured_name(metric: tfma.MetricConfig) -> str:
@@ -259,29 +321,54 @@ def _failure_line(failure, evaluation: Evaluation) -> tuple[str, str]:
     threshold = failure.metric_threshold
     if failure.message == "Metric not found.":
         return key.name, f"{key.name}: not computed ({' '.join(str(threshold).split())})"
-    if key.name == ACCURACY and not key.is_diff and threshold.HasField("value_threshold"):
+    metrics = evaluation.metrics
+    examples = f"{metrics.get(EXAMPLE_COUNT, float('nan')):.0f} eval examples"
+    if key.name == ACCURACY_LOW and not key.is_diff:
         bound = threshold.value_threshold.lower_bound.value
-        return MIN_ACCURACY, f"{MIN_ACCURACY}: accuracy {value:.4f} is below the bound {bound:g}"
-    if key.name == ACCURACY and key.is_diff:
-        allowed = -threshold.change_threshold.absolute.value
-        production = evaluation.baseline_metrics.get(ACCURACY, float("nan"))
-        return MAX_ACCURACY_DROP, (
-            f"{MAX_ACCURACY_DROP}: accuracy change against production = {value:+.4f}"
-            f" (production {production:.4f}), more than the allowed drop {allowed:g}"
+        return MIN_ACCURACY, _lower_end_line(
+            MIN_ACCURACY, "accuracy", ACCURACY, evaluation, bound, f"the bound {bound:g}"
         )
-    if key.name == BALANCED_ACCURACY_LIFT:
+    if key.name == BALANCED_ACCURACY_LIFT_LOW and not key.is_diff:
         margin = threshold.value_threshold.lower_bound.value
         majority = evaluation.majority
+        if majority is None:
+            return MAJORITY_MARGIN, f"{MAJORITY_MARGIN}: no labelled eval examples"
         base = (
-            f"{majority.balanced_accuracy:.4f} (always class {majority.class_id},"
-            f" {majority.share:.1%} of the eval split)"
-            if majority
-            else "(no labelled examples)"
+            f"the majority-class baseline's {majority.balanced_accuracy:.4f} (always class"
+            f" {majority.class_id}, {majority.share:.1%} of the eval split)"
         )
-        balanced = evaluation.metrics.get(BALANCED_ACCURACY, float("nan"))
-        return MAJORITY_MARGIN, (
-            f"{MAJORITY_MARGIN}: balanced accuracy {balanced:.4f} is {value:+.4f} against the"
-            f" majority-class baseline's {base}; it must be at least {margin:+g}"
+        needed = majority.balanced_accuracy + margin
+        return MAJORITY_MARGIN, _lower_end_line(
+            MAJORITY_MARGIN,
+            "balanced accuracy",
+            BALANCED_ACCURACY,
+            evaluation,
+            needed,
+            f"{base} {'-' if margin < 0 else '+'} {abs(margin):g} = {needed:.4f}",
+        )
+    drops = {ACCURACY: (MAX_ACCURACY_DROP, "accuracy")}
+    drops[BALANCED_ACCURACY] = (MAX_BALANCED_ACCURACY_DROP, "balanced accuracy")
+    if key.is_diff and key.name in drops:
+        bound, metric = drops[key.name]
+        allowed = -threshold.change_threshold.absolute.value
+        production = evaluation.baseline_metrics.get(key.name, float("nan"))
+        return bound, (
+            f"{bound}: {metric} change against production = {value:+.4f}"
+            f" (production {production:.4f}, {examples}), more than the allowed drop {allowed:g}"
         )
     against = " change against production" if key.is_diff else ""
     return key.name, f"{key.name}{against} = {value:.4f} fails {' '.join(str(threshold).split())}"
+
+
+def _lower_end_line(
+    bound: str, metric: str, key: str, evaluation: Evaluation, needed: float, what: str
+) -> str:
+    """The line of an absolute bound that the lower end of `key`'s interval did not clear:
+    the point value was below it too, or the interval was too wide (the split too small)."""
+    value = evaluation.metrics.get(key, float("nan"))
+    interval = evaluation.intervals.get(key)
+    examples = f"{evaluation.metrics.get(EXAMPLE_COUNT, float('nan')):.0f} eval examples"
+    ci = f"{CONFIDENCE:.0%} interval {interval or 'n/a'}"
+    if value >= needed:
+        return f"{bound}: {examples}: {metric} {value:.4f}, {ci}, too wide to clear {what}"
+    return f"{bound}: {metric} {value:.4f} ({ci}, {examples}) is below {what}"

@@ -5,6 +5,10 @@ Raw features (tf.Examples written by the text ExampleGen; one bytes value each):
     TEXT_FEATURE, LABEL_FEATURE
     TEXT_PAIR_FEATURE   the second text of a sentence-pair task (data.text_pair_column set);
                         a model trained with it classifies pairs
+Inference examples (the text ExampleGen in inference mode, for batch scoring; components/core/
+scoring.py) have LABEL_FEATURE only where the row has a label, and also:
+    SOURCE_FILE_FEATURE                         bytes, the file the row was read from
+    SOURCE_LINE_FEATURE                         int64, the 1-based line where the row starts
 Transformed features (written by the Transform):
     INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
                                                 (a pair: [CLS] text [SEP] text_pair [SEP],
@@ -17,6 +21,8 @@ Transformed features (written by the Transform):
 TEXT_FEATURE = "text"
 TEXT_PAIR_FEATURE = "text_pair"
 LABEL_FEATURE = "label"
+SOURCE_FILE_FEATURE = "source_file"
+SOURCE_LINE_FEATURE = "source_line"
 
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"

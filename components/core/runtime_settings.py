@@ -18,7 +18,12 @@ evaluator/, pusher.py, report/) and mix in `TakesRuntimeSettings`.
 | `learning_rate` | train.learning_rate          | Trainer                          |
 | `min_accuracy`  | eval.min_accuracy            | Evaluator (a blessing bound)     |
 | `majority_margin` | eval.majority_margin       | Evaluator (a blessing bound)     |
-| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher       |
+| `push_dir`      | run.push_dir                 | ProductionBaseline, Pusher,      |
+|                 |                              | Report (the run history)         |
+| `output_dir`    | (scoring package only)       | ScoreWriter                      |
+
+The scoring package (`bertpipe compile --inference`) takes `SCORING_SETTINGS`; the training
+package every setting but those only scoring takes (`training_settings()`).
 """
 
 from __future__ import annotations
@@ -65,25 +70,39 @@ RUNTIME_SETTINGS: dict[str, RuntimeSetting] = {
             "balanced accuracy needed above the majority-class baseline's to bless",
         ),
         RuntimeSetting("push_dir", str, "run", "push_dir", "where blessed models are pushed"),
+        RuntimeSetting(
+            "output_dir", str, "", "", "folder the scores go to (span-<span>/predictions.jsonl)"
+        ),
     )
 }
+SCORING_SETTINGS = ("data_root", "push_dir", "output_dir")
+_SCORING_ONLY = ("output_dir",)
+
+
+def training_settings() -> tuple[str, ...]:
+    """The run-time parameters of the training package: every one but those only scoring takes."""
+    return tuple(name for name in RUNTIME_SETTINGS if name not in _SCORING_ONLY)
 
 
 def config_values(config: Config, data_root: str) -> dict[str, Any]:
-    """The value of every runtime setting in `config` (what a local run uses)."""
+    """The value of every runtime setting of the training package in `config` (what a local
+    run uses)."""
     values = {"data_root": data_root, "push_dir": config.push_dir}
-    for setting in RUNTIME_SETTINGS.values():
-        if setting.name not in values:
-            values[setting.name] = getattr(getattr(config, setting.section), setting.field)
+    for name in training_settings():
+        if name not in values:
+            setting = RUNTIME_SETTINGS[name]
+            values[name] = getattr(getattr(config, setting.section), setting.field)
     return values
 
 
-def check_values(values: Mapping[str, Any]) -> None:
-    """Fails on unknown names and on constants of the wrong type (RuntimeParameters pass)."""
-    unknown = sorted(set(values) - set(RUNTIME_SETTINGS))
+def check_values(values: Mapping[str, Any], names: tuple[str, ...] | None = None) -> None:
+    """Fails on names other than `names` (default: the training package's), on missing ones and
+    on constants of the wrong type (RuntimeParameters pass)."""
+    names = training_settings() if names is None else names
+    unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ValueError(f"unknown runtime setting(s) {unknown}; expected {list(RUNTIME_SETTINGS)}")
-    missing = sorted(set(RUNTIME_SETTINGS) - set(values))
+        raise ValueError(f"unknown runtime setting(s) {unknown}; expected {list(names)}")
+    missing = sorted(set(names) - set(values))
     if missing:
         raise ValueError(f"runtime setting(s) {missing} have no value")
     for name, value in values.items():

@@ -21,7 +21,8 @@ saved_model.pb is in place (TF Serving's rule). `ProductionBaseline` (components
 marks its output with `HAS_MODEL`, `VERSION` and `SOURCE`.
 
 Loading a serving model needs only TensorFlow and tensorflow_text (imported here: it registers
-the tokenizer's ops), as in TF Serving; `predict` classifies raw texts (or pairs) with one.
+the tokenizer's ops), as in TF Serving; `predict` classifies raw texts (or pairs) with one, and
+batch scoring (components/scoring/) loads one with `load_classifier`.
 """
 
 from __future__ import annotations
@@ -131,6 +132,23 @@ def find_saved_model(path: str) -> str:
 def load_serving_model(path: str):
     """tf.saved_model.load of the SavedModel at (or under) `path`, cached per process."""
     return tf.saved_model.load(find_saved_model(path))
+
+
+def load_classifier(path: str):
+    """`load_serving_model`, checked: a model this pipeline exported, with the `serving_examples`
+    signature and `class_labels()`. Raises ModelNotFoundError (one line) for a folder that holds
+    no such model: none at all, a file that is not a SavedModel, or another kind of model."""
+    try:
+        loaded = load_serving_model(path)
+    except OSError as error:  # not a SavedModel (tf.saved_model.load cannot parse it)
+        raise ModelNotFoundError(f"cannot load a SavedModel from {path!r}: {error}") from None
+    if SERVING_EXAMPLES not in loaded.signatures or not hasattr(loaded, "class_labels"):
+        raise ModelNotFoundError(
+            f"the SavedModel at {path!r} is not a classifier this pipeline exported: it has the"
+            f" signatures {sorted(loaded.signatures)}, expected {SERVING_EXAMPLES!r} and"
+            " class_labels()"
+        )
+    return loaded
 
 
 def signature_inputs(path: str, signature: str = SERVING_DEFAULT) -> tuple[str, ...]:

@@ -2,15 +2,21 @@
 
 A model is blessed when, on the whole eval split,
 
-- accuracy >= `min_accuracy`;
-- balanced accuracy (the mean of the per-class recalls) is at least `majority_margin` above the
+- the lower end of its accuracy's 95% interval (Wilson) is at least `min_accuracy`;
+- the lower end of its balanced accuracy's 95% interval (the mean of the per-class recalls, its
+  interval from the per-class counts: intervals.py) is at least `majority_margin` above the
   majority-class baseline's. A model that always answers the most common class has a balanced
   accuracy of exactly 1 / (classes in the eval split), however imbalanced the split, and so has any
   model that answers without regard to the text; its plain accuracy, on the other hand, is the
-  majority share (0.87 on SMS Spam), which an accuracy bound cannot tell from learning. The bound is
-  TFMA's own lower-bound threshold on the `balanced_accuracy_lift` metric (metrics.py);
-- when a model is in production: accuracy no more than `max_accuracy_drop` below its accuracy
-  (TFMA's change threshold, against the baseline model).
+  majority share (0.87 on SMS Spam), which an accuracy bound cannot tell from learning;
+- when a model is in production: accuracy no more than `max_accuracy_drop` below its accuracy,
+  and balanced accuracy no more than `max_balanced_accuracy_drop` below its balanced accuracy
+  (TFMA's change thresholds, against the baseline model), so that a model that gives up a class
+  cannot pass on an eval split that turned majority-heavy.
+
+Each bound is a TFMA threshold on a metric of metrics.py (the lower ends are metrics of their
+own), so TFMA's validation is the one decision, and TFX's blessing, which the Pusher honours,
+is that decision.
 
 Labels are compared as ids through the Transform's label vocabulary: TFMA runs the exported
 model's `transform_features` signature first, which yields `label_id`. Nothing here depends on the
@@ -28,11 +34,13 @@ from components.core import serving
 from components.core.config import Config
 from components.core.evaluation import (
     ACCURACY_CLASS,
+    ACCURACY_LOW,
     AUC_CLASS_ID,
-    BALANCED_ACCURACY_LIFT,
-    MAJORITY_MARGIN,
-    MIN_ACCURACY,
-    configured_name,
+    BALANCED_ACCURACY,
+    BALANCED_ACCURACY_LIFT_LOW,
+    BOUND_METRICS,
+    LOWER,
+    judged_name,
 )
 from components.core.features import LABEL_FEATURE, LABEL_ID, LENGTH_BUCKET
 from components.evaluator import metrics
@@ -43,20 +51,34 @@ def _overall(threshold: tfma.MetricThreshold) -> list[tfma.PerSliceMetricThresho
     return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
 
 
-def build_eval_config(config: Config) -> tfma.EvalConfig:
-    """The EvalConfig of the pipeline (see the module docstring)."""
-    accuracy_bounds = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -config.eval.max_accuracy_drop},
-        ),
+def _lower_bound(value: float) -> tfma.MetricThreshold:
+    return tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": value})
     )
-    majority_bound = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(
-            lower_bound={"value": config.eval.majority_margin}
+
+
+def _allowed_drop(drop: float) -> tfma.MetricThreshold:
+    return tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -drop}
         )
     )
+
+
+def _named(metric: type, name: str, threshold: tfma.MetricThreshold) -> tfma.MetricConfig:
+    """A metric of metrics.py under `name`, the key its `threshold` judges (named explicitly,
+    so that readers of the config find the bound by name)."""
+    return tfma.MetricConfig(
+        class_name=metric.__name__,
+        module=metrics.MODULE,
+        config=json.dumps({"name": name}),
+        per_slice_thresholds=_overall(threshold),
+    )
+
+
+def build_eval_config(config: Config) -> tfma.EvalConfig:
+    """The EvalConfig of the pipeline (see the module docstring)."""
+    bounds = config.eval
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -76,18 +98,27 @@ def build_eval_config(config: Config) -> tfma.EvalConfig:
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
                     tfma.MetricConfig(
-                        class_name=ACCURACY_CLASS, per_slice_thresholds=_overall(accuracy_bounds)
+                        class_name=ACCURACY_CLASS,
+                        per_slice_thresholds=_overall(_allowed_drop(bounds.max_accuracy_drop)),
                     ),
                     tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
                     tfma.MetricConfig(
                         class_name=metrics.TopOneClassMetrics.__name__, module=metrics.MODULE
                     ),
-                    tfma.MetricConfig(
-                        class_name=metrics.BalancedAccuracyLift.__name__,
-                        module=metrics.MODULE,
-                        # Named explicitly, so that readers of the config find the bound by name.
-                        config=json.dumps({"name": BALANCED_ACCURACY_LIFT}),
-                        per_slice_thresholds=_overall(majority_bound),
+                    _named(
+                        metrics.TopOneAccuracyInterval,
+                        ACCURACY_LOW,
+                        _lower_bound(bounds.min_accuracy),
+                    ),
+                    _named(
+                        metrics.TopOneBalancedAccuracy,
+                        BALANCED_ACCURACY,
+                        _allowed_drop(bounds.max_balanced_accuracy_drop),
+                    ),
+                    _named(
+                        metrics.BalancedAccuracyLift,
+                        BALANCED_ACCURACY_LIFT_LOW,
+                        _lower_bound(bounds.majority_margin),
                     ),
                 ]
             )
@@ -97,14 +128,15 @@ def build_eval_config(config: Config) -> tfma.EvalConfig:
 
 def set_bound(eval_config: tfma.EvalConfig, bound: str, value: float) -> None:
     """Sets the lower bound `min_accuracy` or `majority_margin` in `eval_config`, in place."""
-    judged = {
-        MIN_ACCURACY: lambda m: m.class_name == ACCURACY_CLASS,
-        MAJORITY_MARGIN: lambda m: configured_name(m) == BALANCED_ACCURACY_LIFT,
-    }[bound]
+    judged, kind = BOUND_METRICS[bound]
+    if kind != LOWER:
+        raise ValueError(
+            f"{bound} is not a lower bound: expected one of min_accuracy, majority_margin"
+        )
     found = 0
     for metrics_spec in eval_config.metrics_specs:
         for metric in metrics_spec.metrics:
-            if judged(metric):
+            if judged_name(metric) == judged:
                 for per_slice in metric.per_slice_thresholds:
                     per_slice.threshold.value_threshold.lower_bound.value = value
                     found += 1

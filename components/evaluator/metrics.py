@@ -1,5 +1,6 @@
 """TFMA metrics from the top-1 prediction: per-class precision, recall, F1 and support, macro
-averages, balanced accuracy and its lift over the majority-class baseline.
+averages, balanced accuracy and its lift over the majority-class baseline, and the 95% intervals
+of accuracy and balanced accuracy (intervals.py) whose lower ends the blessing bounds judge.
 
 TFMA's own Precision/Recall/F1Score, binarized per class id, count a class as predicted when its
 probability passes 0.5: with more than two classes most examples then predict no class at all. And
@@ -21,8 +22,13 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as mccm
 
 from components.core.evaluation import (
+    ACCURACY_HIGH,
+    ACCURACY_LOW,
     BALANCED_ACCURACY,
+    BALANCED_ACCURACY_HIGH,
     BALANCED_ACCURACY_LIFT,
+    BALANCED_ACCURACY_LIFT_LOW,
+    BALANCED_ACCURACY_LOW,
     F1_SCORE,
     MACRO_F1_SCORE,
     MACRO_PRECISION,
@@ -31,6 +37,7 @@ from components.core.evaluation import (
     RECALL,
     SUPPORT,
 )
+from components.evaluator.intervals import mean_of_proportions, wilson
 
 MODULE = __name__
 # The top-1 prediction: the most probable class (the matrix's threshold 0 drops no prediction).
@@ -82,6 +89,28 @@ def summary_scores(scores: Mapping[int, ClassScores]) -> dict[str, float]:
         MACRO_F1_SCORE: sum(s.f1_score for s in scores.values()) / n,
         BALANCED_ACCURACY: balanced,
         BALANCED_ACCURACY_LIFT: balanced - 1 / len(labelled) if labelled else float("nan"),
+    }
+
+
+def interval_scores(counts: Mapping[tuple[int, int], float]) -> dict[str, float]:
+    """The 95% intervals of accuracy (Wilson, over every example) and of balanced accuracy
+    (from the per-class recalls' counts), and the lower end of the lift over the majority-class
+    baseline, from the same counts as `class_scores`."""
+    total = sum(counts.values())
+    hits = sum(n for (actual, guess), n in counts.items() if actual == guess)
+    recalls = [
+        (counts.get((c, c), 0.0), s.support)
+        for c, s in class_scores(counts).items()
+        if s.support > 0
+    ]
+    accuracy = wilson(hits, total)
+    balanced = mean_of_proportions(recalls)
+    return {
+        ACCURACY_LOW: accuracy[0],
+        ACCURACY_HIGH: accuracy[1],
+        BALANCED_ACCURACY_LOW: balanced[0],
+        BALANCED_ACCURACY_HIGH: balanced[1],
+        BALANCED_ACCURACY_LIFT_LOW: balanced[0] - 1 / len(recalls) if recalls else float("nan"),
     }
 
 
@@ -147,28 +176,53 @@ def _per_class(key, counts) -> dict:
         values[key(F1_SCORE, top_one)] = s.f1_score
         values[key(SUPPORT, metric_types.SubKey(class_id=c))] = s.support
     summary = summary_scores(scores)
-    for name in (MACRO_PRECISION, MACRO_RECALL, MACRO_F1_SCORE, BALANCED_ACCURACY):
+    for name in (MACRO_PRECISION, MACRO_RECALL, MACRO_F1_SCORE):
         values[key(name)] = summary[name]
     return values
 
 
-def _lift(key, counts) -> dict:
-    return {
-        key(BALANCED_ACCURACY_LIFT): summary_scores(class_scores(counts))[BALANCED_ACCURACY_LIFT]
-    }
+def _picked(*names: str):
+    """The `keys_of` of a metric whose values are `names` of summary_scores or interval_scores."""
+
+    def keys_of(key, counts) -> dict:
+        scores = summary_scores(class_scores(counts)) | interval_scores(counts)
+        return {key(name): scores[name] for name in names}
+
+    return keys_of
 
 
+# The classes' names are TFMA's registry keys: TFMA's own `BalancedAccuracy` (a binary metric at
+# threshold 0.5) would shadow a class of that name here.
 class TopOneClassMetrics(metric_types.Metric):
     """Per-class precision, recall, F1 (sub keys classId:<id> topK:1) and support (classId:<id>),
-    macro_precision, macro_recall, macro_f1_score and balanced_accuracy, from the top-1 answer."""
+    macro_precision, macro_recall and macro_f1_score, from the top-1 answer."""
 
     def __init__(self, name: str = MACRO_F1_SCORE):
         super().__init__(_computations_fn(_per_class), name=name)
 
 
-class BalancedAccuracyLift(metric_types.Metric):
-    """balanced_accuracy minus the majority-class baseline's (1 / classes in the labels): the
-    metric the blessing bound `majority_margin` judges."""
+class TopOneAccuracyInterval(metric_types.Metric):
+    """accuracy_ci_low and accuracy_ci_high: the 95% interval of the accuracy; its lower end is
+    the metric the blessing bound `min_accuracy` judges (the metric's name)."""
 
-    def __init__(self, name: str = BALANCED_ACCURACY_LIFT):
-        super().__init__(_computations_fn(_lift), name=name)
+    def __init__(self, name: str = ACCURACY_LOW):
+        super().__init__(_computations_fn(_picked(ACCURACY_LOW, ACCURACY_HIGH)), name=name)
+
+
+class TopOneBalancedAccuracy(metric_types.Metric):
+    """balanced_accuracy (what `max_balanced_accuracy_drop` compares with production's) and its
+    95% interval, balanced_accuracy_ci_low and balanced_accuracy_ci_high."""
+
+    def __init__(self, name: str = BALANCED_ACCURACY):
+        names = (BALANCED_ACCURACY, BALANCED_ACCURACY_LOW, BALANCED_ACCURACY_HIGH)
+        super().__init__(_computations_fn(_picked(*names)), name=name)
+
+
+class BalancedAccuracyLift(metric_types.Metric):
+    """balanced_accuracy minus the majority-class baseline's (1 / classes in the labels), and the
+    lower end of its 95% interval, balanced_accuracy_lift_ci_low: the metric the blessing bound
+    `majority_margin` judges (the metric's name)."""
+
+    def __init__(self, name: str = BALANCED_ACCURACY_LIFT_LOW):
+        names = (BALANCED_ACCURACY_LIFT, BALANCED_ACCURACY_LIFT_LOW)
+        super().__init__(_computations_fn(_picked(*names)), name=name)

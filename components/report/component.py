@@ -43,11 +43,12 @@ class ReportSpec(types.ComponentSpec):
 
 
 class Report(TakesRuntimeSettings, base_component.BaseComponent):
-    """Writes the run report; takes `data_root` (for its header) as a runtime setting."""
+    """Writes the run report; takes `data_root` (for its header) and `push_dir` (where the run
+    history is kept) as runtime settings."""
 
     SPEC_CLASS = ReportSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
-    SETTINGS = ("data_root",)
+    SETTINGS = ("data_root", "push_dir")
 
     def __init__(
         self,

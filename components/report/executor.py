@@ -3,12 +3,15 @@
 Into the `report` output folder: report.md with its PNG plots, the self-contained report.html,
 summary.txt (what a local run prints) and report.json (the facts); into the `html` output, the
 same report.html as the file at its URI, which the Kubeflow Pipelines UI displays
-(components/report/artifacts.py).
+(components/report/artifacts.py). Before the report, the run's entry of the run history goes
+into the push destination (`<push_dir>/.history/`, components/core/history.py), and the report
+shows every entry there.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from tfx import types
@@ -23,6 +26,7 @@ from components.core.artifacts import (
     REPORT_MARKDOWN_FILE,
     REPORT_SUMMARY_FILE,
 )
+from components.core.history import read_entries, utc_time, write_entry
 from components.report import render
 from components.report.artifacts import DISPLAY_NAME
 from components.report.facts import RunFacts, collect
@@ -64,6 +68,17 @@ class Executor(base_executor.BaseExecutor):
         _, settings = runtime_settings.pop_settings(exec_properties)
         facts = collect(input_dict, data_root=str(settings.get("data_root", "")))
         report = artifact_utils.get_single_instance(output_dict[REPORT_KEY])
+        run_id = (self._context.pipeline_run_id if self._context else None) or ""
+        facts.run = facts.history_entry(
+            time=utc_time(time.time()), run_id=run_id, report=report.uri
+        )
+        push_dir = str(settings.get("push_dir", ""))
+        if push_dir:
+            write_entry(push_dir, facts.run)
+            facts.history, facts.history_notes = read_entries(push_dir)
+        else:
+            facts.history = [facts.run]
+            facts.history_notes = ["no push destination (push_dir) given: this run alone"]
         page = write_report(facts, report.uri)
         html = artifact_utils.get_single_instance(output_dict[HTML_KEY])
         html.write(page)

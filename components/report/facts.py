@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,14 @@ from tfx import types
 from tfx.types import artifact_utils
 
 from components.core.artifacts import read_rejected_summary, read_training_history
-from components.core.evaluation import BoundFailure, Bounds, Evaluation, load_evaluation
+from components.core.evaluation import (
+    BoundFailure,
+    Bounds,
+    Evaluation,
+    Interval,
+    load_evaluation,
+)
+from components.core.history import HistoryEntry, outcome
 from components.core.serving import HAS_MODEL, SOURCE, VERSION
 from components.core.training_history import TrainingHistory
 from components.core.transform_output import label_vocabulary, takes_pairs, truncation_share
@@ -51,6 +59,11 @@ class RunFacts:
     blessed: bool = False
     pushed_to: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)  # the run's inputs: name -> URI
+    # The run history (components/core/history.py): this run's entry, the entries of its push
+    # destination (this run's among them), and a line for each problem reading them.
+    run: HistoryEntry | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    history_notes: list[str] = field(default_factory=list)
 
     def label(self, class_id: int) -> str:
         """The class name of a label id (the Transform's label vocabulary)."""
@@ -78,7 +91,31 @@ class RunFacts:
         evaluation["confusion"] = [tuple(e) for e in evaluation["confusion"]]
         evaluation["bounds"] = Bounds(**evaluation["bounds"])
         evaluation["failures"] = [BoundFailure(**f) for f in evaluation["failures"]]
+        evaluation["intervals"] = {
+            k: Interval(**v) for k, v in evaluation.get("intervals", {}).items()
+        }
+        if values.get("run") is not None:
+            values["run"] = HistoryEntry.from_dict(values["run"], where="report.json: run")
+        values["history"] = [
+            HistoryEntry.from_dict(e, where="report.json: history")
+            for e in values.get("history", [])
+        ]
         return cls(**values, training=training, evaluation=Evaluation(**evaluation))
+
+    def history_entry(self, *, time: str, run_id: str, report: str) -> HistoryEntry:
+        """This run's entry in the run history (components/core/history.py)."""
+        version = os.path.basename(self.pushed_to or "")
+        return outcome(
+            time=time,
+            run_id=run_id,
+            evaluation=self.evaluation,
+            blessed=self.blessed,
+            span=self.span or None,  # 0: the data has no spans (as in the report's header)
+            pushed_version=int(version) if version.isdigit() else None,
+            report=report,
+            # MERGE(i20b): drift=the drift step's findings, once its output is a Report input.
+            drift=None,
+        )
 
 
 def _single(input_dict: dict[str, list[types.Artifact]], key: str) -> types.Artifact:

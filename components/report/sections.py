@@ -3,14 +3,15 @@
 In order: the run's data and training settings; the verdict and each failed bound; the blessing
 rule with this run's values; the metrics of the eval split (beside the model in production's);
 per class; the confusion matrix; the data read and rejected; the slices; the training; the
-run's artifacts. The verdict and the majority-class baseline are worded here once, for the
-report and the terminal summary (summary.py).
+run history; the run's artifacts. The verdict and the majority-class baseline are worded here
+once, for the report and the terminal summary (summary.py).
 """
 
 from __future__ import annotations
 
 import math
 
+from components.core import history
 from components.core.evaluation import (
     ACCURACY,
     AUC,
@@ -24,6 +25,7 @@ from components.core.evaluation import (
     MACRO_RECALL,
     MAJORITY_MARGIN,
     MAX_ACCURACY_DROP,
+    MAX_BALANCED_ACCURACY_DROP,
     MIN_ACCURACY,
     PRECISION,
     RECALL,
@@ -34,6 +36,7 @@ from components.report.plots import CONFUSION_MATRIX, TRAINING_CURVE, confusion_
 from components.report.render import Block, BulletList, Heading, Image, Paragraph, Table
 
 AUC_METRIC = f"{AUC}/class_{AUC_CLASS_ID}"
+HISTORY_ROWS = 20  # the newest runs the report's history shows
 # The overall metrics the report lists, in order, with their names for people.
 METRIC_NAMES = {
     EXAMPLE_COUNT: "examples",
@@ -95,6 +98,7 @@ def sections(facts: RunFacts, plot_names: list[str]) -> list[Block]:
         *_data(facts),
         *_slices(facts),
         *_training(facts, plot_names),
+        *_history(facts),
         *_artifacts(facts),
     ]
 
@@ -143,7 +147,8 @@ def _blessing_rule(facts: RunFacts) -> list[Block]:
 
 def bound_lines(facts: RunFacts) -> list[str]:
     """One line per blessing bound: the rule, this run's values, and whether it held (FAILED
-    when the evaluation has a failure of that bound on the whole eval split)."""
+    when the evaluation has a failure of that bound on the whole eval split). The absolute
+    bounds judge the lower end of the metric's 95% interval."""
     evaluation, bounds = facts.evaluation, facts.evaluation.bounds
     failed = {failure.bound for failure in evaluation.failures if failure.slice is None}
     metrics = evaluation.metrics
@@ -151,11 +156,20 @@ def bound_lines(facts: RunFacts) -> list[str]:
     def status(name: str) -> str:
         return "FAILED" if name in failed else "passed"
 
+    def lower_end(key: str, name: str) -> str:
+        interval = evaluation.intervals.get(key)
+        value = f"{name} {number(metrics.get(key))}"
+        if key == ACCURACY:
+            value += f" on {number(metrics.get(EXAMPLE_COUNT), 0)} eval examples"
+        if interval is None:  # an evaluation from before the intervals
+            return f"{value} (no interval recorded)"
+        return f"{value}, 95% interval {interval}: its lower end {interval.low:.4f}"
+
     lines = []
     if bounds.min_accuracy is not None:
         lines.append(
-            f"{MIN_ACCURACY} {bounds.min_accuracy:g}: accuracy {number(metrics.get(ACCURACY))}"
-            f" must be at least {bounds.min_accuracy:g}: {status(MIN_ACCURACY)}"
+            f"{MIN_ACCURACY} {bounds.min_accuracy:g}: {lower_end(ACCURACY, 'accuracy')} must be"
+            f" at least {bounds.min_accuracy:g}: {status(MIN_ACCURACY)}"
         )
     if bounds.majority_margin is not None:
         majority = evaluation.majority
@@ -163,20 +177,29 @@ def bound_lines(facts: RunFacts) -> list[str]:
         margin = bounds.majority_margin
         needed = base + margin if base is not None else None
         lines.append(
-            f"{MAJORITY_MARGIN} {margin:g}: balanced accuracy"
-            f" {number(metrics.get(BALANCED_ACCURACY))} must be at least the majority-class"
-            f" baseline's {number(base)} {'-' if margin < 0 else '+'} {abs(margin):g} ="
-            f" {number(needed)}: {status(MAJORITY_MARGIN)}"
+            f"{MAJORITY_MARGIN} {margin:g}: {lower_end(BALANCED_ACCURACY, 'balanced accuracy')}"
+            f" must be at least the majority-class baseline's {number(base)}"
+            f" {'-' if margin < 0 else '+'} {abs(margin):g} = {number(needed)}:"
+            f" {status(MAJORITY_MARGIN)}"
         )
-    if facts.production and bounds.max_accuracy_drop is not None:
-        production = evaluation.baseline_metrics.get(ACCURACY)
-        lines.append(
-            f"{MAX_ACCURACY_DROP} {bounds.max_accuracy_drop:g}: accuracy"
-            f" {number(metrics.get(ACCURACY))} may be at most {bounds.max_accuracy_drop:g} below"
-            f" production's {number(production)}: {status(MAX_ACCURACY_DROP)}"
-        )
-    elif not facts.production:
-        lines.append(f"{MAX_ACCURACY_DROP}: no model in production to compare with")
+    drops = (
+        (MAX_ACCURACY_DROP, bounds.max_accuracy_drop, ACCURACY, "accuracy"),
+        (
+            MAX_BALANCED_ACCURACY_DROP,
+            bounds.max_balanced_accuracy_drop,
+            BALANCED_ACCURACY,
+            "balanced accuracy",
+        ),
+    )
+    for bound, drop, key, name in drops:
+        if not facts.production:
+            lines.append(f"{bound}: no model in production to compare with")
+        elif drop is not None:
+            production = evaluation.baseline_metrics.get(key)
+            lines.append(
+                f"{bound} {drop:g}: {name} {number(metrics.get(key))} may be at most {drop:g}"
+                f" below production's {number(production)}: {status(bound)}"
+            )
     return lines
 
 
@@ -191,9 +214,12 @@ def _metrics(facts: RunFacts) -> list[Block]:
             if baseline:
                 row.append(number(baseline.get(key), digits))
             rows.append(row)
+        if key in facts.evaluation.intervals:
+            rows.append([f"{name}, 95% interval", str(facts.evaluation.intervals[key])])
+            rows[-1] += [""] if baseline else []
         if key == ACCURACY and positive_f1(facts):
-            name, value = positive_f1(facts)
-            rows.append([name, number(value)] + (["n/a"] if baseline else []))
+            f1_name, value = positive_f1(facts)
+            rows.append([f1_name, number(value)] + (["n/a"] if baseline else []))
     return [Heading("Metrics (eval split)"), Table(header, rows)]
 
 
@@ -311,6 +337,26 @@ def _training(facts: RunFacts, plot_names: list[str]) -> list[Block]:
     if TRAINING_CURVE in plot_names:
         blocks.append(Image(TRAINING_CURVE))
     return blocks
+
+
+def _history(facts: RunFacts) -> list[Block]:
+    """The runs of this run's push destination, newest first (components/core/history.py)."""
+    if facts.run is None:  # a report.json written before the run history existed
+        return []
+    shown = sorted(facts.history, key=lambda e: (e.time, e.run_id), reverse=True)[:HISTORY_ROWS]
+    more = (
+        f" ({len(shown)} newest of {len(facts.history)})" if len(facts.history) > len(shown) else ""
+    )
+    return [
+        Heading("Run history"),
+        Paragraph(
+            f"The runs whose Report step wrote to the same push destination, newest first{more}."
+            " A run that stopped before its Report step wrote no entry: `bertpipe history"
+            " --output <run folder>` lists every run of a local run folder, from its MLMD store."
+        ),
+        *([BulletList(facts.history_notes)] if facts.history_notes else []),
+        Table(history.HEADER, history.rows(shown, current=facts.run)),
+    ]
 
 
 def _artifacts(facts: RunFacts) -> list[Block]:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from components.core.evaluation import ACCURACY, BALANCED_ACCURACY, EXAMPLE_COUNT, MACRO_F1_SCORE
+from components.core.evaluation import (
+    ACCURACY,
+    BALANCED_ACCURACY,
+    EXAMPLE_COUNT,
+    MACRO_F1_SCORE,
+    with_interval,
+)
 from components.report.facts import RunFacts
 from components.report.sections import (
     AUC_METRIC,
@@ -28,7 +34,7 @@ def summary(facts: RunFacts) -> str:
         lines.append("training warm-started from the model in production")
     metrics = facts.evaluation.metrics
     shown = [
-        f"{METRIC_NAMES[key]} {number(metrics[key])}"
+        f"{METRIC_NAMES[key]} {with_interval(facts.evaluation, key)}"
         for key in (ACCURACY, BALANCED_ACCURACY, MACRO_F1_SCORE, AUC_METRIC)
         if key in metrics
     ]
@@ -40,10 +46,11 @@ def summary(facts: RunFacts) -> str:
     )
     lines.append(f"majority-class baseline: {majority_text(facts)}")
     if facts.production:
-        production = facts.evaluation.baseline_metrics.get(ACCURACY)
+        production = facts.evaluation.baseline_metrics
         lines.append(
             f"model in production (version {facts.production.get('version')}): accuracy"
-            f" {number(production)}"
+            f" {number(production.get(ACCURACY))}, balanced accuracy"
+            f" {number(production.get(BALANCED_ACCURACY))}"
         )
     else:
         lines.append("no model in production: judged on the absolute bounds alone")

@@ -1,7 +1,7 @@
 """ExampleGen over raw text: CSV, TSV, JSON Lines and folder-per-label files.
 
 component.py (the TFX component), executor.py (the Beam executor and its row accounting),
-input_layout.py (files, splits and spans of the input; the preflight), and the parsing of one
+read_files.py (files to tf.Examples in Beam, for ExampleGen and batch scoring), input_layout.py (files, splits and spans of the input; the preflight), and the parsing of one
 file into rows, accepted or rejected with a reason: parsing.py (the format, and the entry points),
 rows.py (a row and why it was rejected), text_files.py (the binary-file check, decoding, lines
 read a chunk at a time), delimited.py (CSV/TSV records), columns.py (a CSV/TSV file's header and
@@ -20,13 +20,26 @@ from components.text_example_gen.input_layout import (
     check_input,
     input_split_config,
     read_accepted_rows,
+    scoring_input,
+)
+from components.text_example_gen.read_files import (
+    COUNTS,
+    EXAMPLES,
+    REJECTED,
+    ReadTextFiles,
+    row_example,
+    sum_counts,
 )
 from components.text_example_gen.rows import InputError
 
 __all__ = [
+    "COUNTS",
+    "EXAMPLES",
+    "REJECTED",
     "AcceptedRows",
     "Executor",
     "InputError",
+    "ReadTextFiles",
     "RejectedRowsError",
     "TextExampleGen",
     "check_input",
@@ -34,5 +47,8 @@ __all__ = [
     "custom_config_proto",
     "input_split_config",
     "read_accepted_rows",
+    "row_example",
+    "scoring_input",
+    "sum_counts",
     "text_example_gen",
 ]

@@ -11,6 +11,10 @@ apart from its first `SAMPLE_ROWS` rows (`needs_sample` says which files; `_gues
 how): the label column is the one with few, short, repeated values. Only such a file is read
 ahead, and only that far (delimited.py); when the guess is not confident, InputError says what
 was seen and how to give the columns.
+
+Scoring reads with `require_label=False`: a label column is then used when it is configured (and
+must exist) or found by its alias in a header, and otherwise there is none (`label_index` None);
+a headerless file of one column is all text.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ class Columns:
 
     has_header: bool
     text_index: int
-    label_index: int
+    label_index: int | None  # None: no label column (scoring only, see the module docstring)
     num_columns: int
     guessed: str = ""
     text_pair_index: int | None = None
@@ -180,15 +184,27 @@ def needs_sample(first_row: list[str], data_config: DataConfig) -> bool:
     return unset and len(first_row) == 2 and not _is_header(first_row, data_config)
 
 
+def _optional_label(first_row: list[str], has_header: bool) -> int | None:
+    """Where an unconfigured, optional label column is: its alias in a header, else nowhere."""
+    lowered = [cell.strip().lower() for cell in first_row] if has_header else []
+    return next((lowered.index(alias) for alias in LABEL_ALIASES if alias in lowered), None)
+
+
 def resolve_columns(
-    first_row: list[str], data_config: DataConfig, path: str, sample: list[list[str]] = ()
+    first_row: list[str],
+    data_config: DataConfig,
+    path: str,
+    sample: list[list[str]] = (),
+    *,
+    require_label: bool = True,
 ) -> Columns:
     """Header or not, and the text and label column indexes, from a file's first record.
 
     With data.header=auto the first row is a header when it holds the configured column names
     (when names are configured) or else any known alias (TEXT_ALIASES, LABEL_ALIASES). A
     headerless two-column file with no column configured (data.header auto or no) has its label
-    and text columns told apart from `sample`, its first rows (see `_guess_two_columns`).
+    and text columns told apart from `sample`, its first rows (see `_guess_two_columns`). Without
+    `require_label`, the label column is optional (see the module docstring).
     """
     has_header = _is_header(first_row, data_config)
     if needs_sample(first_row, data_config):
@@ -197,6 +213,13 @@ def resolve_columns(
         ("text", data_config.text_column, TEXT_ALIASES),
         ("label", data_config.label_column, LABEL_ALIASES),
     ]
+    found: dict[str, int | None] = {}
+    if not require_label and not data_config.label_column.strip():
+        settings.pop()
+        found["label"] = _optional_label(first_row, has_header)
+        one_column = len(first_row) == 1 and not has_header
+        if one_column and not data_config.text_column.strip() and not data_config.pairs:
+            return Columns(False, 0, None, 1)  # one headerless column: the text
     if data_config.pairs:  # no aliases: a pair task names its second text
         settings.append(("text_pair", data_config.text_pair_column, ()))
     if not has_header:  # a configured name that is missing says more than a missing index
@@ -207,11 +230,12 @@ def resolve_columns(
                 item[1].strip().lower() in cells,  # the name that is not there first
             )
         )
-    found = {
-        what: _column_index(what, setting, aliases, first_row, has_header, path)
+    found.update(
+        (what, _column_index(what, setting, aliases, first_row, has_header, path))
         for what, setting, aliases in settings
-    }
-    if len(set(found.values())) < len(found):
+    )
+    indexes = [index for index in found.values() if index is not None]
+    if len(set(indexes)) < len(indexes):
         raise InputError(
             f"the {', '.join(found)} columns must differ, got indexes {found} in {path}; set "
             + " and ".join(f"data.{what}_column" for what in found)

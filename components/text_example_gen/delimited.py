@@ -153,7 +153,7 @@ class DelimitedRows:
 
     After the iteration, `blank_lines` holds the number of blank lines skipped and `columns` where
     text and label were found. Raises InputError when the file's columns cannot be resolved (see
-    `resolve_columns`).
+    `resolve_columns`). Without `require_label` the label is optional (rows.py, columns.py).
     """
 
     def __init__(
@@ -163,6 +163,8 @@ class DelimitedRows:
         fmt: str,
         data_config: DataConfig,
         max_record_chars: int,
+        *,
+        require_label: bool = True,
     ):
         self.path = path
         self.blank_lines = 0
@@ -171,6 +173,7 @@ class DelimitedRows:
         self._fmt = fmt
         self._data_config = data_config
         self._max_record_chars = max_record_chars
+        self._require_label = require_label
 
     def __iter__(self) -> Iterator[Row]:
         path, data_config = self.path, self._data_config
@@ -197,7 +200,9 @@ class DelimitedRows:
                 if needs_sample(fields, data_config):  # only then are rows read ahead
                     ahead.extend(_read_ahead(records))
                     sample += [fields for _, _, raw, fields in ahead if _is_record(raw, fields)]
-                columns = resolve_columns(fields, data_config, path, sample)
+                columns = resolve_columns(
+                    fields, data_config, path, sample, require_label=self._require_label
+                )
                 self.columns = columns
                 if columns.has_header:
                     continue
@@ -205,13 +210,15 @@ class DelimitedRows:
                 reason = INVALID_UTF8 if SURROGATE.search(raw) else WRONG_COLUMN_COUNT
                 yield Row(path, line, reason=reason, content=display(raw))
                 continue
+            label = None if columns.label_index is None else fields[columns.label_index]
             pair = columns.text_pair_index
             yield check_row(
                 path,
                 line,
                 fields[columns.text_index],
-                fields[columns.label_index],
+                label,
                 raw,
                 data_config.labels,
                 SINGLE_TEXT if pair is None else fields[pair],
+                require_label=self._require_label,
             )

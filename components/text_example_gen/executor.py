@@ -1,13 +1,14 @@
 """FileBasedExampleGen executor for raw text: CSV, TSV, JSON Lines and folder-per-label files.
 
-Each input file is one Beam element. A CSV, TSV or JSON Lines file is parsed by `parsing.read_rows`
-while it is read a chunk at a time (quoted fields with embedded newlines and physical line
-numbers stay right across chunks), and each row goes on as soon as it is parsed, so memory holds
-a chunk and a record, not the file; a folder-per-label file is one example, read whole. Accepted
-rows become tf.Examples with two bytes features, `text` and `label` (three with `text_pair`, the
-second text of a sentence-pair task: data.text_pair_column); every rejected row is
-written, with its file, line, reason and raw content, beside the examples (outside the artifact,
-so that it survives a failed run, whose outputs TFX deletes; see components.core.artifacts):
+Each input file is one Beam element, read by read_files.ReadTextFiles: a CSV, TSV or JSON Lines
+file is parsed by `parsing.read_rows` while it is read a chunk at a time (quoted fields with
+embedded newlines and physical line numbers stay right across chunks), and each row goes on as
+soon as it is parsed, so memory holds a chunk and a record, not the file; a folder-per-label file
+is one example, read whole. Accepted rows become tf.Examples with two bytes features, `text` and
+`label` (three with `text_pair`, the second text of a sentence-pair task: data.text_pair_column);
+every rejected row is written, with its file, line, reason and raw content, beside the
+examples (outside the artifact, so that it survives a failed run, whose outputs TFX deletes; see
+components.core.artifacts):
 
     <examples uri>/Split-<output split>/data_tfrecord-*.gz      the examples (as any ExampleGen)
     <examples uri>-RejectedRows/Split-<input split>/rejected-*.jsonl
@@ -16,7 +17,7 @@ so that it survives a failed run, whose outputs TFX deletes; see components.core
         {"splits": {<input split>: {"files", "rows_read", "rows_accepted", "rows_rejected",
                                     "rejected_by_reason", "first_rejected_by_reason",
                                     "rejected_fraction", "blank_lines_skipped", "labels"}},
-         "max_rejected_fraction", "passed"}
+         "max_rejected_fraction", "passed", and "inference": true in inference mode}
 
 After the Beam pipeline, `Do` reads back what was written, checks rows_read == rows_accepted +
 rows_rejected per input split, writes summary.json, and fails when a split's rejected fraction
@@ -25,6 +26,10 @@ train split, or the whole input when it is hash-split) has the same label. Missi
 files, empty splits and unknown columns fail before the pipeline starts
 (`input_layout.check_input`).
 
+In inference mode (`custom_config_proto(config, inference=True)`, the scoring package's
+ExampleGen) a row needs no label, each example also carries its file and line (read_files.py),
+rejected rows fail only a split whose every row was rejected, and the labels are not checked.
+
 On Beam's DirectRunner, TFX's reshuffle of each output split before it is written (which would
 hold every example in memory, and keeps their order there anyway) runs as a pass-through
 (components.core.beam_memory); on a distributed runner it stays.
@@ -32,7 +37,6 @@ hold every example in memory, and keeps their order there anyway) runs as a pass
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
@@ -40,7 +44,6 @@ from typing import Any
 
 import apache_beam as beam
 from google.protobuf import json_format, struct_pb2
-from tensorflow.core.example import example_pb2
 from tfx import types
 from tfx.components.example_gen import driver
 from tfx.components.example_gen import utils as example_gen_utils
@@ -50,21 +53,31 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.core.artifacts import REJECTED_SUMMARY_FILE, rejected_rows_uri
+from components.core.artifacts import (
+    REJECTED_ROWS_PREFIX,
+    REJECTED_ROWS_SUFFIX,
+    REJECTED_SUMMARY_FILE,
+    rejected_rows_glob,
+    rejected_rows_uri,
+)
 from components.core.beam_memory import BoundedMemoryExecutor
 from components.core.config import CUSTOM_CONFIG_KEY, Config
 from components.core.errors import UserError
-from components.core.features import LABEL_FEATURE, TEXT_FEATURE, TEXT_PAIR_FEATURE
 from components.text_example_gen import input_layout
-from components.text_example_gen.parsing import parse_text_file, read_rows
-from components.text_example_gen.rows import InputError, Row
+from components.text_example_gen.read_files import (
+    COUNTS,
+    EXAMPLES,
+    REJECTED,
+    ReadTextFiles,
+    sum_counts,
+)
+from components.text_example_gen.rows import InputError
 
 logger = logging.getLogger(__name__)
 
 _COUNTS_DIR = "_counts"  # per-split counts written by Beam, folded into summary.json
 _REJECTED_URI_KEY = "_text_example_gen_rejected_rows_uri"  # exec property added by Do
-_REJECTED = "rejected"
-_COUNTS = "counts"
+_INFERENCE_KEY = "inference"  # in the custom_config Struct, beside the Config
 
 
 class RejectedRowsError(UserError, RuntimeError):
@@ -72,10 +85,13 @@ class RejectedRowsError(UserError, RuntimeError):
 
 
 # -- config plumbing --------------------------------------------------------------------------------
-def custom_config_proto(config: Config) -> example_gen_pb2.CustomConfig:
-    """The ExampleGen custom_config carrying `{"config": config.to_json()}` (a packed Struct)."""
+def custom_config_proto(config: Config, *, inference: bool = False) -> example_gen_pb2.CustomConfig:
+    """The ExampleGen custom_config carrying `{"config": config.to_json()}` (a packed Struct),
+    and `"inference": true` in inference mode (read_files.py)."""
     struct = struct_pb2.Struct()
     struct.update({CUSTOM_CONFIG_KEY: config.to_json(Config.EXAMPLE_GEN_SECTIONS)})
+    if inference:
+        struct.update({_INFERENCE_KEY: True})
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(struct)
     return custom_config
@@ -87,6 +103,15 @@ def config_from_exec_properties(exec_properties: dict[str, Any]) -> Config:
     Accepts what TFX passes (the CustomConfig proto as JSON, or the proto itself) and, for direct
     calls, a plain dict or JSON object `{"config": <Config JSON or dict>}`.
     """
+    return Config.from_custom_config(_custom_config(exec_properties), "text ExampleGen")
+
+
+def inference_mode(exec_properties: dict[str, Any]) -> bool:
+    """Whether the ExampleGen reads for scoring (see custom_config_proto)."""
+    return bool(_custom_config(exec_properties).get(_INFERENCE_KEY, False))
+
+
+def _custom_config(exec_properties: dict[str, Any]):
     value = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
     if isinstance(value, str) and value.strip():
         value = json.loads(value)
@@ -100,7 +125,7 @@ def config_from_exec_properties(exec_properties: dict[str, Any]) -> Config:
                 f'{{"{CUSTOM_CONFIG_KEY}": <Config JSON>}} (see custom_config_proto)'
             )
         value = json_format.MessageToDict(struct)
-    return Config.from_custom_config(value, "text ExampleGen")
+    return value
 
 
 def _proto(value, message):
@@ -121,63 +146,6 @@ def _split_name(exec_properties: dict[str, Any], split_pattern: str) -> str:
 
 
 # -- Beam -------------------------------------------------------------------------------------------
-def _example(row: Row) -> bytes:
-    example = example_pb2.Example()
-    features = example.features.feature
-    features[TEXT_FEATURE].bytes_list.value.append(row.text.encode("utf-8"))
-    if row.text_pair is not None:
-        features[TEXT_PAIR_FEATURE].bytes_list.value.append(row.text_pair.encode("utf-8"))
-    features[LABEL_FEATURE].bytes_list.value.append(row.label.encode("utf-8"))
-    return example.SerializeToString(deterministic=True)
-
-
-class _ParseFile(beam.DoFn):
-    """One input file -> serialized tf.Examples; rejected rows and per-file counts on the side."""
-
-    def __init__(self, config_json: str, folder: bool):
-        self._config_json = config_json
-        self._folder = folder
-        self._data_config = None
-
-    def setup(self):
-        self._data_config = Config.from_json(self._config_json).data
-
-    def process(self, path: str):
-        with fileio.open(path, "rb") as handle:
-            if self._folder:  # the whole file is one example
-                rows = [parse_text_file(path, handle.read(), self._data_config)]
-            else:  # rows as they are parsed, a chunk of the file at a time
-                rows = read_rows(path, handle, self._data_config)
-            read = 0
-            labels: collections.Counter = collections.Counter()
-            for row in rows:
-                read += 1
-                if row.accepted:
-                    labels[row.label] += 1
-                    yield _example(row)
-                else:
-                    yield beam.pvalue.TaggedOutput(_REJECTED, row.to_json())
-        blank_lines = 0 if self._folder else rows.blank_lines
-        yield beam.pvalue.TaggedOutput(
-            _COUNTS,
-            {"files": 1, "rows_read": read, "blank_lines_skipped": blank_lines, "labels": labels},
-        )
-
-
-def _sum_counts(counts) -> dict[str, Any]:
-    """Sums per-file counts; `labels` ({label: accepted rows}) is summed label by label."""
-    total: dict[str, Any] = {
-        "files": 0,
-        "rows_read": 0,
-        "blank_lines_skipped": 0,
-        "labels": collections.Counter(),
-    }
-    for count in counts:
-        for key, value in count.items():
-            total[key] += collections.Counter(value) if key == "labels" else value
-    return total
-
-
 def _with_accepted(counts: dict[str, int], accepted: int) -> str:
     return json.dumps({**counts, "rows_accepted": accepted}, sort_keys=True)
 
@@ -204,21 +172,17 @@ def _TextToExample(  # noqa: N802  (Beam's naming for PTransforms)
     folder = input_layout.is_folder_split(config.data, split_pattern)
     logger.info("Reading split %s: %d file(s) matching %s", split_name, len(files), split_pattern)
 
-    parsed = (
-        pipeline
-        | "Files" >> beam.Create(files)
-        | "Parse"
-        >> beam.ParDo(_ParseFile(config.to_json(), folder)).with_outputs(
-            _REJECTED, _COUNTS, main="examples"
-        )
+    parsed = pipeline | "Read" >> ReadTextFiles(
+        [(path, folder) for path in files], config, inference_mode(exec_properties)
     )
-    _ = parsed[_REJECTED] | "WriteRejected" >> beam.io.WriteToText(
-        os.path.join(rejected_uri, f"Split-{split_name}", "rejected"), file_name_suffix=".jsonl"
+    _ = parsed[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+        os.path.join(rejected_uri, f"Split-{split_name}", REJECTED_ROWS_PREFIX),
+        file_name_suffix=REJECTED_ROWS_SUFFIX,
     )
-    accepted = parsed.examples | "CountAccepted" >> beam.combiners.Count.Globally()
+    accepted = parsed[EXAMPLES] | "CountAccepted" >> beam.combiners.Count.Globally()
     _ = (
-        parsed[_COUNTS]
-        | "SumCounts" >> beam.CombineGlobally(_sum_counts)
+        parsed[COUNTS]
+        | "SumCounts" >> beam.CombineGlobally(sum_counts)
         | "AddAccepted" >> beam.Map(_with_accepted, beam.pvalue.AsSingleton(accepted))
         | "WriteCounts"
         >> beam.io.WriteToText(
@@ -227,7 +191,7 @@ def _TextToExample(  # noqa: N802  (Beam's naming for PTransforms)
             shard_name_template="",
         )
     )
-    return parsed.examples
+    return parsed[EXAMPLES]
 
 
 # -- accounting -------------------------------------------------------------------------------------
@@ -242,7 +206,9 @@ def summarize_rejected_rows(rejected_uri: str, split_names: list[str]) -> dict[s
             counts = json.loads(f.read())
         by_reason: dict[str, int] = {}
         first: dict[str, dict] = {}
-        pattern = os.path.join(rejected_uri, f"Split-{name}", "rejected-*.jsonl")
+        pattern = os.path.join(
+            rejected_uri, f"Split-{name}", f"{REJECTED_ROWS_PREFIX}-*{REJECTED_ROWS_SUFFIX}"
+        )
         for path in sorted(fileio.glob(pattern)):
             with fileio.open(path) as f:
                 for line in f:
@@ -285,12 +251,18 @@ def summarize_rejected_rows(rejected_uri: str, split_names: list[str]) -> dict[s
     return splits
 
 
-def failures(summary: dict[str, Any]) -> list[str]:
-    """One message per input split whose rejected fraction is above the configured maximum."""
+def failures(summary: dict[str, Any], *, inference: bool = False) -> list[str]:
+    """One message per input split whose rejected fraction is above the configured maximum. In
+    inference mode, where rejected rows are reported rather than fatal (scoring the others is
+    still right), only a split whose every row was rejected fails."""
     limit = summary["max_rejected_fraction"]
     messages = []
     for name, split in summary["splits"].items():
-        if split["rows_read"] == 0 or split["rejected_fraction"] <= limit:
+        if split["rows_read"] == 0:
+            continue
+        if inference and split["rows_accepted"] > 0:
+            continue
+        if not inference and split["rejected_fraction"] <= limit:
             continue
         reasons = [
             f"  {reason}: {count} (e.g. {example['file']}:{example['line']}: "
@@ -298,10 +270,15 @@ def failures(summary: dict[str, Any]) -> list[str]:
             for reason, count in split["rejected_by_reason"].items()
             for example in [split["first_rejected_by_reason"][reason]]
         ]
+        too_many = (
+            "every row of it"
+            if inference
+            else f"more than data.max_rejected_fraction={limit} allows"
+        )
         messages.append(
             f"split {name!r}: {split['rows_rejected']} of {split['rows_read']} rows rejected "
-            f"({split['rejected_fraction']:.2%}), more than data.max_rejected_fraction={limit} "
-            "allows. Reasons, most frequent first:\n" + "\n".join(reasons)
+            f"({split['rejected_fraction']:.2%}), {too_many}. Reasons, most frequent first:\n"
+            + "\n".join(reasons)
         )
     return messages
 
@@ -387,7 +364,10 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
             example_gen_pb2.Input(),
         )
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        files = input_layout.check_input(config.data, input_base, input_config)  # before Beam
+        inference = inference_mode(exec_properties)
+        files = input_layout.check_input(  # before Beam
+            config.data, input_base, input_config, require_label=not inference
+        )
 
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -405,8 +385,10 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
             "splits": summarize_rejected_rows(rejected_uri, split_names),
             "max_rejected_fraction": config.data.max_rejected_fraction,
         }
-        messages = failures(summary)
-        single_class = single_class_failure(summary, files)
+        if inference:
+            summary["inference"] = True
+        messages = failures(summary, inference=inference)
+        single_class = None if inference else single_class_failure(summary, files)
         summary["passed"] = not messages and single_class is None
         with fileio.open(os.path.join(rejected_uri, REJECTED_SUMMARY_FILE), "w") as f:
             f.write(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -422,7 +404,7 @@ class Executor(BoundedMemoryExecutor, BaseExampleGenExecutor):
             raise RejectedRowsError(
                 "the text ExampleGen rejected too many rows:\n"
                 + "\n".join(messages)
-                + f"\nAll rejected rows: {rejected_uri}/Split-*/rejected-*.jsonl; "
+                + f"\nAll rejected rows: {rejected_rows_glob(examples.uri)}; "
                 f"counts: {os.path.join(rejected_uri, REJECTED_SUMMARY_FILE)}"
             )
         if single_class:

@@ -3,9 +3,9 @@
 `input_split_config` turns `DataConfig.data` into the input base and split patterns of a
 FileBasedExampleGen, and `check_input` is the preflight that fails fast (missing files, binary
 files, empty input, unknown columns) before any Beam pipeline starts, and says how it told a
-headerless file's columns apart; `read_accepted_rows` reads every split
-as the executor would, without Beam (for `bertpipe infer-schema`). File-system access goes
-through `tfx.dsl.io.fileio`, so GCS paths work too.
+headerless file's columns apart; `scoring_input` finds and checks the files that batch scoring
+reads; `read_accepted_rows` reads every split as the executor would, without Beam (for `bertpipe
+infer-schema`). File-system access goes through `tfx.dsl.io.fileio`, so GCS paths work too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import posixpath
 import re
 from typing import NamedTuple
 
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 
@@ -242,7 +243,7 @@ def _report_guess(columns: Columns | None) -> None:
         logger.warning("%s", columns.guessed)
 
 
-def _check_file(path: str, data_config: DataConfig, say_guesses: bool) -> bool:
+def _check_file(path: str, data_config: DataConfig, say_guesses: bool, require_label: bool) -> bool:
     """Raises InputError for a binary file and for unresolvable columns/keys; returns whether
     the file has any row. Says what it decided for a headerless file's columns (`say_guesses`)."""
     head, complete = _head(path)
@@ -255,7 +256,7 @@ def _check_file(path: str, data_config: DataConfig, say_guesses: bool) -> bool:
         raise InputError(
             f"{path} holds a JSON array; expected JSON Lines (one JSON object per line)"
         )
-    reader = read_rows(path, io.BytesIO(head), data_config)
+    reader = read_rows(path, io.BytesIO(head), data_config, require_label=require_label)
     has_rows = bool(list(reader))
     if say_guesses:
         _report_guess(reader.columns)
@@ -268,6 +269,7 @@ def check_input(
     input_config: example_gen_pb2.Input,
     *,
     say_guesses: bool = True,
+    require_label: bool = True,
 ) -> dict[str, list[str]]:
     """Preflight before the Beam pipeline: {split name: its files}.
 
@@ -276,7 +278,8 @@ def check_input(
     does not exist in a file (or, for a headerless file, cannot be told apart). Only the first
     ~1 MiB of each file is read. With `say_guesses` it logs how a headerless file's columns were
     told apart; the CLI's pre-flight leaves that to ExampleGen, which says it on every
-    orchestrator, so that a local run says it once.
+    orchestrator, so that a local run says it once. Without `require_label` (scoring) a file
+    needs no label column.
     """
     result = {}
     for split in input_config.splits:
@@ -293,7 +296,9 @@ def check_input(
                 " Lines keys"
             )
         if not is_folder_split(data_config, split.pattern):
-            has_rows = [_check_file(path, data_config, say_guesses) for path in files]
+            has_rows = [
+                _check_file(path, data_config, say_guesses, require_label) for path in files
+            ]
             if not any(has_rows):
                 raise InputError(
                     f"split {split.name!r} is empty: expected at least one data row in {files}"
@@ -301,6 +306,23 @@ def check_input(
                 )
         result[split.name] = files
     return result
+
+
+def scoring_input(data_config: DataConfig) -> list[tuple[str, bool]]:
+    """The files of `data_config.data` as batch scoring reads them, each with whether it is a
+    folder-per-label file: those of every split, of the newest span when the path has {SPAN}
+    (as ExampleGen's driver picks it), each checked as `check_input` checks it, a label column
+    optional."""
+    input_base, input_config, _ = input_split_config(data_config)
+    example_gen_utils.calculate_splits_fingerprint_span_and_version(
+        input_base, input_config.splits
+    )  # writes the span into the patterns
+    files = check_input(data_config, input_base, input_config, require_label=False)
+    return [
+        (path, is_folder_split(data_config, split.pattern))
+        for split in input_config.splits
+        for path in files[split.name]
+    ]
 
 
 # -- reading outside Beam ------------------------------------------------------------------------

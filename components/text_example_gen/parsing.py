@@ -75,12 +75,19 @@ class RowReader:
     """
 
     def __init__(
-        self, path: str, lines: Iterable[str], data_config: DataConfig, max_record_chars: int
+        self,
+        path: str,
+        lines: Iterable[str],
+        data_config: DataConfig,
+        max_record_chars: int,
+        *,
+        require_label: bool = True,
     ):
         self.path = path
         self._lines = lines
         self._data_config = data_config
         self._max_record_chars = max_record_chars
+        self._require_label = require_label
         self._rows: DelimitedRows | JsonLinesRows | None = None  # once the format is known
 
     @property
@@ -103,11 +110,12 @@ class RowReader:
                 break
         fmt = detect_format(self.path, "".join(head)[:HEAD_BYTES], self._data_config.format)
         lines = itertools.chain(head, lines)
+        required = {"require_label": self._require_label}
         if fmt == "jsonl":
-            self._rows = JsonLinesRows(self.path, lines, self._data_config)
+            self._rows = JsonLinesRows(self.path, lines, self._data_config, **required)
         else:
             self._rows = DelimitedRows(
-                self.path, lines, fmt, self._data_config, self._max_record_chars
+                self.path, lines, fmt, self._data_config, self._max_record_chars, **required
             )
         return iter(self._rows)
 
@@ -119,11 +127,14 @@ def read_rows(
     data_config: DataConfig,
     chunk_bytes: int = CHUNK_BYTES,
     max_record_chars: int = MAX_RECORD_CHARS,
+    *,
+    require_label: bool = True,
 ) -> RowReader:
     """The rows of one CSV, TSV or JSON Lines file open in `handle` (binary), parsed while the
-    file is read `chunk_bytes` at a time (see the module docstring)."""
+    file is read `chunk_bytes` at a time (see the module docstring); without `require_label`, as
+    scoring reads them: the label is optional (rows.py)."""
     lines = file_lines(handle, chunk_bytes, max_record_chars)
-    return RowReader(path, lines, data_config, max_record_chars)
+    return RowReader(path, lines, data_config, max_record_chars, require_label=require_label)
 
 
 @dataclass

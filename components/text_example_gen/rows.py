@@ -1,11 +1,14 @@
 """What parsing a data file gives: a `Row` per record, accepted or rejected with a reason.
 
 Parsing never drops a row silently: every record of a file comes back as a `Row`, either accepted
-(`reason is None`, with `text` and `label`, and `text_pair` for a sentence-pair task) or rejected (`reason`, one of the reasons below, says
-why; `content` holds the raw record as `display` shows it, truncated). Fully blank lines are not
-rows; they are only counted. `check_row` turns the text, label (and second text) that a
-format's parser found in a record into its `Row`. A file that cannot be read as configured at all (a binary file, an
-unknown column or key) is not a row but an `InputError`.
+(`reason is None`, with `text` and `label`, and `text_pair` for a sentence-pair task) or
+rejected (`reason`, one of the reasons below, says why; `content` holds the raw record as
+`display` shows it, truncated). Fully blank lines are not rows; they are only counted.
+`check_row` turns the text, label (and second text) that a format's parser found in a record
+into its `Row`. Training needs a label on every row (`missing_label` otherwise); scoring reads
+with `require_label=False`, where a row without one is accepted with `label` "". A file that
+cannot be read as configured at all (a binary file, an unknown column or key) is not a row but an
+`InputError`.
 
 Undecodable bytes survive decoding as lone surrogates (`SURROGATE`), so a record holding any is
 rejected as `invalid_utf8` and shown with them as \\xNN.
@@ -89,9 +92,12 @@ def check_row(
     raw: str,
     labels: tuple[str, ...],
     text_pair=SINGLE_TEXT,
+    *,
+    require_label: bool = True,
 ) -> Row:
     """Validates an extracted text and label, and the second text of a sentence-pair task
-    (`text_pair`; SINGLE_TEXT for a single-text task); each may be None when absent."""
+    (`text_pair`; SINGLE_TEXT for a single-text task); each may be None when absent. Without
+    `require_label`, a row with no label is accepted (its `label` is "")."""
 
     def reject(reason: str) -> Row:
         return Row(path, line, reason=reason, content=display(raw))
@@ -110,8 +116,11 @@ def check_row(
     if isinstance(label, bool) or not isinstance(label, (str, int, type(None))):
         return reject(INVALID_LABEL)
     label = "" if label is None else str(label).strip()
+    pair = text_pair if paired else None
     if not label:
-        return reject(MISSING_LABEL)
+        return (
+            reject(MISSING_LABEL) if require_label else Row(path, line, text=text, text_pair=pair)
+        )
     if labels and label not in labels:
         return reject(UNKNOWN_LABEL)
-    return Row(path, line, text=text, label=label, text_pair=text_pair if paired else None)
+    return Row(path, line, text=text, label=label, text_pair=pair)

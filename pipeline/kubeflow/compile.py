@@ -7,7 +7,7 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
 - every run-time parameter (components.core.runtime_settings) gets its default from the Config, so a
   run needs only what has no sensible default (`push_dir`, when no gs:// folder was compiled in);
 - `ProductionBaseline` is never cached: what is in production changes between runs with the same
-  inputs;
+  inputs (nor is the scoring package's `ScoreWriter`, which writes outside the pipeline root);
 - the Beam pipeline options (`run.beam_args`, pipeline/beam_options.py) become arguments of every
   container, as TFX's compiler writes them, so the Beam steps run on the runner they name;
 - the Trainer's accelerator request comes from `config.kubeflow` through TFX's platform config,
@@ -17,6 +17,8 @@ parameters). The package is then finished in ways TFX's compiler does not offer:
   rebuild its `system.HTML` output (the type the KFP UI displays as a page);
 - with `config.vertex.enabled` the Trainer is TFX's Vertex AI Trainer, which runs the training as
   a Vertex AI job on the worker pools of pipeline.kubeflow.vertex;
+- with `config.kubeflow.inference` the package holds the scoring pipeline instead
+  (pipeline/inference_pipeline.py, run-time parameters data_root, push_dir and output_dir);
 - files of this project (the bundled sample, schemas/) are named by their path in the image
   (build/Dockerfile copies the project to IMAGE_PROJECT_ROOT); any other local path is an error,
   since Kubeflow steps (and TPU workers) cannot read the compiling machine's disk: use gs:// URIs.
@@ -35,14 +37,21 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner, pipeline_build
 
 from components.baseline import ProductionBaseline
 from components.core.config import PACKAGE_ROOT, Config
-from components.core.runtime_settings import RUNTIME_SETTINGS, config_values
+from components.core.runtime_settings import (
+    RUNTIME_SETTINGS,
+    SCORING_SETTINGS,
+    config_values,
+    training_settings,
+)
 from components.core.settings import ConfigError
 from components.core.uris import has_scheme
 from components.report import Report
 from components.report import entrypoint as report_entrypoint
+from components.scoring import ScoreWriter
 from components.text_example_gen import input_split_config
 from components.trainer.component import Trainer
 from pipeline.beam_options import beam_pipeline_args
+from pipeline.inference_pipeline import create_inference_pipeline
 from pipeline.kubeflow.package import IMAGE_PROJECT_ROOT
 from pipeline.kubeflow.settings import CompileConfig, KubeflowConfig
 from pipeline.kubeflow.vertex import vertex_trainer_config
@@ -52,10 +61,17 @@ from pipeline.pipeline import create_pipeline
 # cluster's default), so none is written into the package.
 _COMPILE_ROOT = "gs://pipeline-root-is-set-per-run"
 # Task names are the components' node ids: their class names.
-UNCACHED_TASKS = (ProductionBaseline.__name__,)
+# (the ScoreWriter of the scoring package writes into a folder that a run-time parameter names)
+UNCACHED_TASKS = (ProductionBaseline.__name__, ScoreWriter.__name__)
 HEADER = (
     "# KFP v2 pipeline package of the BERT text classifier, compiled by `bertpipe compile`\n"
     "# (pipeline/kubeflow/compile.py) from pipeline/pipeline.py. Do not edit: recompile.\n"
+    "# A test compiles it again and fails when this file is out of date.\n"
+)
+INFERENCE_HEADER = (
+    "# KFP v2 package of the scoring pipeline of the BERT text classifier, compiled by\n"
+    "# `bertpipe compile --inference` (pipeline/kubeflow/compile.py) from\n"
+    "# pipeline/inference_pipeline.py. Do not edit: recompile.\n"
     "# A test compiles it again and fails when this file is out of date.\n"
 )
 
@@ -73,18 +89,20 @@ def portable_path(path: str, what: str) -> str:
     )
 
 
-def runtime_defaults(config: Config) -> dict[str, Any]:
-    """Each run-time parameter's default in the package (None: the run must give it)."""
+def runtime_defaults(config: Config, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Each run-time parameter's default in the package (None: the run must give it), of the
+    training package or of those `names`."""
     values = config_values(config, input_split_config(config.data)[0])
     defaults = {}
-    for name, value in values.items():
+    for name in training_settings() if names is None else names:
+        value = values.get(name)
         if name == "push_dir":
             # The local default (<output>/serving) means nothing on a cluster.
             defaults[name] = portable_path(config.run.push_dir, "push_dir") or None
         elif isinstance(value, str):
             defaults[name] = portable_path(value, name)
         else:
-            defaults[name] = value
+            defaults[name] = value  # None for a parameter that is no Config setting (output_dir)
     return defaults
 
 
@@ -129,22 +147,35 @@ def step_images(kubeflow: KubeflowConfig) -> str | dict[str, str]:
     }
 
 
-def compile_spec(config: CompileConfig) -> list[dict]:
-    """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
-    check_portable(config.pipeline)
-    defaults = runtime_defaults(config.pipeline)
+def _tfx_pipeline(config: CompileConfig):
+    """(the TFX pipeline to compile, its run-time parameters' defaults): the training pipeline,
+    or with `kubeflow.inference` the scoring one (pipeline/inference_pipeline.py)."""
+    names = SCORING_SETTINGS if config.kubeflow.inference else training_settings()
     parameters = {
         name: data_types.RuntimeParameter(name=name, ptype=RUNTIME_SETTINGS[name].ptype)
-        for name in RUNTIME_SETTINGS
+        for name in names
     }
+    beam_args = beam_pipeline_args(config.pipeline.run)
+    if config.kubeflow.inference:
+        tfx_pipeline = create_inference_pipeline(
+            config.pipeline, _COMPILE_ROOT, parameters, beam_pipeline_args=beam_args
+        )
+        return tfx_pipeline, runtime_defaults(config.pipeline, names)
     tfx_pipeline = create_pipeline(
         config.pipeline,
         _COMPILE_ROOT,
-        beam_pipeline_args=beam_pipeline_args(config.pipeline.run),
+        beam_pipeline_args=beam_args,
         runtime=parameters,
         trainer_platform_config=trainer_resources(config.kubeflow),
         vertex_trainer=vertex_trainer_config(config) if config.vertex.enabled else None,
     )
+    return tfx_pipeline, runtime_defaults(config.pipeline)
+
+
+def compile_spec(config: CompileConfig) -> list[dict]:
+    """The package's YAML documents: the PipelineSpec, then a Kubernetes PlatformSpec if needed."""
+    check_portable(config.pipeline)
+    tfx_pipeline, defaults = _tfx_pipeline(config)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=step_images(config.kubeflow), use_pipeline_spec_2_1=True
@@ -165,15 +196,18 @@ def compile_spec(config: CompileConfig) -> list[dict]:
             declared[name]["defaultValue"] = default
     tasks = spec["root"]["dag"]["tasks"]
     for name in UNCACHED_TASKS:
-        tasks[name]["cachingOptions"] = {"enableCache": False}
+        if name in tasks:
+            tasks[name]["cachingOptions"] = {"enableCache": False}
     # The Report step starts through its own thin entry point, which maps its system.HTML
     # output type to its class before running TFX's (components/report/entrypoint.py).
-    report = spec["components"][tasks[Report.__name__]["componentRef"]["name"]]["executorLabel"]
-    spec["deploymentSpec"]["executors"][report]["container"]["command"] = [
-        "python",
-        "-m",
-        report_entrypoint.MODULE,
-    ]
+    if Report.__name__ in tasks:  # the training package
+        component = tasks[Report.__name__]["componentRef"]["name"]
+        report = spec["components"][component]["executorLabel"]
+        spec["deploymentSpec"]["executors"][report]["container"]["command"] = [
+            "python",
+            "-m",
+            report_entrypoint.MODULE,
+        ]
 
     documents = [spec]
     labels = config.kubeflow.node_labels
@@ -195,12 +229,14 @@ def compile_spec(config: CompileConfig) -> list[dict]:
 
 
 def compile_pipeline(config: CompileConfig, output: str | Path | None = None) -> Path:
-    """Compiles the pipeline into `output` (default: config.kubeflow.package); returns its path."""
-    path = Path(output or config.kubeflow.package)
+    """Compiles the pipeline into `output` (default: config.kubeflow.package_path); returns its
+    path."""
+    path = Path(output or config.kubeflow.package_path)
     documents = compile_spec(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump_all(documents, sort_keys=True, explicit_start=True, width=100)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(HEADER + body, encoding="utf-8")
+    header = INFERENCE_HEADER if config.kubeflow.inference else HEADER
+    partial.write_text(header + body, encoding="utf-8")
     partial.replace(path)
     return path

@@ -61,7 +61,9 @@ from tfx.dsl.io import fileio
 from components.core import env
 from components.core.artifacts import REPORT_SUMMARY_FILE
 from components.core.config import PACKAGE_ROOT
+from components.core.scoring import SUMMARY_TEXT
 from components.report.executor import REPORT_KEY
+from components.scoring import SCORES_KEY
 from pipeline.kubeflow.local_spec import (
     Executor,
     LocalRunError,
@@ -363,18 +365,22 @@ def run_package(
 # -- what a run did ----------------------------------------------------------------------------------
 def summary(run: PackageRun) -> str:
     """What the run did, as `bertpipe run-package` prints it: the tasks in the order they ran,
-    the parameters, then the run's own Report step's summary (what a local run prints)."""
+    the parameters, then the run's own Report step's summary (what a local run prints), or the
+    scoring package's ScoreWriter's."""
     tasks = list(dict.fromkeys(step.task for step in run.steps))
     drivers = {step.task for step in run.steps if step.step == DRIVER}
     order = [f"{task} (after its driver)" if task in drivers else task for task in tasks]
     lines = ["", "=" * 72, f"Package run summary: {run.package}", "=" * 72]
     lines.append(f"{len(tasks)} tasks ran, in this order: {', '.join(order)}")
     lines.append(f"parameters: {json.dumps(run.arguments, sort_keys=True)}")
-    report = run.find_output(REPORT_KEY)
-    if report is None:
-        lines.append("the package has no Report step: see the task logs for what happened")
-    else:
+    report, scores = run.find_output(REPORT_KEY), run.find_output(SCORES_KEY)
+    if report is not None:
         with fileio.open(os.path.join(report[1]["uri"], REPORT_SUMMARY_FILE)) as handle:
             lines.append(handle.read().strip("\n"))
+    elif scores is not None:  # the scoring package
+        with fileio.open(os.path.join(scores[1]["uri"], SUMMARY_TEXT)) as handle:
+            lines.append(handle.read().strip("\n"))
+    else:
+        lines.append("the package has no Report step: see the task logs for what happened")
     lines.append(f"artifacts and logs: {run.folder}")
     return "\n".join(lines)

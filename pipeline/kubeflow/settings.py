@@ -25,6 +25,8 @@ from components.core.settings import (
 
 # Where `bertpipe compile` writes the package, and where submit, schedule and run-package read it.
 DEFAULT_PACKAGE = "build/pipeline.yaml"
+# Where `bertpipe compile --inference` writes the scoring package.
+DEFAULT_INFERENCE_PACKAGE = "build/inference.yaml"
 # The image that `bertpipe compile` names by default (build/Dockerfile); override with --image.
 DEFAULT_IMAGE = "bertpipe:0.1.0"
 # The Kubernetes resource of GKE TPU chips (what a TPU pod requests).
@@ -42,9 +44,15 @@ class KubeflowConfig:
     """How `bertpipe compile` builds the Kubeflow Pipelines package (and what the Trainer asks for)."""
 
     package: str = setting(
-        DEFAULT_PACKAGE,
-        "where the compiled KFP v2 pipeline package is written",
-        required=True,
+        "",
+        f"where the compiled KFP v2 pipeline package is written; '' = {DEFAULT_PACKAGE}"
+        f" ({DEFAULT_INFERENCE_PACKAGE} with --inference)",
+    )
+    inference: bool = setting(
+        False,
+        "compile the scoring pipeline instead of the training one: the newest data span scored"
+        " by the model in production with TFX's BulkInferrer, into the output_dir parameter's"
+        " folder (README: Batch scoring)",
     )
     image: str = setting(
         DEFAULT_IMAGE,
@@ -79,7 +87,7 @@ class KubeflowConfig:
 
     def __post_init__(self):
         check_settings(self)
-        if not self.package.endswith((".yaml", ".yml")):
+        if self.package and not self.package.endswith((".yaml", ".yml")):
             raise ConfigError(
                 f"--package must be a .yaml file (KFP's client rejects .json packages),"
                 f" got {self.package!r}"
@@ -93,6 +101,11 @@ class KubeflowConfig:
                 "--node-selector is for accelerator nodes: set accelerator_type too"
                 " (--accelerator-type)"
             )
+
+    @property
+    def package_path(self) -> str:
+        """Where the package goes: `package`, or the default of the pipeline it holds."""
+        return self.package or (DEFAULT_INFERENCE_PACKAGE if self.inference else DEFAULT_PACKAGE)
 
     @property
     def node_labels(self) -> dict[str, str]:
@@ -199,6 +212,14 @@ class CompileConfig:
     def __post_init__(self):
         """Checks across sections: where the Trainer runs and the strategy it can use there."""
         strategy = self.pipeline.train.strategy
+        kubeflow = self.kubeflow
+        trainer_only = kubeflow.accelerator_type or kubeflow.trainer_cpu or kubeflow.trainer_memory
+        if kubeflow.inference and (trainer_only or self.vertex.enabled):
+            raise ConfigError(
+                "--inference compiles the scoring pipeline, which has no Trainer: leave out the"
+                " Trainer's settings (--accelerator-type, --node-selector, --trainer-cpu,"
+                " --trainer-memory, --vertex)"
+            )
         if self.vertex.enabled and (self.kubeflow.accelerator_type or self.kubeflow.node_selector):
             raise ConfigError(
                 "the Trainer runs on Vertex AI (--vertex): give its accelerators as"
