@@ -562,13 +562,10 @@ PAIR_ROWS = {"train": 16, "eval": 8}  # per label
 
 
 @pytest.fixture(scope="module")
-def pair_run(tiny_checkpoint, tmp_path_factory):
-    """A package compiled with --text-pair-column (and the generic pair schema), run on a few
-    dozen tiny pairs (label 1: the second text restates the first), one of them without its
-    second text, which ExampleGen rejects."""
-    folder = tmp_path_factory.mktemp("pairs")
-    data = folder / "data"
-    data.mkdir()
+def pair_data(tmp_path_factory) -> Path:
+    """A few dozen tiny pairs (label 1: the second text restates the first) in train.csv and
+    eval.csv, columns text, second, label; one training row has no second text."""
+    data = tmp_path_factory.mktemp("pair_data")
     for split, per_label in PAIR_ROWS.items():
         rows = []
         for i in range(per_label):
@@ -580,6 +577,14 @@ def pair_run(tiny_checkpoint, tmp_path_factory):
             writer = csv.writer(handle)
             writer.writerow(["text", "second", "label"])
             writer.writerows(rows)
+    return data
+
+
+@pytest.fixture(scope="module")
+def pair_run(pair_data, tiny_checkpoint, tmp_path_factory):
+    """A package compiled with --text-pair-column (and the generic pair schema), run on
+    `pair_data`; ExampleGen rejects the row without a second text."""
+    folder = tmp_path_factory.mktemp("pairs")
     config = CompileConfig().replace(
         data={
             "text_pair_column": "second",
@@ -588,11 +593,13 @@ def pair_run(tiny_checkpoint, tmp_path_factory):
         }
     )
     package = compile_pipeline(config, folder / "pipeline.yaml")
-    params = parameters(data, tiny_checkpoint, folder / "serving", min_accuracy=0.0)
+    params = parameters(pair_data, tiny_checkpoint, folder / "serving", min_accuracy=0.0)
     return run_package(package, params, folder / "root")
 
 
-def test_a_pair_model_runs_from_its_package_and_answers_pairs(pair_run, capsys):
+def test_a_pair_model_runs_from_its_package_and_answers_pairs(
+    pair_run, pair_data, tmp_path, capsys
+):
     # ExampleGen wrote both texts; the row without a second text was rejected with its reason.
     examples = pair_run.output("TextExampleGen", "examples")["uri"]
     train = read_rejected_summary(examples)["splits"]["train"]
@@ -627,6 +634,15 @@ def test_a_pair_model_runs_from_its_package_and_answers_pairs(pair_run, capsys):
     lines = captured.out.splitlines()
     assert len(lines) == 2 and lines[0].split("\t")[2:] == ["a film", "a movie"]
     assert captured.err.startswith("note: pair 2 of 2 was cut to the model's 128 tokens")
+
+    # Batch scoring reads the data's pairs for it, and refuses the data read as single texts.
+    scores = tmp_path / "scores.jsonl"
+    scoring = ["predict", "--model", pushed, "--data", str(pair_data), "--output", str(scores)]
+    assert bertpipe(scoring) == 2
+    assert "classifies pairs of texts: name the second text's column" in capsys.readouterr().err
+    assert bertpipe([*scoring, "--text-pair-column", "second"]) == 0
+    assert "rejected rows: 1 (empty_text_pair: 1)" in capsys.readouterr().out
+    assert len(scores.read_text().splitlines()) == 2 * (PAIR_ROWS["train"] + PAIR_ROWS["eval"])
 
     # The run's report says it is a pair model, and has the F1 of class 1 beside accuracy.
     report = Path(pair_run.output("Report", "report")["uri"])
