@@ -3,8 +3,10 @@
 A schema lives at `schemas/<name>/schema.pbtxt`. With no schema configured, the data folder's name
 picks one (data in `.../sst2` uses `schemas/sst2`, the bundled sample in `sample_data` uses
 `schemas/sample_data`); a dataset with no curated schema gets
-`schemas/generic` (text and label required, any label), and `bertpipe infer-schema` proposes a
-curated one for review (from the rows the text ExampleGen accepts: `infer_schema`).
+`schemas/generic` (text and label required, any label), or `schemas/generic_pair` for a
+sentence-pair task (data.text_pair_column: text, text_pair and label), and `bertpipe infer-schema`
+proposes a curated one for review (from the rows the text ExampleGen accepts: `infer_schema`).
+A schema has the `text_pair` feature exactly when the task is a pair task (`check_text_features`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from tfx.utils import io_utils
 
 from components.core.config import SCHEMAS_DIR, DataConfig
 from components.core.errors import UserError
-from components.core.features import LABEL_FEATURE, TEXT_FEATURE
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE, TEXT_PAIR_FEATURE
 
 SCHEMA_FILE = "schema.pbtxt"
 GENERIC = "generic"
+GENERIC_PAIR = "generic_pair"
 MAX_DOMAIN_SIZE = 100
 
 
@@ -40,15 +43,32 @@ def schema_file(data: DataConfig) -> str:
                 f"schema {data.schema!r} (--schema) not found: expected a schema.pbtxt file or its folder"
             )
         return path
-    return str(SCHEMAS_DIR / _schema_name(data.data) / SCHEMA_FILE)
+    return str(SCHEMAS_DIR / _schema_name(data) / SCHEMA_FILE)
 
 
-def _schema_name(data_path: str) -> str:
-    path = Path(data_path.split("{SPAN}")[0].rstrip("/"))
+def _schema_name(data: DataConfig) -> str:
+    path = Path(data.data.split("{SPAN}")[0].rstrip("/"))
     for candidate in (path, path.parent):
         if candidate.name and (SCHEMAS_DIR / candidate.name / SCHEMA_FILE).is_file():
             return candidate.name
-    return GENERIC
+    return GENERIC_PAIR if data.pairs else GENERIC
+
+
+def check_text_features(schema: schema_pb2.Schema, data: DataConfig, path: str) -> None:
+    """Raises SchemaError unless the schema (read from `path`) has the `text_pair` feature exactly
+    when the data is a sentence-pair task (data.text_pair_column set)."""
+    has_pair = any(feature.name == TEXT_PAIR_FEATURE for feature in schema.feature)
+    if data.pairs and not has_pair:
+        raise SchemaError(
+            f"data.text_pair_column is set, but the schema {path} has no {TEXT_PAIR_FEATURE!r}"
+            f" feature: expected a sentence-pair schema (schemas/{GENERIC_PAIR}, or propose one"
+            " with bertpipe infer-schema and the same data flags)"
+        )
+    if has_pair and not data.pairs:
+        raise SchemaError(
+            f"the schema {path} has a {TEXT_PAIR_FEATURE!r} feature (a sentence-pair task): set"
+            " data.text_pair_column to the second text's column"
+        )
 
 
 def load_schema(path: str) -> schema_pb2.Schema:
@@ -82,12 +102,19 @@ def class_names(data: DataConfig) -> tuple[str, ...]:
     return tuple(sorted(label_domain(load_schema(schema_file(data)))))
 
 
-def infer_schema(texts: list[str], labels: list[str], rejected: int, source: str) -> str:
+def infer_schema(
+    texts: list[str],
+    labels: list[str],
+    rejected: int,
+    source: str,
+    text_pairs: list[str] | None = None,
+) -> str:
     """Proposes a curated schema (as text) for a dataset, from TFDV statistics of its accepted
-    rows (`texts`, `labels`; `rejected` rows were left out; `source` names the data).
+    rows (`texts`, `labels`, and the second texts `text_pairs` of a sentence-pair task; `rejected`
+    rows were left out; `source` names the data).
 
-    TFDV infers types and presence; the proposal then applies the project's curation: both features
-    required and single-valued, a label domain of the observed labels (when there are at most
+    TFDV infers types and presence; the proposal then applies the project's curation: every
+    feature required and single-valued, a label domain of the observed labels (when there are at most
     MAX_DOMAIN_SIZE of them), and no domain on the free text.
     """
     import pandas as pd
@@ -96,7 +123,10 @@ def infer_schema(texts: list[str], labels: list[str], rejected: int, source: str
 
     if not texts:
         raise ValueError(f"{source}: no accepted rows, so there is nothing to infer a schema from")
-    frame = pd.DataFrame({TEXT_FEATURE: texts, LABEL_FEATURE: labels})
+    columns = {TEXT_FEATURE: texts, LABEL_FEATURE: labels}
+    if text_pairs is not None:
+        columns[TEXT_PAIR_FEATURE] = text_pairs
+    frame = pd.DataFrame(columns)
     statistics = tfdv.generate_statistics_from_dataframe(frame)
     schema = tfdv.infer_schema(statistics, infer_feature_shape=True)
     values = sorted(set(labels))

@@ -252,7 +252,10 @@ def _infer_schema(args: argparse.Namespace) -> int:
     from components.text_example_gen import read_accepted_rows
 
     config = config_from_args(args)
-    text = infer_schema(*read_accepted_rows(config.data), source=config.data.data)
+    rows = read_accepted_rows(config.data)
+    text = infer_schema(
+        rows.texts, rows.labels, rows.rejected, config.data.data, text_pairs=rows.text_pairs
+    )
     if args.out:
         from pathlib import Path
 
@@ -265,7 +268,48 @@ def _infer_schema(args: argparse.Namespace) -> int:
 
 
 class PredictInputError(UserError, ValueError):
-    """`bertpipe predict` was given no text, or an empty one."""
+    """`bertpipe predict` was given no text, an empty one, or texts of the wrong kind (single
+    texts for a pair model, pairs for a single-text model)."""
+
+
+def _predict_inputs(args: argparse.Namespace) -> tuple[list[str], list[str] | None]:
+    """(texts, second texts or None) from the arguments, checked against the model's kind."""
+    from components.core.serving import is_pair_model
+
+    if args.pair and args.texts:
+        raise PredictInputError("give texts or --pair TEXT TEXT_PAIR, not both")
+    if args.pair:
+        texts, text_pairs = [a for a, _ in args.pair], [b for _, b in args.pair]
+    else:
+        texts, text_pairs = args.texts or [line.rstrip("\n") for line in sys.stdin], None
+    if not texts:
+        raise PredictInputError("no text given: pass texts as arguments or one per line on stdin")
+    named = (
+        [("text", texts)]
+        if text_pairs is None
+        else [
+            ("the first text of pair", texts),
+            ("the second text of pair", text_pairs),
+        ]
+    )
+    for what, values in named:
+        empty = [str(i + 1) for i, text in enumerate(values) if not text.strip()]
+        if empty:
+            raise PredictInputError(
+                f"{what} {', '.join(empty)} of {len(texts)} is empty: expected a sentence to"
+                " classify (training rejects empty texts too)"
+            )
+    pair_model = is_pair_model(args.model)
+    if text_pairs is not None and not pair_model:
+        raise PredictInputError(
+            f"the model at {args.model} classifies single texts: give texts, not --pair"
+        )
+    if pair_model and text_pairs is None:
+        raise PredictInputError(
+            f"the model at {args.model} classifies pairs of texts: give each pair as"
+            ' --pair TEXT TEXT_PAIR (repeatable), e.g. --pair "a question" "another question"'
+        )
+    return texts, text_pairs
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -273,21 +317,16 @@ def _predict(args: argparse.Namespace) -> int:
         return _score_data(args)
     from components.core.serving import predict, truncated_texts
 
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
-    if not texts:
-        raise PredictInputError("no text given: pass texts as arguments or one per line on stdin")
-    empty = [str(i + 1) for i, text in enumerate(texts) if not text.strip()]
-    if empty:
-        raise PredictInputError(
-            f"text {', '.join(empty)} of {len(texts)} is empty: expected a sentence to classify"
-            " (training rejects empty texts too)"
-        )
-    for text, (label, probability) in zip(texts, predict(args.model, texts), strict=True):
-        print(f"{label}\t{probability:.4f}\t{text}")
-    length, cut = truncated_texts(args.model, texts)
+    texts, text_pairs = _predict_inputs(args)
+    predictions = predict(args.model, texts, text_pairs=text_pairs)
+    for i, (label, probability) in enumerate(predictions):
+        shown = texts[i] if text_pairs is None else f"{texts[i]}\t{text_pairs[i]}"
+        print(f"{label}\t{probability:.4f}\t{shown}")
+    length, cut = truncated_texts(args.model, texts, text_pairs)
     if cut:
+        what = "text" if text_pairs is None else "pair"
         print(
-            f"note: text {', '.join(str(i + 1) for i in cut)} of {len(texts)} was cut to the"
+            f"note: {what} {', '.join(str(i + 1) for i in cut)} of {len(texts)} was cut to the"
             f" model's {length} tokens (max_seq_length, [CLS] and [SEP] included); the rest was"
             " not read",
             file=sys.stderr,
@@ -297,14 +336,24 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _score_data(args: argparse.Namespace) -> int:
     """`bertpipe predict --data PATH --output OUT`: batch scoring (pipeline/batch_scoring.py)."""
-    if getattr(args, "data.data") is None or args.output is None or args.texts:
+    if getattr(args, "data.data") is None or args.output is None or args.texts or args.pair:
         raise PredictInputError(
             "batch scoring takes --data and --output, and no texts: --data PATH --output OUT.jsonl"
             " (texts as arguments or on stdin are classified without them)"
         )
+    from components.core.serving import is_pair_model, load_classifier
     from pipeline.batch_scoring import score_data
 
-    summary = score_data(config_from_args(args), args.model, args.output)
+    config = config_from_args(args)
+    load_classifier(args.model)  # a folder with no model: one line
+    if is_pair_model(args.model) != config.data.pairs:
+        raise PredictInputError(
+            f"the model at {args.model} classifies pairs of texts: name the second text's column"
+            " with --text-pair-column"
+            if config.data.pairs is False
+            else f"the model at {args.model} classifies single texts: leave out --text-pair-column"
+        )
+    summary = score_data(config, args.model, args.output)
     print(summary.text())
     return 0
 
@@ -428,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="exported SavedModel folder")
     predict.add_argument(
         "texts", nargs="*", help="texts to classify (default: one per line on stdin)"
+    )
+    predict.add_argument(
+        "--pair",
+        nargs=2,
+        action="append",
+        metavar=("TEXT", "TEXT_PAIR"),
+        help="a pair of texts for a model trained on pairs (--text-pair-column); repeatable",
     )
     predict.add_argument(
         "--output",

@@ -11,7 +11,8 @@ in the Transform or Trainer:
   refused), and whose position embeddings hold --max-seq-length;
 - the data: the path exists (for a {SPAN} path, at least one span), and the first ~1 MiB of each
   file has the text and label columns (the text ExampleGen's own preflight, input_layout);
-- the schema: the file exists and parses.
+- the schema: the file exists, parses, and has the second text of a sentence-pair task
+  exactly when --text-pair-column is set.
 
 `bertpipe compile` checks only local paths: the data root and the checkpoint are run-time
 parameters, and gs:// paths are read by the cluster, not here.
@@ -42,11 +43,12 @@ def check_data(data: DataConfig, *, require_label: bool = True) -> None:
 
 
 def check_schema(data: DataConfig) -> None:
-    """Raises SchemaError when the configured schema (or the one picked for the data) is missing
-    or does not parse."""
-    from components.schema import load_schema, schema_file
+    """Raises SchemaError when the configured schema (or the one picked for the data) is missing,
+    does not parse, or has a `text_pair` feature where the data has none or the other way round."""
+    from components.schema import check_text_features, load_schema, schema_file
 
-    load_schema(schema_file(data))
+    path = schema_file(data)
+    check_text_features(load_schema(path), data, path)
 
 
 def check_run(config: Config) -> None:

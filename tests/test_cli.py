@@ -292,6 +292,35 @@ def test_predict_refuses_an_empty_text_and_a_missing_model(tmp_path, capsys):
     assert f"no SavedModel at {model!r}" in one_line_error(capsys, "predict")
 
 
+def test_predict_pairs_are_checked_before_the_model_is_read(tmp_path, capsys):
+    model = str(tmp_path / "serving")
+    assert bertpipe(["predict", "--model", model, "a", "--pair", "b", "c"]) == 2
+    assert one_line_error(capsys, "predict") == (
+        "bertpipe predict: give texts or --pair TEXT TEXT_PAIR, not both"
+    )
+    assert bertpipe(["predict", "--model", model, "--pair", "a", "b", "--pair", "c", ""]) == 2
+    assert one_line_error(capsys, "predict") == (
+        "bertpipe predict: the second text of pair 2 of 2 is empty: expected a sentence to"
+        " classify (training rejects empty texts too)"
+    )
+    assert bertpipe(["predict", "--model", model, "--pair", "a", "b"]) == 2
+    assert f"no SavedModel at {model!r}" in one_line_error(capsys, "predict")
+
+
+@pytest.mark.realdata
+def test_mrpc_without_its_second_text_column_is_named_before_the_run(shared_data, tmp_path, capsys):
+    output = tmp_path / "run"
+    columns = ["--text-column", "#1 String", "--label-column", "Quality"]
+    args = ["run", "--data", str(shared_data / "mrpc"), *columns, "--output", str(output)]
+    assert bertpipe(args) == 2
+    line = one_line_error(capsys, "run")
+    assert "schemas/mrpc/schema.pbtxt has a 'text_pair' feature" in line
+    assert line.endswith("set --text-pair-column to the second text's column")
+    assert bertpipe([*args, "--text-pair-column", "#3 String"]) == 2
+    assert "no text_pair column '#3 String'" in one_line_error(capsys, "run")
+    assert not output.exists()
+
+
 def test_explain_names_a_folder_that_holds_no_evaluation(tmp_path, capsys):
     assert bertpipe(["explain", "--evaluation", str(tmp_path)]) == 2
     assert f"no Evaluator output at {str(tmp_path)!r}" in one_line_error(capsys, "explain")

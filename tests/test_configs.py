@@ -68,6 +68,14 @@ def test_unknown_settings_are_named():
         ({"data": {"labels": ("spam",)}}, r"--labels declares one label \('spam'\)"),
         ({"data": {"labels": ("a", "b", "a")}}, "--labels names a label twice"),
         ({"data": {"text_column": "x", "label_column": "x"}}, "both name 'x'"),
+        (
+            {"data": {"text_pair_column": "2", "label_column": "2"}},
+            "--text-pair-column and --label-column both name '2'",
+        ),
+        (
+            {"data": {"text_pair_column": "b", "format": "folder"}},
+            "--text-pair-column needs CSV/TSV columns or JSON Lines keys: folder-per-label",
+        ),
         ({"data": {"data": " "}}, "--data must not be empty"),
         ({"data": {"format": "xml"}}, r"--format must be one of auto, csv, tsv, jsonl, folder"),
         ({"model": {"max_seq_length": 2}}, "--max-seq-length must be at least 3, got 2"),

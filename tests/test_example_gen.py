@@ -236,6 +236,82 @@ def test_jsonl_string_and_int_labels_and_keys():
     assert accepted(parsed) == [("x", "2")]
 
 
+# -- sentence pairs ---------------------------------------------------------------------------------
+def pairs(parsed: parsing.ParsedFile) -> list[tuple[str, str, str]]:
+    return [(row.text, row.text_pair, row.label) for row in parsed.rows if row.accepted]
+
+
+def test_a_pair_task_reads_the_second_text_and_rejects_rows_without_one():
+    content = (
+        "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+        '1\t1\t2\tHe said "yes".\tHe agreed.\n'
+        "0\t3\t4\tStocks fell.\t \n"  # an empty second text
+        "1\t5\t6\t\tOnly the second.\n"  # an empty first text: its own reason
+        "0\t7\t8\tA\tB\n"
+    )
+    settings = {"text_column": "#1 String", "text_pair_column": "#2 String"}
+    parsed = parse("train.tsv", content, label_column="Quality", **settings)
+    assert pairs(parsed) == [('He said "yes".', "He agreed.", "1"), ("A", "B", "0")]
+    assert rejected(parsed) == [(3, "empty_text_pair"), (4, "empty_text")]
+    assert [row.to_json() for row in parsed.rows if row.line == 3] == [
+        '{"file": "train.tsv", "line": 3, "reason": "empty_text_pair", "content": '
+        '"0\\t3\\t4\\tStocks fell.\\t "}'
+    ]
+    # By 0-based index in a headerless CSV file; a single-text task keeps no second text.
+    parsed = parse("d.csv", "q one,q two,dup\nx,y,no\n", text_column="0", text_pair_column="1",
+                   label_column="2", header="no")  # fmt: skip
+    assert pairs(parsed) == [("q one", "q two", "dup"), ("x", "y", "no")]
+    assert [row.text_pair for row in parse("d.csv", "text,label\na,1\n").rows] == [None]
+
+
+def test_a_pair_task_in_json_lines_and_the_column_checks():
+    content = (
+        '{"query": "cheap flights", "doc": "Book flights now", "label": 1}\n'
+        '{"query": "cheap flights", "label": 0}\n'  # no second text
+        '{"query": "x", "doc": 7, "label": 0}\n'  # not a string
+    )
+    parsed = parse("d.jsonl", content, text_column="query", text_pair_column="doc")
+    assert pairs(parsed) == [("cheap flights", "Book flights now", "1")]
+    assert rejected(parsed) == [(2, "empty_text_pair"), (3, "invalid_text")]
+    with pytest.raises(InputError, match=r"no text_pair key 'passage' .* data.text_pair_column"):
+        parse("d.jsonl", content, text_column="query", text_pair_column="passage")
+    with pytest.raises(
+        InputError,
+        match=r"no text_pair column 'b' in d.csv: it has no header row holding that name",
+    ):
+        parse("d.csv", "text,label\na,1\n", text_pair_column="b")
+    with pytest.raises(InputError, match="the text, label, text_pair columns must differ"):
+        parse("d.csv", "text,label,b\na,1,c\n", text_pair_column="0")
+
+
+def test_folder_per_label_data_refuses_a_pair_task(tmp_path):
+    write(tmp_path / "pos" / "1.txt", "good")
+    write(tmp_path / "neg" / "2.txt", "bad")
+    config = data_config(data=str(tmp_path), text_pair_column="second")
+    base, input_config, _ = input_split_config(config)
+    with pytest.raises(InputError, match=r"split 'single_split' is folder-per-label data"):
+        check_input(config, base, input_config)
+
+
+@pytest.mark.realdata
+def test_mrpc_reads_as_pairs_with_every_row_accepted(shared_data):
+    from components.text_example_gen import read_accepted_rows
+
+    config = data_config(
+        data=str(shared_data / "mrpc"),
+        text_column="#1 String",
+        text_pair_column="#2 String",
+        label_column="Quality",
+    )
+    base, input_config, _ = input_split_config(config)
+    assert splits_of(input_config) == [("train", "train.tsv"), ("eval", "test.tsv")]
+    rows = read_accepted_rows(config)
+    assert (len(rows.texts), len(rows.text_pairs), rows.rejected) == (4076 + 1725, 5801, 0)
+    assert rows.labels.count("1") == 2753 + 1147
+    assert rows.texts[0].startswith('Amrozi accused his brother, whom he called "the witness"')
+    assert rows.text_pairs[0].startswith('Referring to him as only "the witness", Amrozi')
+
+
 # -- folder per label -------------------------------------------------------------------------------
 def test_folder_file_is_one_example_labelled_by_its_folder():
     row = parsing.parse_text_file("/d/train/pos/1_10.txt", b"Loved it.\nTwice.", data_config())

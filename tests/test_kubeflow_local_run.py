@@ -4,8 +4,8 @@ build/pipeline.yaml on the three spans of a retraining schedule (span 1: a first
 span 2, the same distribution: a warm-started run judged against it; span 3, drifted labels:
 stopped before the Trainer), the same pipeline compiled with Beam options for a portable runner,
 whose Beam steps run through a Beam job service on localhost with SDK workers in a separate
-worker pool, as on Flink or Spark, and the scoring package (build/inference.yaml) with the model
-the first run pushed."""
+worker pool, as on Flink or Spark, the scoring package (build/inference.yaml) with the model
+the first run pushed, and a sentence-pair model compiled with the pair settings."""
 
 from __future__ import annotations
 
@@ -30,11 +30,22 @@ import yaml
 from kfp.local import subprocess_task_handler
 
 from components.core.artifacts import (
+    REPORT_MARKDOWN_FILE,
+    REPORT_SUMMARY_FILE,
     read_drift_result,
     read_rejected_summary,
     read_training_history,
 )
-from components.core.serving import predict, production_versions, training_statistics
+from components.core.config import SCHEMAS_DIR
+from components.core.features import LABEL_FEATURE, TEXT_FEATURE, TEXT_PAIR_FEATURE
+from components.core.serving import (
+    PairInputError,
+    is_pair_model,
+    predict,
+    production_versions,
+    signature_inputs,
+    training_statistics,
+)
 from components.core.serving_assets import read_warmup_requests
 from components.report.facts import RunFacts
 from pipeline.cli import main as bertpipe
@@ -598,3 +609,97 @@ def test_the_scoring_package_scores_every_row_with_the_model_in_production(
         packaged = by_row[(line["file"], line["line"])]
         assert packaged["probabilities"] == pytest.approx(line["probabilities"], abs=1e-5)
         assert {**packaged, "probabilities": None} == {**line, "probabilities": None}
+
+
+# -- part 3: a sentence-pair model, compiled with the pair settings ---------------------------------
+PAIR_ROWS = {"train": 16, "eval": 8}  # per label
+
+
+@pytest.fixture(scope="module")
+def pair_data(tmp_path_factory) -> Path:
+    """A few dozen tiny pairs (label 1: the second text restates the first) in train.csv and
+    eval.csv, columns text, second, label; one training row has no second text."""
+    data = tmp_path_factory.mktemp("pair_data")
+    for split, per_label in PAIR_ROWS.items():
+        rows = []
+        for i in range(per_label):
+            rows.append((f"the film number {i} was great", f"film {i} was really good", "1"))
+            rows.append((f"the film number {i} was great", f"the plot of {i} was dull", "0"))
+        if split == "train":
+            rows.append(("a first text with no second one", "", "1"))
+        with open(data / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "second", "label"])
+            writer.writerows(rows)
+    return data
+
+
+@pytest.fixture(scope="module")
+def pair_run(pair_data, tiny_checkpoint, tmp_path_factory):
+    """A package compiled with --text-pair-column (and the generic pair schema), run on
+    `pair_data`; ExampleGen rejects the row without a second text."""
+    folder = tmp_path_factory.mktemp("pairs")
+    config = CompileConfig().replace(
+        data={
+            "text_pair_column": "second",
+            "schema": str(SCHEMAS_DIR / "generic_pair"),
+            "max_rejected_fraction": 0.05,
+        }
+    )
+    package = compile_pipeline(config, folder / "pipeline.yaml")
+    params = parameters(pair_data, tiny_checkpoint, folder / "serving", min_accuracy=0.0)
+    return run_package(package, params, folder / "root")
+
+
+def test_a_pair_model_runs_from_its_package_and_answers_pairs(
+    pair_run, pair_data, tmp_path, capsys
+):
+    # ExampleGen wrote both texts; the row without a second text was rejected with its reason.
+    examples = pair_run.output("TextExampleGen", "examples")["uri"]
+    train = read_rejected_summary(examples)["splits"]["train"]
+    assert (train["rows_read"], train["rows_accepted"]) == (2 * PAIR_ROWS["train"] + 1, 32)
+    assert train["rejected_by_reason"] == {"empty_text_pair": 1}
+    files = tf.io.gfile.glob(f"{examples}/Split-train/*")
+    record = next(iter(tf.data.TFRecordDataset(files, compression_type="GZIP")))
+    written = tf.train.Example.FromString(record.numpy()).features.feature
+    assert set(written) == {TEXT_FEATURE, TEXT_PAIR_FEATURE, LABEL_FEATURE}
+
+    # The Transform packed each pair with segment ids: 0 on [CLS] text [SEP], 1 on pair [SEP].
+    for line in transformed_examples(pair_run, "eval"):
+        example = json.loads(line)
+        mask, segments = example["attention_mask"], example["token_type_ids"]
+        second = segments.index(1)
+        assert example["input_ids"][second - 1] == 102  # the first [SEP] ends segment 0
+        assert segments[second : sum(mask)] == [1] * (sum(mask) - second)
+        assert not any(segments[sum(mask) :])
+
+    # The pushed model is a pair model, by its signature, and answers pairs (not single texts).
+    pushed = metadata(pair_run.output("Pusher", "pushed_model"))["pushed_destination"]
+    assert signature_inputs(pushed) == ("text", "text_pair") and is_pair_model(pushed)
+    assert signature_inputs(pushed, "serving_examples") == ("examples",)
+    (answer,) = predict(pushed, ["the film number 3 was great"], text_pairs=["film 3 was good"])
+    assert answer.label in {"0", "1"}
+    with pytest.raises(PairInputError, match="classifies pairs of texts"):
+        predict(pushed, ["the film number 3 was great"])
+    long_pair = " ".join(["a wonderful film"] * 30)  # 90 words, each text
+    pairs = ["--pair", "a film", "a movie", "--pair", long_pair, long_pair]
+    assert bertpipe(["predict", "--model", pushed, *pairs]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[2:] == ["a film", "a movie"]
+    assert captured.err.startswith("note: pair 2 of 2 was cut to the model's 128 tokens")
+
+    # Batch scoring reads the data's pairs for it, and refuses the data read as single texts.
+    scores = tmp_path / "scores.jsonl"
+    scoring = ["predict", "--model", pushed, "--data", str(pair_data), "--output", str(scores)]
+    assert bertpipe(scoring) == 2
+    assert "classifies pairs of texts: name the second text's column" in capsys.readouterr().err
+    assert bertpipe([*scoring, "--text-pair-column", "second"]) == 0
+    assert "rejected rows: 1 (empty_text_pair: 1)" in capsys.readouterr().out
+    assert len(scores.read_text().splitlines()) == 2 * (PAIR_ROWS["train"] + PAIR_ROWS["eval"])
+
+    # The run's report says it is a pair model, and has the F1 of class 1 beside accuracy.
+    report = Path(pair_run.output("Report", "report")["uri"])
+    line = r"eval split \(16 examples\): accuracy [^,]+, F1 of '1' [0-9.]+,"
+    assert re.search(line, (report / REPORT_SUMMARY_FILE).read_text())
+    assert "(sentence pairs: `text` and `text_pair`)" in (report / REPORT_MARKDOWN_FILE).read_text()

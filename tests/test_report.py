@@ -255,3 +255,21 @@ def test_the_drift_section_shows_both_distributions_and_round_trips():
     assert "drift: nothing to compare span 1 with: no model in production" in summary(
         facts_with([], drift=nothing)
     )
+
+
+def test_a_two_class_model_shows_the_f1_of_class_1_beside_accuracy():
+    facts = facts_with([], blessed=True, pushed_to="/serving/8")
+    facts.evaluation.per_class[1]["f1_score"] = 0.8123
+    line = next(line for line in summary(facts).splitlines() if line.startswith("eval split"))
+    assert "accuracy 0.5000, F1 of 'positive' 0.8123, balanced accuracy 0.5000" in line
+    text = render.markdown(sections(facts, []))
+    assert "| accuracy | 0.5000 | 0.9000 |\n| F1 of 'positive' | 0.8123 | n/a |" in text
+    assert "sentence pairs" not in text
+    facts.pairs = True
+    assert "Data (data root not recorded) (sentence pairs: `text` and `text_pair`)." in (
+        render.markdown(sections(facts, []))
+    )
+    assert RunFacts.from_json(facts.to_json()).pairs
+    # Three classes: no positive class, no such line.
+    facts.labels = ["a", "b", "c"]
+    assert "F1 of" not in summary(facts) and "F1 of" not in render.markdown(sections(facts, []))

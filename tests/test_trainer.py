@@ -282,8 +282,10 @@ class _Spec:
 _TOKEN_FEATURES = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def _padded_rows(lengths: list[int], length: int, seed: int = 0):
-    """Token rows as the Transform writes them: [CLS] ids [SEP], then zeros to `length`."""
+def _padded_rows(lengths: list[int], length: int, seed: int = 0, pairs: bool = True):
+    """Token rows as the Transform writes them: [CLS] ids [SEP], then zeros to `length`; with
+    `pairs`, every other row is a packed pair, [CLS] a [SEP] b [SEP] with token type 1 on
+    `b [SEP]`, so trimming is tested on the packed length and the segment ids."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -291,6 +293,9 @@ def _padded_rows(lengths: list[int], length: int, seed: int = 0):
     for i, n in enumerate(lengths):
         rows["input_ids"][i, :n] = [101, *rng.integers(1000, 2000, n - 2), 102]
         rows["attention_mask"][i, :n] = 1
+        if pairs and i % 2 and n >= 4:
+            rows["input_ids"][i, n // 2 - 1] = 102
+            rows["token_type_ids"][i, n // 2 : n] = 1
     return rows
 
 
@@ -491,7 +496,7 @@ def test_serving_signatures_cut_padding_with_the_same_outputs(
     # A head that reads the main direction in which the (random) encoder's pooled outputs vary,
     # scaled up, so that the probabilities depend strongly on the input.
     pooled = tf.keras.Model(model.inputs, model.get_layer(DROPOUT).output)
-    rows = _padded_rows([3, 5, 8, 11, 14, 16, 4, 9], tiny_length)
+    rows = _padded_rows([3, 5, 8, 11, 14, 16, 4, 9], tiny_length, pairs=False)  # as the texts
     features = pooled({k: tf.constant(v, tf.int32) for k, v in rows.items()}).numpy()
     centred = features - features.mean(axis=0)
     direction = np.linalg.svd(centred)[2][0] * 4 / centred.std()

@@ -76,6 +76,24 @@ def sst2_sentences(shared_data) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def mrpc_pairs(shared_data) -> tuple[list[str], list[str]]:
+    """(first texts, second texts) of every MRPC pair, train and test, read as ExampleGen reads
+    them."""
+    from components.core.config import DataConfig
+    from components.text_example_gen import read_accepted_rows
+
+    rows = read_accepted_rows(
+        DataConfig(
+            data=str(shared_data / "mrpc"),
+            text_column="#1 String",
+            text_pair_column="#2 String",
+            label_column="Quality",
+        )
+    )
+    return rows.texts, rows.text_pairs
+
+
+@pytest.fixture(scope="module")
 def sms_rows(shared_data) -> list[tuple[str, str]]:
     """(label, text) for every line of the SMS Spam Collection."""
     lines = (shared_data / "sms_spam" / "SMSSpamCollection").read_text(encoding="utf-8").split("\n")
@@ -84,23 +102,32 @@ def sms_rows(shared_data) -> list[tuple[str, str]]:
     return rows
 
 
-def _hf_reference(hf_tokenizer, texts: list[str], max_seq_length: int) -> dict[str, np.ndarray]:
+def _hf_reference(
+    hf_tokenizer, texts: list[str], max_seq_length: int, pairs: list[str] | None = None
+) -> dict[str, np.ndarray]:
     encoded = hf_tokenizer(
         texts,
+        pairs,
         padding="max_length",
-        truncation=True,
+        truncation="longest_first",
         max_length=max_seq_length,
         return_tensors="np",
     )
     full = hf_tokenizer(texts, add_special_tokens=False)["input_ids"]
-    truncated = np.array([len(ids) > max_seq_length - 2 for ids in full], np.int64)
+    lengths = np.array([len(ids) for ids in full])
+    budget = max_seq_length - 2
+    if pairs is not None:
+        lengths += [len(ids) for ids in hf_tokenizer(pairs, add_special_tokens=False)["input_ids"]]
+        budget -= 1
+    truncated = (lengths > budget).astype(np.int64)  # some word piece of either text was cut
     return {**{key: encoded[key] for key in features.MODEL_INPUT_KEYS}, "truncated": truncated}
 
 
-def _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, what: str) -> float:
-    """Asserts identical outputs for every text; returns the match rate (1.0)."""
-    ours = {key: value.numpy() for key, value in tokenizer.tokenize(tf.constant(texts)).items()}
-    reference = _hf_reference(hf_tokenizer, texts, max_seq_length)
+def _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, what: str, pairs=None) -> float:
+    """Asserts identical outputs for every text (or pair); returns the match rate (1.0)."""
+    second = None if pairs is None else tf.constant(pairs)
+    ours = {k: v.numpy() for k, v in tokenizer.tokenize(tf.constant(texts), second).items()}
+    reference = _hf_reference(hf_tokenizer, texts, max_seq_length, pairs)
     same = np.ones(len(texts), bool)
     for key in features.MODEL_INPUT_KEYS:
         assert ours[key].shape == (len(texts), max_seq_length), key
@@ -109,7 +136,7 @@ def _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, what: str) ->
     rate = float(same.mean())
     mismatches = [
         (
-            texts[i],
+            texts[i] if pairs is None else (texts[i], pairs[i]),
             hf_tokenizer.convert_ids_to_tokens(reference["input_ids"][i]),
             hf_tokenizer.convert_ids_to_tokens(ours["input_ids"][i]),
         )
@@ -136,6 +163,39 @@ def test_parity_on_edge_cases(checkpoint, hf_tokenizer):
     for max_seq_length in (128, 8, 3):
         tokenizer = BertTokenizer(checkpoint, max_seq_length)
         _assert_parity(tokenizer, hf_tokenizer, EDGE_CASES, max_seq_length, "edge cases")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("max_seq_length", [128, 32])
+def test_pair_parity_with_hugging_face_on_every_mrpc_pair(
+    checkpoint, hf_tokenizer, mrpc_pairs, max_seq_length
+):
+    """Every MRPC pair (train and test) packed as BertTokenizerFast(a, b, truncation=
+    "longest_first") packs it; at L = 32 nearly every pair is cut, both texts of many."""
+    texts, pairs = mrpc_pairs
+    assert len(texts) == 5801
+    tokenizer = BertTokenizer(checkpoint, max_seq_length)
+    _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, "MRPC pairs", pairs)
+    cut = tokenizer.tokenize(tf.constant(texts), tf.constant(pairs))["truncated"].numpy()
+    assert cut.mean() > 0.9 if max_seq_length == 32 else not cut.any()
+
+
+def test_pair_truncation_follows_the_fast_tokenizer_at_every_split(checkpoint, hf_tokenizer):
+    """Every combination of 0-14 word pieces in each text at odd and even budgets (L - 3 = 0, 1,
+    2, 5, 6, 13): the cases where the fast
+    (Rust) "longest_first" rule differs from the slow Python one (texts cut to about the same
+    length) among them, and texts that normalise to no word piece at all."""
+    lengths = [(a, b) for a in range(15) for b in range(15)]
+    texts = [" ".join(["cat"] * a) or "\u200b" for a, _ in lengths]  # U+200B: no word piece
+    pairs = [" ".join(["dog"] * b) or "\u200b" for _, b in lengths]
+    for max_seq_length in (3, 4, 5, 8, 9, 16):
+        tokenizer = BertTokenizer(checkpoint, max_seq_length)
+        _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, "lengths", pairs)
+    for max_seq_length in (128, 8):  # and the edge cases as pairs, each against the next
+        tokenizer = BertTokenizer(checkpoint, max_seq_length)
+        pairs = EDGE_CASES[1:] + EDGE_CASES[:1]
+        texts = [text or "x" for text in EDGE_CASES]  # a pair's first text is never empty
+        _assert_parity(tokenizer, hf_tokenizer, texts, max_seq_length, "edge pairs", pairs)
 
 
 def test_parity_code_point_by_code_point(checkpoint, hf_tokenizer):
@@ -287,6 +347,35 @@ def test_tokenizer_contract(checkpoint):
 
 
 # -- the label vocabulary ---------------------------------------------------------------------------
+def test_pair_contract(checkpoint):
+    tokenizer = BertTokenizer(checkpoint, 10)
+    out = tokenizer.tokenize(
+        tf.constant(["Hello world!", "a b c d e f", "x"]),
+        tf.constant(["Hi", "g h i j", "y z"]),
+    )
+    cls, sep, pad = 101, 102, 0
+    a_to_f = [1037, 1038, 1039, 1040, 1041, 1042]
+    np.testing.assert_array_equal(
+        out["input_ids"].numpy(),
+        [
+            [cls, 7592, 2088, 999, sep, 7632, sep, pad, pad, pad],
+            # 6 + 4 pieces for a budget of 7: the longer first text keeps 4, the second 3.
+            [cls, *a_to_f[:4], sep, 1043, 1044, 1045, sep],
+            [cls, 1060, sep, 1061, 1062, sep, pad, pad, pad, pad],
+        ],
+    )
+    np.testing.assert_array_equal(
+        out["token_type_ids"].numpy(),
+        [
+            [0, 0, 0, 0, 0, 1, 1, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0, 1, 1, 1, 1],
+            [0, 0, 0, 1, 1, 1, 0, 0, 0, 0],
+        ],
+    )
+    np.testing.assert_array_equal(out["attention_mask"].numpy().sum(axis=1), [7, 10, 6])
+    np.testing.assert_array_equal(out["truncated"].numpy(), [0, 1, 0])
+
+
 def test_label_order():
     assert tr.ordered_labels([b"spam", "ham", b"ham"]) == [b"ham", b"spam"]
     assert tr.ordered_labels(["1", "0", "10", "2"]) == [b"0", b"1", b"10", b"2"]

@@ -5,11 +5,12 @@ import re
 import pytest
 
 from components.core.config import SCHEMAS_DIR, Config
-from components.schema import class_names, infer_schema, schema_file
+from components.schema import SchemaError, class_names, infer_schema, schema_file
 from components.text_example_gen import read_accepted_rows
 from components.validation_gate import DataValidationError
 from pipeline.history import local_history
 from pipeline.local_runner import run_pipeline
+from pipeline.preflight import check_schema
 
 
 def write_csv(path, rows):
@@ -60,8 +61,32 @@ def test_schema_is_picked_by_data_folder_name_or_generic(tmp_path):
 @pytest.mark.realdata
 def test_infer_schema_proposes_the_label_domain(sms_spam_settings):
     data = Config().replace(data=sms_spam_settings).data
-    text = infer_schema(*read_accepted_rows(data), source=data.data)
+    rows = read_accepted_rows(data)
+    text = infer_schema(rows.texts, rows.labels, rows.rejected, source=data.data)
     assert "5574 accepted rows (0 rejected)" in text
     assert "'ham' x4827" in text and "'spam' x747" in text
     assert 'string_domain {\n  name: "label"\n  value: "ham"\n  value: "spam"\n}' in text
     assert text.count("min_fraction: 1.0") == 2
+
+
+def test_a_pair_task_gets_a_pair_schema_and_a_schema_of_the_other_kind_is_refused(tmp_path):
+    def data(folder: str, **settings):
+        return Config().replace(data={"data": str(tmp_path / folder), **settings}).data
+
+    pair = data("reviews", text_pair_column="second")
+    assert schema_file(pair).endswith("schemas/generic_pair/schema.pbtxt")
+    mrpc = data("mrpc", text_pair_column="#2 String")
+    assert schema_file(mrpc).endswith("schemas/mrpc/schema.pbtxt")
+    assert class_names(mrpc) == ("0", "1")
+    check_schema(pair)
+    check_schema(mrpc)
+    with pytest.raises(SchemaError, match=r"mrpc/schema.pbtxt has a 'text_pair' feature .* set"
+                       r" data.text_pair_column"):  # fmt: skip
+        check_schema(data("mrpc"))
+    with pytest.raises(SchemaError, match=r"sst2/schema.pbtxt has no 'text_pair' feature"):
+        check_schema(data("sst2", text_pair_column="second"))
+
+
+def test_infer_schema_proposes_the_second_text_of_a_pair_task():
+    text = infer_schema(["a", "b"], ["0", "1"], 0, "pairs.tsv", text_pairs=["c", "d"])
+    assert 'name: "text_pair"' in text and text.count("min_fraction: 1.0") == 3

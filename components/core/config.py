@@ -70,6 +70,12 @@ class DataConfig:
     label_column: str = setting(
         "", "label column (CSV/TSV: header name or 0-based index) or key (JSON Lines); '' = auto"
     )
+    text_pair_column: str = setting(
+        "",
+        "second text column (CSV/TSV: header name or 0-based index) or key (JSON Lines) of a"
+        " sentence-pair task (paraphrase, entailment, relevance): the model classifies the pair;"
+        " '' = one text per example",
+    )
     labels: tuple[str, ...] = setting(
         (), "declared label set, comma separated; rows with other labels are rejected"
     )
@@ -89,11 +95,22 @@ class DataConfig:
 
     def __post_init__(self):
         check_settings(self)
-        columns = (self.text_column.strip(), self.label_column.strip())
-        if columns[0] and columns[0] == columns[1]:
+        columns = {
+            "--text-column": self.text_column.strip(),
+            "--text-pair-column": self.text_pair_column.strip(),
+            "--label-column": self.label_column.strip(),
+        }
+        given = [(flag, column) for flag, column in columns.items() if column]
+        for i, (flag, column) in enumerate(given):
+            for other, other_column in given[i + 1 :]:
+                if column == other_column:
+                    raise ConfigError(
+                        f"{flag} and {other} both name {column!r}: expected different columns"
+                    )
+        if self.text_pair_column.strip() and self.format == "folder":
             raise ConfigError(
-                f"--text-column and --label-column both name {columns[0]!r}: expected two"
-                " different columns"
+                "--text-pair-column needs CSV/TSV columns or JSON Lines keys: folder-per-label"
+                " data (--format folder) holds one text per file"
             )
         if any(not label.strip() for label in self.labels):
             raise ConfigError(f"--labels must not hold an empty label, got {self.labels!r}")
@@ -103,6 +120,11 @@ class DataConfig:
             raise ConfigError(
                 f"--labels declares one label ({self.labels[0]!r}): a classifier needs at least two"
             )
+
+    @property
+    def pairs(self) -> bool:
+        """Whether each example is a pair of texts (text_pair_column given)."""
+        return bool(self.text_pair_column.strip())
 
 
 @register_section("model")

@@ -3,21 +3,27 @@ TFMA. Every other module takes these names from here.
 
 Raw features (tf.Examples written by the text ExampleGen; one bytes value each):
     TEXT_FEATURE, LABEL_FEATURE
+    TEXT_PAIR_FEATURE   the second text of a sentence-pair task (data.text_pair_column set);
+                        a model trained with it classifies pairs
 Inference examples (the text ExampleGen in inference mode, for batch scoring; components/core/
 scoring.py) have LABEL_FEATURE only where the row has a label, and also:
     SOURCE_FILE_FEATURE                         bytes, the file the row was read from
     SOURCE_LINE_FEATURE                         int64, the 1-based line where the row starts
 Transformed features (written by the Transform):
     INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS   int64 [max_seq_length], what the model reads
-    TRUNCATED                                   int64, 1 when the text was cut
-    WORD_PIECES                                 int64, word pieces of the text, before the cut
-                                                ([CLS] and [SEP] not counted)
+                                                (a pair: [CLS] text [SEP] text_pair [SEP],
+                                                token type 0 then 1)
+    TRUNCATED                                   int64, 1 when a word piece of either text was cut
+    WORD_PIECES                                 int64, word pieces of the text (of both texts,
+                                                for a pair), before the cut ([CLS] and [SEP]
+                                                not counted)
     UNKNOWN_PIECES                              int64, how many of those are [UNK]
     LENGTH_BUCKET                               string, token-count bucket (for TFMA slices)
     LABEL_ID                                    int64, index in the LABEL_VOCAB_NAME vocabulary
 """
 
 TEXT_FEATURE = "text"
+TEXT_PAIR_FEATURE = "text_pair"
 LABEL_FEATURE = "label"
 SOURCE_FILE_FEATURE = "source_file"
 SOURCE_LINE_FEATURE = "source_line"

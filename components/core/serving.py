@@ -3,14 +3,19 @@
 An exported model (components/trainer/export.py writes it) has three signatures:
 
 - `serving_default`:  text      tf.string [None]  (raw sentences)
+                      text_pair tf.string [None]  (a pair model only: the second texts)
                       -> label          tf.string  [None]   predicted class label
                          label_id       tf.int64   [None]   its id (index in the label vocabulary)
                          probabilities  tf.float32 [None, num_classes]  (by label id)
-- `serving_examples`: examples  tf.string [None]  (serialized tf.Examples with a `text` feature)
+- `serving_examples`: examples  tf.string [None]  (serialized tf.Examples with a `text` feature,
+                                                   and `text_pair` for a pair model)
                       -> the same three outputs (for TFMA and TF Serving's Predict on Examples)
 - `transform_features`: examples tf.string [None] -> the Transform's output features
 
-and a saved function `class_labels()` (the labels by id). Models in production are version
+and a saved function `class_labels()` (the labels by id). A model trained on sentence pairs
+(data.text_pair_column) is a *pair model*: its `serving_default` takes `text_pair` beside `text`,
+which is how anything that holds the SavedModel tells (`is_pair_model`, from saved_model.pb alone);
+a single-text model's signatures have no `text_pair`. Models in production are version
 folders under a push folder, `<push_dir>/<version>/saved_model.pb`; a version counts once its
 saved_model.pb is in place (TF Serving's rule). `ProductionBaseline` (components/baseline.py)
 marks its outputs with `HAS_MODEL`, `VERSION`, `SOURCE` and `HAS_STATISTICS`.
@@ -21,8 +26,8 @@ Serving does not read: `assets.extra/bertpipe/training_statistics/Split-<split>/
 and `lineage.json` ({"span": ..., "split_names": [...], "statistics": the artifact's URI}).
 
 Loading a serving model needs only TensorFlow and tensorflow_text (imported here: it registers
-the tokenizer's ops), as in TF Serving; `predict` classifies raw texts with one, and batch
-scoring (components/scoring/) loads one with `load_classifier`.
+the tokenizer's ops), as in TF Serving; `predict` classifies raw texts (or pairs) with one, and
+batch scoring (components/scoring/) loads one with `load_classifier`.
 """
 
 from __future__ import annotations
@@ -34,14 +39,23 @@ from typing import NamedTuple
 
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops the serving model's tokenizer uses)
+from tensorflow.core.protobuf import saved_model_pb2
 
 from components.core.errors import UserError
-from components.core.features import INPUT_IDS, LABEL_FEATURE, LABEL_ID, TEXT_FEATURE, TRUNCATED
+from components.core.features import (
+    INPUT_IDS,
+    LABEL_FEATURE,
+    LABEL_ID,
+    TEXT_FEATURE,
+    TEXT_PAIR_FEATURE,
+    TRUNCATED,
+)
 
 SERVING_DEFAULT = "serving_default"
 SERVING_EXAMPLES = "serving_examples"
 TRANSFORM_FEATURES = "transform_features"
 TEXT_INPUT = "text"
+TEXT_PAIR_INPUT = "text_pair"  # a pair model's second texts (serving_default)
 EXAMPLES_INPUT = "examples"
 OUTPUT_LABEL = "label"
 OUTPUT_PROBABILITIES = "probabilities"
@@ -183,12 +197,57 @@ def load_classifier(path: str):
     return loaded
 
 
-def _classify(model_dir: str, texts: list[str], batch_size: int):
-    """Yields (label, label_id, probabilities row) per text, through `serving_default`."""
+def signature_inputs(path: str, signature: str = SERVING_DEFAULT) -> tuple[str, ...]:
+    """The input names of a signature of the SavedModel at (or under) `path`, read from its
+    saved_model.pb without loading the model (no TensorFlow graph is built)."""
+    saved_model_path = os.path.join(find_saved_model(path), SAVED_MODEL_FILE)
+    saved_model = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(saved_model_path, "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    for meta_graph in saved_model.meta_graphs:
+        if signature in meta_graph.signature_def:
+            return tuple(sorted(meta_graph.signature_def[signature].inputs))
+    raise ModelNotFoundError(
+        f"{saved_model_path} has no {signature!r} signature: not a model this pipeline exported"
+    )
+
+
+def is_pair_model(path: str) -> bool:
+    """Whether the model at (or under) `path` classifies pairs of texts (its `serving_default`
+    takes `text_pair`)."""
+    return TEXT_PAIR_INPUT in signature_inputs(path)
+
+
+class PairInputError(UserError, ValueError):
+    """Second texts given to a single-text model, or none to a pair model."""
+
+
+def _pairs_for(model_dir: str, texts: list[str], text_pairs: list[str] | None) -> list | None:
+    """`text_pairs` after checking that the model wants them, and one per text."""
+    pair_model = is_pair_model(model_dir)
+    if pair_model and text_pairs is None:
+        raise PairInputError(
+            f"the model at {model_dir} classifies pairs of texts: give each text its second text"
+        )
+    if not pair_model and text_pairs is not None:
+        raise PairInputError(
+            f"the model at {model_dir} classifies single texts, not pairs: give no second texts"
+        )
+    if text_pairs is not None and len(text_pairs) != len(texts):
+        raise PairInputError(f"{len(texts)} texts but {len(text_pairs)} second texts")
+    return text_pairs
+
+
+def _classify(model_dir: str, texts: list[str], batch_size: int, text_pairs: list | None = None):
+    """Yields (label, label_id, probabilities row) per text (or pair), through `serving_default`."""
+    text_pairs = _pairs_for(model_dir, texts, text_pairs)
     serving = load_serving_model(model_dir).signatures[SERVING_DEFAULT]
     for start in range(0, len(texts), batch_size):
-        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
-        outputs = serving(**{TEXT_INPUT: batch})
+        batch = slice(start, start + batch_size)
+        inputs = {TEXT_INPUT: tf.constant(list(texts[batch]), dtype=tf.string)}
+        if text_pairs is not None:
+            inputs[TEXT_PAIR_INPUT] = tf.constant(list(text_pairs[batch]), dtype=tf.string)
+        outputs = serving(**inputs)
         labels = [value.decode("utf-8") for value in outputs[OUTPUT_LABEL].numpy()]
         yield from zip(
             labels,
@@ -198,23 +257,32 @@ def _classify(model_dir: str, texts: list[str], batch_size: int):
         )
 
 
-def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[Prediction]:
+def predict(
+    model_dir: str,
+    texts: list[str],
+    batch_size: int = 64,
+    text_pairs: list[str] | None = None,
+) -> list[Prediction]:
     """Classifies raw texts with an exported model: one Prediction(label, probability) per text,
-    in order. `model_dir` may be the SavedModel, a Trainer model artifact or a Pusher folder."""
+    in order. `model_dir` may be the SavedModel, a Trainer model artifact or a Pusher folder.
+    A pair model takes the second text of each pair in `text_pairs` (PairInputError without)."""
     return [
         Prediction(label=label, probability=float(row[label_id]))
-        for label, label_id, row in _classify(model_dir, texts, batch_size)
+        for label, label_id, row in _classify(model_dir, texts, batch_size, text_pairs)
     ]
 
 
 def predict_probabilities(
-    model_dir: str, texts: list[str], batch_size: int = 64
+    model_dir: str,
+    texts: list[str],
+    batch_size: int = 64,
+    text_pairs: list[str] | None = None,
 ) -> list[dict[str, float]]:
-    """The probability of every class label, per text."""
+    """The probability of every class label, per text (or pair, as in `predict`)."""
     classes = class_labels(load_serving_model(model_dir))
     return [
         dict(zip(classes, map(float, row), strict=True))
-        for _, _, row in _classify(model_dir, texts, batch_size)
+        for _, _, row in _classify(model_dir, texts, batch_size, text_pairs)
     ]
 
 
@@ -223,25 +291,26 @@ def class_labels(loaded) -> list[str]:
     return [value.decode("utf-8") for value in loaded.class_labels().numpy()]
 
 
-def truncated_texts(model_dir: str, texts: list[str]) -> tuple[int, list[int]]:
-    """(max_seq_length, the indexes of the texts that the model cuts to it), from the model's
-    `transform_features` signature. Its examples carry the raw features the Transform reads, so
-    each gets the first class label as a stand-in (the label changes no token)."""
+def _bytes_feature(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def truncated_texts(
+    model_dir: str, texts: list[str], text_pairs: list[str] | None = None
+) -> tuple[int, list[int]]:
+    """(max_seq_length, the indexes of the texts (or pairs) that the model cuts to it), from the
+    model's `transform_features` signature. Its examples carry the raw features the Transform
+    reads, so each gets the first class label as a stand-in (the label changes no token)."""
+    text_pairs = _pairs_for(model_dir, texts, text_pairs)
     loaded = load_serving_model(model_dir)
-    label = class_labels(loaded)[0].encode("utf-8")
-    examples = [
-        tf.train.Example(
-            features=tf.train.Features(
-                feature={
-                    TEXT_FEATURE: tf.train.Feature(
-                        bytes_list=tf.train.BytesList(value=[text.encode("utf-8")])
-                    ),
-                    LABEL_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label])),
-                }
-            )
-        ).SerializeToString()
-        for text in texts
-    ]
+    label = _bytes_feature(class_labels(loaded)[0].encode("utf-8"))
+    examples = []
+    for i, text in enumerate(texts):
+        feature = {TEXT_FEATURE: _bytes_feature(text.encode("utf-8")), LABEL_FEATURE: label}
+        if text_pairs is not None:
+            feature[TEXT_PAIR_FEATURE] = _bytes_feature(text_pairs[i].encode("utf-8"))
+        example = tf.train.Example(features=tf.train.Features(feature=feature))
+        examples.append(example.SerializeToString())
     features = loaded.signatures[TRANSFORM_FEATURES](
         **{EXAMPLES_INPUT: tf.constant(examples, dtype=tf.string)}
     )

@@ -1,5 +1,5 @@
 """Reading what the Transform wrote: the label vocabulary, the sequence length, the truncated share,
-the scalar features of the transformed examples.
+the scalar features of the transformed examples, whether it tokenized sentence pairs.
 
 The Trainer, its export and the run report read a Transform output through these functions; the
 names they look for are those of components.core.features.
@@ -15,7 +15,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.core.features import LABEL_ID, LABEL_VOCAB_NAME, MODEL_INPUT_KEYS, TRUNCATED
+from components.core.features import (
+    LABEL_ID,
+    LABEL_VOCAB_NAME,
+    MODEL_INPUT_KEYS,
+    TEXT_PAIR_FEATURE,
+    TRUNCATED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,12 @@ def label_vocabulary(transform_output: tft.TFTransformOutput | str) -> list[str]
     TFTransformOutput or a `transform_graph` artifact folder."""
     labels = _output(transform_output).vocabulary_by_name(LABEL_VOCAB_NAME)
     return [label.decode("utf-8") if isinstance(label, bytes) else str(label) for label in labels]
+
+
+def takes_pairs(transform_output: tft.TFTransformOutput | str) -> bool:
+    """Whether the Transform tokenized sentence pairs: its raw schema has the second text (as
+    has the serving signature of a model trained on its output)."""
+    return TEXT_PAIR_FEATURE in _output(transform_output).raw_feature_spec()
 
 
 def sequence_length(transform_output: tft.TFTransformOutput | str) -> int:

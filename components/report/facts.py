@@ -37,7 +37,7 @@ from components.core.serving_check import (
     read_serving_check,
 )
 from components.core.training_history import TrainingHistory
-from components.core.transform_output import label_vocabulary, truncation_share
+from components.core.transform_output import label_vocabulary, takes_pairs, truncation_share
 
 # The Report's inputs (components/report/component.py).
 EXAMPLES = "examples"
@@ -65,6 +65,7 @@ class RunFacts:
     data_counts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per input split
     truncation_share: float | None = None
     labels: list[str] = field(default_factory=list)  # class names by label id
+    pairs: bool = False  # the model classifies sentence pairs (text and text_pair)
     training: TrainingHistory | None = None  # the Trainer's history.json (None: it wrote none)
     evaluation: Evaluation = field(default_factory=Evaluation)
     production: dict[str, Any] = field(default_factory=dict)  # {"version", "path"} or {}
@@ -156,6 +157,7 @@ def collect(input_dict: dict[str, list[types.Artifact]], data_root: str = "") ->
     facts.data_counts = read_rejected_summary(examples.uri).get("splits", {})
     facts.truncation_share = truncation_share(_single(input_dict, POST_TRANSFORM_STATS).uri)
     facts.labels = label_vocabulary(_single(input_dict, TRANSFORM_GRAPH).uri)
+    facts.pairs = takes_pairs(_single(input_dict, TRANSFORM_GRAPH).uri)
     facts.training = read_training_history(_single(input_dict, MODEL_RUN).uri)
     facts.evaluation = load_evaluation(_single(input_dict, EVALUATION).uri)
 

@@ -52,6 +52,15 @@ METRIC_NAMES = {
 }
 
 
+def positive_f1(facts: RunFacts) -> tuple[str, float] | None:
+    """(its name, the value) of the F1 of class 1 for a two-class model (GLUE's MRPC and QQP
+    metric; class 1 is the positive class, as for the AUC), None otherwise."""
+    value = facts.evaluation.per_class.get(AUC_CLASS_ID, {}).get(F1_SCORE)
+    if len(facts.labels) != 2 or value is None:
+        return None
+    return f"F1 of '{facts.label(AUC_CLASS_ID)}'", value
+
+
 def number(value: float | None, digits: int = 4) -> str:
     """A metric as the report writes it: `digits` decimals, n/a when missing or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -121,6 +130,8 @@ def _settings(facts: RunFacts) -> list[Block]:
     data = f"`{facts.data_root}`" if facts.data_root else "(data root not recorded)"
     if facts.span:
         data += f", span {facts.span}"
+    if facts.pairs:
+        data += " (sentence pairs: `text` and `text_pair`)"
     history = facts.training
     if history is None:  # the training settings are the history's
         return [Paragraph(f"Data {data}.")]
@@ -247,6 +258,9 @@ def _metrics(facts: RunFacts) -> list[Block]:
         if key in facts.evaluation.intervals:
             rows.append([f"{name}, 95% interval", str(facts.evaluation.intervals[key])])
             rows[-1] += [""] if baseline else []
+        if key == ACCURACY and positive_f1(facts):
+            f1_name, value = positive_f1(facts)
+            rows.append([f1_name, number(value)] + (["n/a"] if baseline else []))
     return [Heading("Metrics (eval split)"), Table(header, rows)]
 
 

@@ -16,6 +16,7 @@ from components.report.sections import (
     METRIC_NAMES,
     majority_text,
     number,
+    positive_f1,
     serving_check_text,
     verdict,
 )
@@ -41,6 +42,9 @@ def summary(facts: RunFacts) -> str:
         for key in (ACCURACY, BALANCED_ACCURACY, MACRO_F1_SCORE, AUC_METRIC)
         if key in metrics
     ]
+    if positive_f1(facts) and shown:  # beside accuracy
+        name, value = positive_f1(facts)
+        shown.insert(1, f"{name} {number(value)}")
     lines.append(
         f"eval split ({number(metrics.get(EXAMPLE_COUNT), 0)} examples): " + ", ".join(shown)
     )

@@ -16,6 +16,7 @@ from components.text_example_gen.executor import (
     custom_config_proto,
 )
 from components.text_example_gen.input_layout import (
+    AcceptedRows,
     check_input,
     input_split_config,
     read_accepted_rows,
@@ -35,6 +36,7 @@ __all__ = [
     "COUNTS",
     "EXAMPLES",
     "REJECTED",
+    "AcceptedRows",
     "Executor",
     "InputError",
     "ReadTextFiles",

@@ -1,4 +1,5 @@
-"""Where text and label are in a CSV or TSV file: its header row, if any, and the column indexes.
+"""Where text and label (and a pair task's second text) are in a CSV or TSV file: its header row,
+if any, and the column indexes.
 
 `resolve_columns` decides from a file's first record. With data.header=auto the first row is a
 header when it holds the configured column names (when names are configured) or else any known
@@ -31,14 +32,16 @@ MIN_SAMPLE_ROWS = 10  # fewer rows than this tell nothing with confidence
 
 @dataclass(frozen=True)
 class Columns:
-    """Where text and label are in a CSV/TSV file; `guessed` says how a headerless file's columns
-    were told apart when no column was configured (empty otherwise)."""
+    """Where text and label are in a CSV/TSV file, and the second text of a sentence-pair task
+    (`text_pair_index`, None for a single-text task); `guessed` says how a headerless file's
+    columns were told apart when no column was configured (empty otherwise)."""
 
     has_header: bool
     text_index: int
     label_index: int | None  # None: no label column (scoring only, see the module docstring)
     num_columns: int
     guessed: str = ""
+    text_pair_index: int | None = None
 
 
 def _is_index(column: str) -> bool:
@@ -49,10 +52,9 @@ def _is_header(first_row: list[str], data_config: DataConfig) -> bool:
     if data_config.header != "auto":
         return data_config.header == "yes"
     cells = {cell.strip().lower() for cell in first_row}
+    configured = (data_config.text_column, data_config.text_pair_column, data_config.label_column)
     names = [
-        column.strip().lower()
-        for column in (data_config.text_column, data_config.label_column)
-        if column.strip() and not _is_index(column)
+        column.strip().lower() for column in configured if column.strip() and not _is_index(column)
     ]
     if names:
         return all(name in cells for name in names)
@@ -177,7 +179,8 @@ def _guess_two_columns(
 def needs_sample(first_row: list[str], data_config: DataConfig) -> bool:
     """Whether a file's columns are told apart from a sample of its first rows: a headerless
     two-column file with no column configured (data.header auto or no)."""
-    unset = not data_config.text_column.strip() and not data_config.label_column.strip()
+    configured = (data_config.text_column, data_config.label_column, data_config.text_pair_column)
+    unset = not any(column.strip() for column in configured)
     return unset and len(first_row) == 2 and not _is_header(first_row, data_config)
 
 
@@ -214,17 +217,33 @@ def resolve_columns(
     if not require_label and not data_config.label_column.strip():
         settings.pop()
         found["label"] = _optional_label(first_row, has_header)
-        if len(first_row) == 1 and not has_header and not data_config.text_column.strip():
+        one_column = len(first_row) == 1 and not has_header
+        if one_column and not data_config.text_column.strip() and not data_config.pairs:
             return Columns(False, 0, None, 1)  # one headerless column: the text
+    if data_config.pairs:  # no aliases: a pair task names its second text
+        settings.append(("text_pair", data_config.text_pair_column, ()))
     if not has_header:  # a configured name that is missing says more than a missing index
-        settings.sort(key=lambda item: _is_index(item[1]) or not item[1].strip())
+        cells = {cell.strip().lower() for cell in first_row}
+        settings.sort(
+            key=lambda item: (
+                _is_index(item[1]) or not item[1].strip(),
+                item[1].strip().lower() in cells,  # the name that is not there first
+            )
+        )
     found.update(
         (what, _column_index(what, setting, aliases, first_row, has_header, path))
         for what, setting, aliases in settings
     )
-    if found["text"] == found["label"]:
+    indexes = [index for index in found.values() if index is not None]
+    if len(set(indexes)) < len(indexes):
         raise InputError(
-            f"text and label are the same column ({found['text']}) in {path}; "
-            "set data.text_column and data.label_column"
+            f"the {', '.join(found)} columns must differ, got indexes {found} in {path}; set "
+            + " and ".join(f"data.{what}_column" for what in found)
         )
-    return Columns(has_header, found["text"], found["label"], len(first_row))
+    return Columns(
+        has_header,
+        found["text"],
+        found["label"],
+        len(first_row),
+        text_pair_index=found.get("text_pair"),
+    )

@@ -31,6 +31,7 @@ from components.text_example_gen.rows import (
     INVALID_UTF8,
     MALFORMED_CSV,
     RECORD_TOO_LONG,
+    SINGLE_TEXT,
     SURROGATE,
     WRONG_COLUMN_COUNT,
     Row,
@@ -210,6 +211,7 @@ class DelimitedRows:
                 yield Row(path, line, reason=reason, content=display(raw))
                 continue
             label = None if columns.label_index is None else fields[columns.label_index]
+            pair = columns.text_pair_index
             yield check_row(
                 path,
                 line,
@@ -217,5 +219,6 @@ class DelimitedRows:
                 label,
                 raw,
                 data_config.labels,
+                SINGLE_TEXT if pair is None else fields[pair],
                 require_label=self._require_label,
             )

@@ -5,7 +5,8 @@ file is parsed by `parsing.read_rows` while it is read a chunk at a time (quoted
 embedded newlines and physical line numbers stay right across chunks), and each row goes on as
 soon as it is parsed, so memory holds a chunk and a record, not the file; a folder-per-label file
 is one example, read whole. Accepted rows become tf.Examples with two bytes features, `text` and
-`label`; every rejected row is written, with its file, line, reason and raw content, beside the
+`label` (three with `text_pair`, the second text of a sentence-pair task: data.text_pair_column);
+every rejected row is written, with its file, line, reason and raw content, beside the
 examples (outside the artifact, so that it survives a failed run, whose outputs TFX deletes; see
 components.core.artifacts):
 

@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 import re
+from typing import NamedTuple
 
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.io import fileio
@@ -288,6 +289,12 @@ def check_input(
             raise InputError(
                 f"no input files for split {split.name!r}: expected files matching {pattern}"
             )
+        if is_folder_split(data_config, split.pattern) and data_config.pairs:
+            raise InputError(
+                f"data.text_pair_column is set, but split {split.name!r} is folder-per-label data"
+                f" ({pattern}: one text per file); sentence pairs need CSV/TSV columns or JSON"
+                " Lines keys"
+            )
         if not is_folder_split(data_config, split.pattern):
             has_rows = [
                 _check_file(path, data_config, say_guesses, require_label) for path in files
@@ -319,25 +326,38 @@ def scoring_input(data_config: DataConfig) -> list[tuple[str, bool]]:
 
 
 # -- reading outside Beam ------------------------------------------------------------------------
-def read_accepted_rows(data: DataConfig) -> tuple[list[str], list[str], int]:
-    """(texts, labels, rejected row count) of every input split, read as ExampleGen reads them."""
+class AcceptedRows(NamedTuple):
+    """The accepted rows of every input split (`read_accepted_rows`), column by column."""
+
+    texts: list[str]
+    labels: list[str]
+    rejected: int  # rows rejected, with any reason
+    text_pairs: list[str] | None = None  # the second texts of a sentence-pair task
+
+
+def read_accepted_rows(data: DataConfig) -> AcceptedRows:
+    """The accepted rows of every input split, read as ExampleGen reads them."""
     input_base, input_config, _ = input_split_config(data)
-    texts, labels, rejected = [], [], 0
+    check_input(data, input_base, input_config, say_guesses=False)
+    rows = AcceptedRows([], [], 0, [] if data.pairs else None)
+    rejected = 0
     for split in input_config.splits:
         folder = is_folder_split(data, split.pattern)
         for path in split_files(input_base, split.pattern):
             with fileio.open(path, "rb") as handle:
                 raw = handle.read()
             if folder:
-                rows = [parse_text_file(path, raw, data)]
+                parsed = [parse_text_file(path, raw, data)]
             else:
-                parsed = parse_file(path, raw, data)
-                _report_guess(parsed.columns)
-                rows = parsed.rows
-            for row in rows:
+                found = parse_file(path, raw, data)
+                _report_guess(found.columns)
+                parsed = found.rows
+            for row in parsed:
                 if row.reason is None:
-                    texts.append(row.text)
-                    labels.append(row.label)
+                    rows.texts.append(row.text)
+                    rows.labels.append(row.label)
+                    if rows.text_pairs is not None:
+                        rows.text_pairs.append(row.text_pair)
                 else:
                     rejected += 1
-    return texts, labels, rejected
+    return rows._replace(rejected=rejected)

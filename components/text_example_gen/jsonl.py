@@ -3,7 +3,9 @@
 The text and label keys are resolved on the first object of the file: the configured key, else
 the first of TEXT_ALIASES (LABEL_ALIASES) that the object has, in any letter case; a missing key
 is an InputError that names the keys the object has. A label that is optional (scoring) and not
-configured is looked for in each object until one has it. A line that is not a JSON object is rejected
+configured is looked for in each object until one has it. A sentence-pair task's second text is
+the configured key (data.text_pair_column) only; a later object without it is rejected as
+`empty_text_pair`. A line that is not a JSON object is rejected
 as `malformed_json`, one longer than `MAX_RECORD_CHARS` as `record_too_long` (text_files.py).
 """
 
@@ -18,6 +20,7 @@ from components.text_example_gen.rows import (
     LABEL_ALIASES,
     MALFORMED_JSON,
     RECORD_TOO_LONG,
+    SINGLE_TEXT,
     SURROGATE,
     TEXT_ALIASES,
     InputError,
@@ -78,6 +81,7 @@ class JsonLinesRows:
     def __iter__(self) -> Iterator[Row]:
         path, data_config = self.path, self._data_config
         keys: tuple[str, str | None] | None = None
+        pair_key: str | None = None  # a pair task's second text
         for number, raw in enumerate(self._lines, start=1):
             if isinstance(raw, LongLine):
                 yield Row(path, number, reason=RECORD_TOO_LONG, content=display(raw))
@@ -102,6 +106,9 @@ class JsonLinesRows:
                     ),
                     None,
                 )
+                if data_config.pairs:
+                    pair = data_config.text_pair_column.strip()
+                    pair_key = _resolve_key("text_pair", pair, (), record, path, number)
             if keys[1] is None:  # an optional label may first appear in a later object
                 label_key = _resolve_key(
                     "label",
@@ -113,6 +120,12 @@ class JsonLinesRows:
                     required=self._require_label,
                 )
                 keys = (keys[0], label_key)
+                named = [key for key in (*keys, pair_key) if key is not None]
+                if len(set(named)) < len(named):
+                    raise InputError(
+                        f"the text, label and text_pair keys must differ, got {named} in {path};"
+                        " set data.text_column, data.label_column, data.text_pair_column"
+                    )
             text_value = record.get(keys[0])
             label_value = None if keys[1] is None else record.get(keys[1])
             yield check_row(
@@ -122,5 +135,6 @@ class JsonLinesRows:
                 label_value,
                 raw,
                 data_config.labels,
+                SINGLE_TEXT if pair_key is None else record.get(pair_key),
                 require_label=self._require_label,
             )

@@ -30,6 +30,7 @@ from components.core.features import (
     SOURCE_FILE_FEATURE,
     SOURCE_LINE_FEATURE,
     TEXT_FEATURE,
+    TEXT_PAIR_FEATURE,
 )
 from components.text_example_gen.parsing import parse_text_file, read_rows
 from components.text_example_gen.rows import Row
@@ -40,13 +41,16 @@ COUNTS = "counts"
 
 
 def row_example(row: Row, *, inference: bool = False) -> bytes:
-    """The serialized tf.Example of an accepted row: `text`, and `label` when the row has one
-    (in training it always has); in inference mode also its file and line. The one place where
+    """The serialized tf.Example of an accepted row: `text` (and `text_pair`, the second text of a
+    sentence-pair task), and `label` when the row has one (in training it always has); in
+    inference mode also its file and line. The one place where
     a row becomes an example, for training and scoring alike: a feature added here (a second
     text of a sentence pair) reaches the model in both."""
     example = example_pb2.Example()
     features = example.features.feature
     features[TEXT_FEATURE].bytes_list.value.append(row.text.encode("utf-8"))
+    if row.text_pair is not None:
+        features[TEXT_PAIR_FEATURE].bytes_list.value.append(row.text_pair.encode("utf-8"))
     if row.label or not inference:
         features[LABEL_FEATURE].bytes_list.value.append(row.label.encode("utf-8"))
     if inference:

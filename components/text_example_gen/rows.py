@@ -1,12 +1,14 @@
 """What parsing a data file gives: a `Row` per record, accepted or rejected with a reason.
 
 Parsing never drops a row silently: every record of a file comes back as a `Row`, either accepted
-(`reason is None`, with `text` and `label`) or rejected (`reason`, one of the reasons below, says
-why; `content` holds the raw record as `display` shows it, truncated). Fully blank lines are not
-rows; they are only counted. `check_row` turns the text and label that a format's parser found
-in a record into its `Row`. Training needs a label on every row (`missing_label` otherwise);
-scoring reads with `require_label=False`, where a row without one is accepted with `label` "". A file that cannot be read as configured at all (a binary file, an
-unknown column or key) is not a row but an `InputError`.
+(`reason is None`, with `text` and `label`, and `text_pair` for a sentence-pair task) or
+rejected (`reason`, one of the reasons below, says why; `content` holds the raw record as
+`display` shows it, truncated). Fully blank lines are not rows; they are only counted.
+`check_row` turns the text, label (and second text) that a format's parser found in a record
+into its `Row`. Training needs a label on every row (`missing_label` otherwise); scoring reads
+with `require_label=False`, where a row without one is accepted with `label` "". A file that
+cannot be read as configured at all (a binary file, an unknown column or key) is not a row but an
+`InputError`.
 
 Undecodable bytes survive decoding as lone surrogates (`SURROGATE`), so a record holding any is
 rejected as `invalid_utf8` and shown with them as \\xNN.
@@ -27,6 +29,7 @@ LABEL_ALIASES = ("label", "labels", "class", "category", "target")
 # Why a row was rejected (the `reason` of a rejected Row and the keys of `rejected_by_reason`).
 INVALID_UTF8 = "invalid_utf8"
 EMPTY_TEXT = "empty_text"
+EMPTY_TEXT_PAIR = "empty_text_pair"  # a pair task's second text is empty or missing
 MISSING_LABEL = "missing_label"
 WRONG_COLUMN_COUNT = "wrong_column_count"
 MALFORMED_CSV = "malformed_csv"
@@ -53,6 +56,7 @@ class Row:
     line: int  # 1-based physical line where the record starts
     text: str = ""
     label: str = ""
+    text_pair: str | None = None  # the second text of a sentence-pair task; None: single text
     reason: str | None = None
     content: str = ""  # the raw record, for rejected rows (truncated to MAX_CONTENT_CHARS)
 
@@ -76,6 +80,10 @@ def display(raw: str) -> str:
     return text
 
 
+# The `text_pair` of `check_row` for a single-text task (None stands for a missing second text).
+SINGLE_TEXT = object()
+
+
 def check_row(
     path: str,
     line: int,
@@ -83,10 +91,12 @@ def check_row(
     label,
     raw: str,
     labels: tuple[str, ...],
+    text_pair=SINGLE_TEXT,
     *,
     require_label: bool = True,
 ) -> Row:
-    """Validates an extracted (text, label) pair; `text`/`label` may be None when absent. Without
+    """Validates an extracted text and label, and the second text of a sentence-pair task
+    (`text_pair`; SINGLE_TEXT for a single-text task); each may be None when absent. Without
     `require_label`, a row with no label is accepted (its `label` is "")."""
 
     def reject(reason: str) -> Row:
@@ -98,11 +108,19 @@ def check_row(
         return reject(INVALID_TEXT)
     if text is None or not text.strip():
         return reject(EMPTY_TEXT)
+    paired = text_pair is not SINGLE_TEXT
+    if paired and text_pair is not None and not isinstance(text_pair, str):
+        return reject(INVALID_TEXT)
+    if paired and (text_pair is None or not text_pair.strip()):
+        return reject(EMPTY_TEXT_PAIR)
     if isinstance(label, bool) or not isinstance(label, (str, int, type(None))):
         return reject(INVALID_LABEL)
     label = "" if label is None else str(label).strip()
+    pair = text_pair if paired else None
     if not label:
-        return reject(MISSING_LABEL) if require_label else Row(path, line, text=text)
+        return (
+            reject(MISSING_LABEL) if require_label else Row(path, line, text=text, text_pair=pair)
+        )
     if labels and label not in labels:
         return reject(UNKNOWN_LABEL)
-    return Row(path, line, text=text, label=label)
+    return Row(path, line, text=text, label=label, text_pair=pair)

@@ -5,7 +5,9 @@ treats it as a generic TF model and nothing Keras- or transformers-specific is n
 with the signatures that components.core.serving names and describes. `transform_features` maps
 serialized tf.Examples to the Transform's output features (input_ids, attention_mask,
 token_type_ids, truncated, label_id); its examples must carry the raw features the Transform's raw
-schema requires (for TFMA: `text` and `label`). TFMA uses it as `preprocessing_function_names`.
+schema requires (for TFMA: `text` and `label`, and `text_pair` for a pair model). TFMA uses it as
+`preprocessing_function_names`. A pair model (the Transform's raw schema has `text_pair`) has a
+`serving_default` that takes `text_pair` beside `text`.
 
 Tokenization runs inside the model, through the Transform graph
 (`tf_transform_output.transform_features_layer()`); labels are mapped back to strings with the
@@ -36,28 +38,31 @@ from components.core.features import (
     LABEL_ID,
     MODEL_INPUT_KEYS,
     TEXT_FEATURE,
+    TEXT_PAIR_FEATURE,
 )
-from components.core.transform_output import label_vocabulary, sequence_length
+from components.core.transform_output import label_vocabulary, sequence_length, takes_pairs
 from components.trainer.data import used_length
 from components.trainer.model import INPUT_DTYPE, serving_copy
 
 log = logging.getLogger(__name__)
 
 
-def _raw_text(text: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor | tf.RaggedTensor:
-    """A [batch] string tensor in the form the raw feature spec of `text` declares."""
+def _raw_text(
+    text: tf.Tensor, spec, name: str = TEXT_FEATURE
+) -> tf.Tensor | tf.SparseTensor | tf.RaggedTensor:
+    """A [batch] string tensor in the form the raw feature spec of `name` declares."""
     if isinstance(spec, tf.io.FixedLenFeature):
         shape = list(spec.shape)
         if shape in ([], [1]):
             return text if not shape else tf.expand_dims(text, 1)
-        raise ValueError(f"raw feature {TEXT_FEATURE!r} must be a single string, got shape {shape}")
+        raise ValueError(f"raw feature {name!r} must be a single string, got shape {shape}")
     if isinstance(spec, tf.io.VarLenFeature):
         rows = tf.shape(text, out_type=tf.int64)[0]
         indices = tf.stack([tf.range(rows), tf.zeros([rows], tf.int64)], axis=1)
         return tf.SparseTensor(indices, text, dense_shape=tf.stack([rows, 1]))
     if isinstance(spec, tf.io.RaggedFeature):
         return tf.RaggedTensor.from_tensor(tf.expand_dims(text, 1))
-    raise ValueError(f"unsupported raw feature spec for {TEXT_FEATURE!r}: {spec}")
+    raise ValueError(f"unsupported raw feature spec for {name!r}: {spec}")
 
 
 def export_serving_model(
@@ -113,11 +118,33 @@ def serving_module(
             serving.OUTPUT_PROBABILITIES: probabilities,
         }
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT)], autograph=False
-    )
-    def serve_text(text):
-        return classify({TEXT_FEATURE: _raw_text(text, raw_spec[TEXT_FEATURE])})
+    if takes_pairs(tf_transform_output):  # a pair model: serving_default takes both texts
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT),
+                tf.TensorSpec([None], tf.string, name=serving.TEXT_PAIR_INPUT),
+            ],
+            autograph=False,
+        )
+        def serve_text(text, text_pair):
+            return classify(
+                {
+                    TEXT_FEATURE: _raw_text(text, raw_spec[TEXT_FEATURE]),
+                    TEXT_PAIR_FEATURE: _raw_text(
+                        text_pair, raw_spec[TEXT_PAIR_FEATURE], TEXT_PAIR_FEATURE
+                    ),
+                }
+            )
+
+    else:
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None], tf.string, name=serving.TEXT_INPUT)],
+            autograph=False,
+        )
+        def serve_text(text):
+            return classify({TEXT_FEATURE: _raw_text(text, raw_spec[TEXT_FEATURE])})
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, name=serving.EXAMPLES_INPUT)],
@@ -149,12 +176,21 @@ def serving_module(
     return module, signatures
 
 
-def load_serving_weights(model: tf.keras.Model, export_dir: str, labels: list[str]) -> None:
+def load_serving_weights(
+    model: tf.keras.Model, export_dir: str, labels: list[str], *, pairs: bool = False
+) -> None:
     """Warm start: copies the weights of an exported serving model into `model`, in place.
 
-    The serving model must classify the same labels in the same order and hold weights of the
-    same shapes (the same checkpoint architecture); otherwise a ValueError says what differs.
+    The serving model must classify the same labels in the same order, the same kind of input
+    (pairs of texts when `pairs`, else single texts), and hold weights of the same shapes (the
+    same checkpoint architecture); otherwise a ValueError says what differs.
     """
+    if serving.is_pair_model(export_dir) != pairs:
+        kinds = ("pairs of texts", "single texts")
+        raise ValueError(
+            f"cannot warm-start from {export_dir}: it classifies {kinds[pairs]}, this data"
+            f" holds {kinds[not pairs]}; train from the checkpoint with --no-warm-start"
+        )
     loaded = tf.saved_model.load(serving.find_saved_model(export_dir))
     if not all(hasattr(loaded, name) for name in ("class_labels", "model_variables")):
         raise ValueError(

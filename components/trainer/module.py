@@ -173,7 +173,7 @@ def train_and_evaluate(
         # deferred, also when a finished training is resumed and no step runs).
         model.optimizer.build(model.trainable_variables)
         if base_model and not done:  # a resumed run restores its own weights instead
-            load_serving_weights(model, base_model, labels)
+            load_serving_weights(model, base_model, labels, pairs=config.data.pairs)
         print(
             f"Training {train.train_steps} steps of {train.batch_size} examples "
             f"({strategies.describe(strategy)}, {precision}, XLA {train.jit_compile}, "

@@ -9,13 +9,15 @@ Wiring (component.py)::
     )
 
 Raw features (`core.features.TEXT_FEATURE` / `LABEL_FEATURE`, both tf.string, one value per
-example, arriving as shape [batch] or [batch, 1]) become, per example:
+example, arriving as shape [batch] or [batch, 1], and `TEXT_PAIR_FEATURE` for a sentence-pair
+task, config.data.text_pair_column) become, per example:
 
-    input_ids       int64 [max_seq_length]  [CLS] word pieces [SEP] [PAD]... (checkpoint vocab)
+    input_ids       int64 [max_seq_length]  [CLS] word pieces [SEP] [PAD]... (checkpoint vocab);
+                                            a pair: [CLS] text [SEP] text_pair [SEP] [PAD]...
     attention_mask  int64 [max_seq_length]  1 on real tokens, 0 on padding
-    token_type_ids  int64 [max_seq_length]  all 0
-    truncated       int64 scalar            1 when the text had more than max_seq_length - 2
-                                            word pieces (its mean in the post-transform
+    token_type_ids  int64 [max_seq_length]  all 0; a pair: 1 on `text_pair [SEP]`
+    truncated       int64 scalar            1 when a word piece of the text (or either text of
+                                            a pair) was cut (its mean in the post-transform
                                             statistics is the truncated share)
     label_id        int64 scalar            index of the label in the `label_vocab` asset;
                                             -1 for a label that is not in it
@@ -58,6 +60,7 @@ from components.core.features import (
     LABEL_VOCAB_NAME,
     LENGTH_BUCKET,
     TEXT_FEATURE,
+    TEXT_PAIR_FEATURE,
     TRUNCATED,
 )
 from components.transform.tokenizer import BertTokenizer
@@ -75,10 +78,19 @@ def config_from_custom_config(custom_config: dict | None) -> Config:
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
-    """tf.Transform preprocessing: tokenizes `text`, maps `label` through `label_vocab`."""
+    """tf.Transform preprocessing: tokenizes `text` (with `text_pair`, for a sentence-pair task),
+    maps `label` through `label_vocab`."""
     config = config_from_custom_config(custom_config)
     texts = _as_vector(inputs[TEXT_FEATURE], TEXT_FEATURE)
     labels = _as_vector(inputs[LABEL_FEATURE], LABEL_FEATURE)
+    text_pairs = None
+    if config.data.pairs:
+        if TEXT_PAIR_FEATURE not in inputs:
+            raise ValueError(
+                f"data.text_pair_column is set but the raw schema has no {TEXT_PAIR_FEATURE!r}"
+                f" feature (it has {sorted(inputs)}): use a sentence-pair schema"
+            )
+        text_pairs = _as_vector(inputs[TEXT_PAIR_FEATURE], TEXT_PAIR_FEATURE)
 
     def make_tokenizer() -> BertTokenizer:
         return BertTokenizer(
@@ -89,7 +101,7 @@ def preprocessing_fn(inputs: dict, custom_config: dict | None = None) -> dict:
         tokenizer = tft.make_and_track_object(make_tokenizer, name=TOKENIZER_OBJECT_NAME)
     else:  # compat.v1 graph: the table's TextFileInitializer registers vocab.txt as an asset
         tokenizer = make_tokenizer()
-    outputs = tokenizer.tokenize(texts)
+    outputs = tokenizer.tokenize(texts, text_pairs)
 
     outputs[LENGTH_BUCKET] = length_bucket(outputs[ATTENTION_MASK], outputs[TRUNCATED])
 

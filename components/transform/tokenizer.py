@@ -9,7 +9,12 @@
      "truncated":      int64 [batch]                   1 when the text had more than
                                                        max_seq_length - 2 word pieces
      "word_pieces":    int64 [batch]                   word pieces of the text, before the cut
+                                                       (of both texts, for a pair)
      "unknown_pieces": int64 [batch]                   how many of them are [UNK]}
+
+`tokenize(texts, text_pairs)` packs sentence pairs as BERT was pre-trained on them:
+`[CLS] a [SEP] b [SEP] [PAD]...`, token_type_ids 0 on `[CLS] a [SEP]` and 1 on `b [SEP]`, and
+`truncated` is 1 when a word piece of either text was cut (see step 5 for how).
 
 Everything is TensorFlow ops on the whole batch (no per-example Python), so the same object works
 eagerly (benchmarks, notebooks), inside a `tf.function`, inside a tf.Transform `preprocessing_fn`
@@ -29,7 +34,15 @@ Parity with Hugging Face. The steps are those of the Rust `tokenizers` BERT pipe
    the ASCII symbols);
 4. WordPiece, greedy longest-match-first with the '##' continuation prefix; a word longer than
    100 characters, or one that cannot be covered by the vocabulary, becomes a single [UNK];
-5. truncate to max_seq_length - 2 pieces, add [CLS] / [SEP], pad with [PAD].
+5. truncate to max_seq_length - 2 pieces, add [CLS] / [SEP], pad with [PAD]. A pair is cut to
+   max_seq_length - 3 pieces with the Rust `tokenizers` "longest_first" rule
+   (`truncate_encodings` in tokenizers/src/utils/truncation.rs, which `BertTokenizerFast(a, b,
+   truncation="longest_first")` runs): with budget B, when the two texts hold more than B pieces
+   together, the shorter one keeps its n pieces and the longer one B - n when that leaves the
+   longer one at least n; otherwise the first text keeps B // 2 and the second B - B // 2 when
+   the first is not longer, and the other way round when it is. (The slow Python tokenizer
+   removes one piece at a time from the longer text instead, which differs when the two are
+   cut to about the same length.) Each text is cut at its end.
 
 The character classes of step 2 and 3 are written out from the Unicode tables that the
 `tokenizers` library uses (see `_HF_*` below); this matters only for characters that are rare
@@ -188,21 +201,36 @@ class BertTokenizer(tf.Module):
         pieces = tf.gather(self._wordpiece.tokenize(unique), index)
         return words.with_flat_values(pieces).merge_dims(1, 2)
 
-    def tokenize(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Model inputs for a [batch] string tensor; see the module docstring."""
-        texts = tf.convert_to_tensor(texts, dtype=tf.string)
-        if texts.shape.rank != 1:
-            texts = tf.reshape(texts, [-1])
-        ids = self.word_piece_ids(texts)
-        budget = self.max_seq_length - 2
-        lengths = ids.row_lengths()
-        truncated = tf.cast(lengths > budget, tf.int64)
-        unknown = tf.reduce_sum(tf.cast(tf.equal(ids, self.unk_id), tf.int64), axis=1)
-        ids = ids[:, :budget]
-        batch = tf.shape(texts, out_type=tf.int64)[0]
+    def tokenize(
+        self, texts: tf.Tensor, text_pairs: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """Model inputs for a [batch] string tensor, or for the pairs of two (`text_pairs`, the
+        second texts); see the module docstring."""
+        ids = self.word_piece_ids(_vector(texts))
+        batch = ids.nrows()
+        pieces, unknown = ids.row_lengths(), self._unknown(ids)
         cls = tf.fill([batch, 1], tf.constant(self.cls_id, tf.int64))
         sep = tf.fill([batch, 1], tf.constant(self.sep_id, tf.int64))
-        ids = tf.concat([cls, ids, sep], axis=1)
+        if text_pairs is None:
+            budget = self.max_seq_length - 2
+            truncated = ids.row_lengths() > budget
+            ids = tf.concat([cls, ids[:, :budget], sep], axis=1)
+            segments = tf.zeros([batch, self.max_seq_length], tf.int64)
+        else:
+            pair_ids = self.word_piece_ids(_vector(text_pairs))
+            first, second = ids.row_lengths(), pair_ids.row_lengths()
+            pieces, unknown = first + second, unknown + self._unknown(pair_ids)
+            keep_first, keep_second = longest_first(first, second, self.max_seq_length - 3)
+            truncated = (keep_first < first) | (keep_second < second)
+            ids = tf.concat(
+                [cls, _head(ids, keep_first), sep, _head(pair_ids, keep_second), sep], axis=1
+            )
+            positions = tf.range(self.max_seq_length, dtype=tf.int64)[tf.newaxis, :]
+            second_start = (keep_first + 2)[:, tf.newaxis]  # after [CLS] a [SEP]
+            segments = tf.cast(
+                (positions >= second_start) & (positions < ids.row_lengths()[:, tf.newaxis]),
+                tf.int64,
+            )
         input_ids = ids.to_tensor(
             default_value=tf.constant(self.pad_id, tf.int64),
             shape=[None, self.max_seq_length],
@@ -211,14 +239,49 @@ class BertTokenizer(tf.Module):
         return {
             INPUT_IDS: input_ids,
             ATTENTION_MASK: attention_mask,
-            TOKEN_TYPE_IDS: tf.zeros_like(input_ids),
-            TRUNCATED: truncated,
-            WORD_PIECES: tf.cast(lengths, tf.int64),
+            TOKEN_TYPE_IDS: segments,
+            TRUNCATED: tf.cast(truncated, tf.int64),
+            WORD_PIECES: pieces,
             UNKNOWN_PIECES: unknown,
         }
 
-    def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self.tokenize(texts)
+    def _unknown(self, ids: tf.RaggedTensor) -> tf.Tensor:
+        """How many of each row's word pieces are [UNK] (int64 [batch])."""
+        return tf.reduce_sum(tf.cast(tf.equal(ids, self.unk_id), tf.int64), axis=1)
+
+    def __call__(
+        self, texts: tf.Tensor, text_pairs: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        return self.tokenize(texts, text_pairs)
+
+
+def longest_first(first: tf.Tensor, second: tf.Tensor, budget: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """How many word pieces of each text of a pair are kept within `budget` (int64 [batch] piece
+    counts in, kept counts out): Hugging Face's fast "longest_first" rule (module docstring)."""
+    short = tf.minimum(first, second)
+    long_kept = tf.where(short > budget, short, tf.maximum(short, budget - short))
+    halves = short + long_kept > budget
+    short_kept = tf.where(halves, tf.constant(budget // 2, tf.int64), short)
+    long_kept = tf.where(halves, tf.constant(budget - budget // 2, tf.int64), long_kept)
+    first_longer = first > second
+    fits = first + second <= budget
+    keep_first = tf.where(first_longer, long_kept, short_kept)
+    keep_second = tf.where(first_longer, short_kept, long_kept)
+    return (
+        tf.where(fits, first, tf.minimum(first, keep_first)),
+        tf.where(fits, second, tf.minimum(second, keep_second)),
+    )
+
+
+def _vector(texts) -> tf.Tensor:
+    texts = tf.convert_to_tensor(texts, dtype=tf.string)
+    return texts if texts.shape.rank == 1 else tf.reshape(texts, [-1])
+
+
+def _head(ids: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
+    """The first `keep[i]` values of each row i of a ragged [batch, (n)] tensor."""
+    positions = tf.ragged.range(ids.row_lengths(), dtype=tf.int64)
+    return tf.ragged.boolean_mask(ids, positions < keep[:, tf.newaxis])
 
 
 @functools.cache
