@@ -22,10 +22,12 @@ from components.core.artifacts import read_drift_result
 from components.core.errors import UserError
 from components.core.evaluation import EvaluationNotFoundError, load_evaluation
 from components.core.history import HistoryEntry, outcome, utc_time
+from components.core.serving_check import INFRA_BLESSED_PROPERTY
 from components.drift import DriftCheck
 from components.evaluator import Evaluator
 from components.pusher import Pusher
 from components.report import Report
+from components.serving_check import ServingCheck
 from components.text_example_gen.component import TextExampleGen
 from pipeline.run_artifacts import NODE_CONTEXT, PIPELINE_RUN_CONTEXT, run_artifacts
 
@@ -86,6 +88,7 @@ def _entry(path: str, run_id: str, ended: str, state: dict[str, int]) -> History
     report = output(Report, "report")
     drift_output = output(DriftCheck, "drift")
     drift = read_drift_result(drift_output.uri) if drift_output else None
+    serving_check = output(ServingCheck, "blessing")
     return outcome(
         time=ended,
         run_id=run_id,
@@ -96,4 +99,7 @@ def _entry(path: str, run_id: str, ended: str, state: dict[str, int]) -> History
         pushed_version=int(version) if version.isdigit() else None,
         report=report.uri if report else None,
         drift=drift.findings() if drift else None,
+        serving_check_passed=(
+            None if serving_check is None else bool(serving_check.get(INFRA_BLESSED_PROPERTY))
+        ),
     )

@@ -73,6 +73,19 @@ def test_an_entry_names_the_bounds_that_refused_the_model_or_the_step_that_stopp
     assert history.verdict_text(late) == "BLESSED; then stopped at Report"
 
 
+def test_a_blessed_model_that_failed_the_serving_check_is_recorded_as_not_pushed():
+    facts = RunFacts(evaluation=Evaluation(metrics={ACCURACY: 0.9}), blessed=True)
+    facts.infra_blessed = False
+    entry = facts.history_entry(time="t", run_id="f", report="/r")
+    assert entry.verdict == history.BLESSED and entry.pushed_version is None
+    assert entry.serving_check_passed is False
+    assert history.verdict_text(entry) == "BLESSED; failed the serving check, not pushed"
+    assert history.HistoryEntry.from_dict(json.loads(entry.to_json())) == entry
+    facts.infra_blessed, facts.pushed_to = True, "/serving/17"
+    passed = facts.history_entry(time="t", run_id="g", report="/r")
+    assert history.verdict_text(passed) == "BLESSED" and passed.pushed_version == 17
+
+
 def test_the_table_is_newest_first_with_the_interval_and_na_for_what_is_unknown():
     assert history.rows(entries()) == [
         ["2026-12-07 11:00:00", "3", "stopped at ValidationGate", "n/a", "n/a", "-", "n/a"],

@@ -68,10 +68,13 @@ class HistoryEntry:
     accuracy_interval: Interval | None = None
     pushed_version: int | None = None
     report: str | None = None  # the run's report folder
-    # MERGE(i20b, the drift step): that step's findings for this run, one line each; () when it
-    # found none; None when the run has no drift result (printed "n/a"). Filled by
-    # pipeline/history.py and components/report/facts.py from the drift step's output.
+    # The drift step's findings for this run, one line each; () when it found none; None when
+    # the run has no drift result (printed "n/a"). Filled by pipeline/history.py and
+    # components/report/facts.py from the drift step's output.
     drift: tuple[str, ...] | None = None
+    # The serving check's verdict on the candidate (None: the run did not get that far): a
+    # blessed model that failed it was not pushed.
+    serving_check_passed: bool | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
@@ -144,6 +147,8 @@ def verdict_text(entry: HistoryEntry) -> str:
     text = entry.verdict
     if entry.verdict == NOT_BLESSED and entry.failed_bounds:
         text += ": " + ", ".join(entry.failed_bounds)
+    if entry.serving_check_passed is False:
+        text += "; failed the serving check, not pushed"
     if entry.stopped_at:
         text += f"; then stopped at {entry.stopped_at}"
     return text

@@ -141,6 +141,7 @@ class RunFacts:
             pushed_version=int(version) if version.isdigit() else None,
             report=report,
             drift=self.drift.findings() if self.drift else None,
+            serving_check_passed=self.infra_blessed,
         )
 
 
