@@ -519,8 +519,9 @@ def test_serving_signatures_cut_padding_with_the_same_outputs(
         got = exported[True].signatures["serving_default"](text=tf.constant(batch))
         want = exported[False].signatures["serving_default"](text=tf.constant(batch))
         # Equal up to float rounding: the matrix kernels sum in another order at another length,
-        # which the scaled-up head magnifies (up to 2e-5 seen, depending on the weights).
-        np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-4)
+        # which the scaled-up head magnifies (2e-5 seen alone, 1.8e-4 once on a machine at load 9,
+        # where the kernels' thread split differs); attending to padding moves them by far more.
+        np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-3)
         np.testing.assert_array_equal(got["label"], want["label"])
         spread.extend(got["probabilities"].numpy()[:, 0])
     assert max(spread) - min(spread) > 0.1  # the outputs vary: the comparison can fail
