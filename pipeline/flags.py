@@ -31,7 +31,8 @@ def add_config_arguments(
             kind = kinds[f.name]
             name = flag_for(section, f.name)
             dest = f"{section}.{f.name}"
-            help_text = f"{f.metadata['help']} (default: {f.default!r})"
+            # argparse formats help with %: a literal one ("95% interval") is written %%.
+            help_text = f"{f.metadata['help']} (default: {f.default!r})".replace("%", "%%")
             if kind is bool:
                 group.add_argument(
                     name,

@@ -464,3 +464,28 @@ def test_predict_says_which_texts_were_cut(quiet_run, tiny_run_flags, capsys):
         "note: text 2 of 2 was cut to the model's 32 tokens (max_seq_length, [CLS] and [SEP]"
         " included); the rest was not read\n"
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "run",
+        "compile",
+        "submit",
+        "schedule",
+        "run-package",
+        "explain",
+        "history",
+        "infer-schema",
+        "predict",
+    ],
+)
+def test_every_command_prints_its_help(command, capsys):
+    """Every setting's help reaches the user (a literal "95%" once broke `run --help`)."""
+    with pytest.raises(SystemExit) as stopped:
+        bertpipe([command, "--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: bertpipe {command}")
+    if command in ("run", "compile"):
+        assert "the lower end of its 95% interval" in " ".join(out.split())
