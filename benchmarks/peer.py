@@ -71,7 +71,13 @@ class Peer:
     """A worker process in the peer venv; `call(op, **args)` sends one request, returns the reply."""
 
     def __init__(
-        self, checkpoint: str, num_labels: int = 2, venv: Path = DEFAULT_VENV, threads: int = 0
+        self,
+        checkpoint: str,
+        num_labels: int = 2,
+        venv: Path = DEFAULT_VENV,
+        threads: int = 0,
+        classifier: dict | None = None,
+        env: dict | None = None,
     ):
         python = ensure_venv(venv)
         env = {
@@ -79,6 +85,7 @@ class Peer:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONPATH": "",
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [str(python), str(Path(__file__).resolve()), "--worker"],
@@ -88,7 +95,17 @@ class Peer:
             bufsize=1,
             env=env,
         )
-        self.info = self.call("load", checkpoint=checkpoint, num_labels=num_labels, threads=threads)
+        self.info = self.call(
+            "load",
+            checkpoint=checkpoint,
+            num_labels=num_labels,
+            threads=threads,
+            classifier=classifier,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def call(self, op: str, **args) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -116,12 +133,15 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
 
     state: dict = {}
 
-    def load(checkpoint: str, num_labels: int, threads: int = 0):
+    def load(checkpoint: str, num_labels: int, threads: int = 0, classifier: dict | None = None):
+        """`classifier`: {"kernel": [hidden][labels], "bias": [labels]}, the serving model's
+        classifier head (Keras layout), so that both sides compute the same probabilities."""
         torch.set_num_threads(threads or os.cpu_count() or 1)
         torch.manual_seed(0)
         state["checkpoint"] = checkpoint
         state["tokenizer"] = BertTokenizerFast.from_pretrained(checkpoint)
         state["num_labels"] = num_labels
+        state["classifier"] = classifier
         state["models"] = {}
         return {
             "torch": torch.__version__,
@@ -134,18 +154,30 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
             m = BertForSequenceClassification.from_pretrained(
                 state["checkpoint"], num_labels=state["num_labels"]
             )
+            if kind == "serve" and state["classifier"] is not None:
+                with torch.no_grad():
+                    kernel = torch.tensor(state["classifier"]["kernel"]).T
+                    m.classifier.weight.copy_(kernel)
+                    m.classifier.bias.copy_(torch.tensor(state["classifier"]["bias"]))
             optimizer = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.01, eps=1e-6)
             state["models"][kind] = (m, optimizer)
         return state["models"][kind]
 
-    def serve(texts: list[list[str]], padding: str, max_length: int, bf16: bool = False):
-        """Seconds per batch: tokenize (padding 'longest' or 'max_length') + forward."""
+    def serve(
+        texts: list[list[str]],
+        padding: str,
+        max_length: int,
+        bf16: bool = False,
+        probabilities: bool = False,
+    ):
+        """Seconds (wall, and this process's CPU) per batch: tokenize (padding 'longest' or
+        'max_length') + forward; with `probabilities`, also each batch's probabilities."""
         m, _ = model("serve")
         m.eval()
-        times = []
+        times, cpu, outputs = [], [], []
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             for batch in texts:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 encoded = state["tokenizer"](
                     batch,
                     padding=padding,
@@ -154,9 +186,15 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
                     return_tensors="pt",
                 )
                 logits = m(**encoded).logits
-                torch.softmax(logits.float(), dim=-1).numpy()
+                result = torch.softmax(logits.float(), dim=-1).numpy()
                 times.append(time.perf_counter() - started)
-        return {"seconds": times}
+                cpu.append(time.process_time() - started_cpu)
+                if probabilities:
+                    outputs.append(result.tolist())
+        reply = {"seconds": times, "cpu_seconds": cpu}
+        if probabilities:
+            reply["probabilities"] = outputs
+        return reply
 
     def train(batches: list[dict], precision: str):
         """Seconds (wall, CPU) per training step: forward, loss, backward, AdamW step."""

@@ -1,40 +1,55 @@
-"""Serving latency and throughput: the exported model at full length and at real length vs the peer.
+"""Serving latency and throughput: the exported model vs the peer, in turns, with conditions.
 
-    .venv/bin/python -m benchmarks.serving [--single 200] [--batches 20] [--rounds 3]
+    .venv/bin/python -m benchmarks.serving [--rounds 5] [--single 100] [--batches 10]
+                                           [--variants] [--pause 1.0] [--threads 0]
 
 Builds what the Trainer exports, without training (the speed does not depend on the weights):
 the real Transform (tf.Transform's Beam implementation of
 components.transform.preprocessing.preprocessing_fn over 256 SST-2 training sentences, default
-config, L = 128) and the default checkpoint's classifier, exported twice with
-components.trainer.export.export_serving_model: `cut_padding=False` (before: the encoder runs on
-all 128 positions) and `cut_padding=True` (after: cut to the batch's used length). Both are
-loaded with tf.saved_model.load in this process, as TF Serving or TFMA would, and called through
+config, L = 128) and the default checkpoint's classifier, exported with
+components.trainer.export.export_serving_model as the Trainer does. It is loaded with
+tf.saved_model.load in this process, as TF Serving or TFMA would, and called through
 `serving_default` with raw SST-2 dev sentences (tokenization in the graph included).
+`--variants` adds the other exports for comparison: `full_length` (no padding cut) and
+`one_group` (the whole batch cut to its longest row: the export before issue 21).
 
 The peer runs in its own venv (benchmarks/peer.py): BertForSequenceClassification from the same
-checkpoint folder, eval mode, `torch.inference_mode()`, BertTokenizerFast with
-`padding="longest"` (dynamic padding: the peer's best) and with `padding="max_length"` (128),
-tokenization included in its time.
+checkpoint folder with *our* classifier head copied in, eval mode, `torch.inference_mode()`,
+BertTokenizerFast with `padding="longest"` (dynamic padding: the peer's best), tokenization
+included in its time. Before timing, both sides classify every dev sentence (batches of 32) and
+the largest |difference| of their probabilities is printed against the 1e-5 bound.
 
-Measured, in --rounds interleaved rounds (each variant in turn, so machine load hits all alike):
-- batch 1: latency of each of the first --single dev sentences (p50, p90);
-- batch 32: --batches batches of 32 consecutive dev sentences; throughput = examples / time.
-The outputs of the two exports are compared on every dev sentence (max |difference| of the
-probabilities).
+Measured with benchmarks.method: each variant in turn (`take_turns`, a pause of --pause seconds
+before each turn, rotating order), --rounds rounds (at least 3), each round giving
+- batch 1: p50 latency (ms) of the first --single dev sentences one at a time, and the CPU time
+  per call (ours: this process, all threads; the peer: its worker process);
+- batch 32: throughput (examples/s) over --batches batches of 32 consecutive dev sentences, and
+  the CPU time per example;
+- for ours, the CPU time the peer's worker used during our turn, and the reverse: the evidence
+  for or against one side's idle threads slowing the other (see benchmarks/notes_i21s.md).
+Each figure is printed as median (rounds; spread), each ratio with the machine's verdict
+(`idle` or `loaded: not a result`), and everything goes to benchmarks/results/serving*.json with
+the conditions.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
 from benchmarks._common import SST2, write_results
+from benchmarks.method import PAUSE_S, Watch, ratio_text, take_turns
 from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
+
+PROBABILITY_BOUND = 1e-5
+HZ = os.sysconf("SC_CLK_TCK")
 
 
 def dev_sentences() -> list[str]:
@@ -76,23 +91,34 @@ def transform_output(folder: str, rows: int = 256):
     return tft.TFTransformOutput(f"{folder}/transform_graph")
 
 
-def summary(seconds: list[float], batch: int) -> dict:
-    ordered = sorted(seconds)
-    return {
-        "calls": len(seconds),
-        "p50_ms": round(1000 * statistics.median(ordered), 2),
-        "p90_ms": round(1000 * ordered[int(0.9 * (len(ordered) - 1))], 2),
-        "min_ms": round(1000 * ordered[0], 2),
-        "examples_per_s": round(batch * len(seconds) / sum(seconds), 1),
-    }
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process `pid` so far, from /proc/<pid>/stat."""
+    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / HZ
+
+
+def classifier_head(loaded) -> dict:
+    """The serving model's classifier kernel and bias (Keras layout), for the peer."""
+    found = {}
+    for variable in loaded.model_variables:
+        name = variable.name.split("/")
+        if len(name) >= 2 and name[-2] == "classifier":
+            found[name[-1].split(":")[0]] = variable.numpy().tolist()
+    if set(found) != {"kernel", "bias"}:
+        raise RuntimeError(f"no classifier kernel and bias among the model's variables: {found}")
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--single", type=int, default=200, help="batch-1 calls per round")
-    parser.add_argument("--batches", type=int, default=20, help="batches of 32 per round")
+    parser.add_argument("--single", type=int, default=100, help="batch-1 calls per round")
+    parser.add_argument("--batches", type=int, default=10, help="batches of 32 per round")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pause", type=float, default=PAUSE_S, help="seconds before each turn")
+    parser.add_argument(
+        "--variants", action="store_true", help="also time the full_length and one_group exports"
+    )
     add_peer_arguments(parser)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--output-name", default="", help="results/serving_<name>.json")
@@ -114,107 +140,155 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Transform (Beam, 256 rows): {time.perf_counter() - started:.1f} s", flush=True)
     tf.keras.utils.set_random_seed(0)
     model = build_classifier(ModelConfig(), 2, variable_length=True)
+    exports = {"ours": {}}  # the Trainer's export: its defaults
+    if args.variants:
+        exports["ours full_length"] = {"cut_padding": False}
+        exports["ours one_group"] = {"length_groups": False}
     loaded = {}
-    for name, cut in (("full_length", False), ("real_length", True)):
-        folder = f"{work}/{name}"
-        export_serving_model(model, output, folder, cut_padding=cut)
-        loaded[name] = tf.saved_model.load(folder).signatures["serving_default"]
+    for name, options in exports.items():
+        folder = f"{work}/{name.replace(' ', '_')}"
+        export_serving_model(model, output, folder, **options)
+        loaded[name] = tf.saved_model.load(folder)
+    functions = {name: model.signatures["serving_default"] for name, model in loaded.items()}
 
     texts = dev_sentences()
     single = [[t] for t in texts[: args.single]]
     batched = [texts[i : i + args.batch] for i in range(0, args.batches * args.batch, args.batch)]
+    every = [texts[i : i + args.batch] for i in range(0, len(texts), args.batch)]
 
-    # The two exports compute the same function (on every dev sentence, batches of 32).
-    worst = 0.0
-    for start in range(0, len(texts), args.batch):
-        batch = tf.constant(texts[start : start + args.batch])
-        a = loaded["full_length"](text=batch)["probabilities"].numpy()
-        b = loaded["real_length"](text=batch)["probabilities"].numpy()
-        worst = max(worst, float(np.abs(a - b).max()))
+    def probabilities(function) -> np.ndarray:
+        return np.concatenate(
+            [function(text=tf.constant(b))["probabilities"].numpy() for b in every]
+        )
+
+    started = time.perf_counter()
+    reference = probabilities(functions["ours"])  # also the warm-up: every length bucket
     print(
-        f"max |probability difference| full vs real length, {len(texts)} dev sentences: {worst:.2e}"
+        f"ours, first pass over {len(texts)} dev sentences: {time.perf_counter() - started:.1f} s"
     )
+    agreement: dict = {}
+    for name, function in functions.items():
+        if name != "ours":
+            agreement[f"{name} vs ours"] = float(np.abs(probabilities(function) - reference).max())
 
-    def ours(name: str, batches: list[list[str]]) -> list[float]:
-        function = loaded[name]
-        times = []
-        for batch in batches:
-            tensor = tf.constant(batch)
-            begin = time.perf_counter()
-            function(text=tensor)["probabilities"].numpy()
-            times.append(time.perf_counter() - begin)
-        return times
-
-    peer = (
-        None
-        if args.no_peer
-        else Peer(resolve_checkpoint(""), 2, venv=args.peer_venv, threads=args.threads)
-    )
-    variants = {
-        "ours full_length (before)": lambda b: ours("full_length", b),
-        "ours real_length (after)": lambda b: ours("real_length", b),
-    }
-    if peer is not None:
+    peer = None
+    if not args.no_peer:
+        peer = Peer(
+            resolve_checkpoint(""),
+            2,
+            venv=args.peer_venv,
+            threads=args.threads,
+            classifier=classifier_head(loaded["ours"]),
+        )
         print(f"peer: {peer.info}", flush=True)
-        for padding in ("longest", "max_length"):
-            variants[f"peer padding={padding}"] = lambda b, padding=padding: peer.call(
-                "serve", texts=b, padding=padding, max_length=128
-            )["seconds"]
-    # Warm-up: first calls trace/compile and create kernels.
-    for run in variants.values():
-        run(single[:5])
-        run(batched[:2])
-    times: dict = {name: {"batch_1": [], f"batch_{args.batch}": []} for name in variants}
-    for r in range(args.rounds):
-        for name, run in variants.items():
-            times[name]["batch_1"].extend(run(single))
-            times[name][f"batch_{args.batch}"].extend(run(batched))
-        print(f"round {r + 1} done", flush=True)
+        reply = peer.call(
+            "serve", texts=every, padding="longest", max_length=128, probabilities=True
+        )
+        theirs = np.concatenate([np.asarray(p, dtype=np.float32) for p in reply["probabilities"]])
+        agreement["peer vs ours"] = float(np.abs(theirs - reference).max())
+    for what, worst in agreement.items():
+        verdict = "within" if worst <= PROBABILITY_BOUND else "ABOVE"
+        print(
+            f"max |probability difference| {what}, {len(texts)} dev sentences: {worst:.2e}"
+            f" ({verdict} the bound {PROBABILITY_BOUND:.0e})"
+        )
+
+    def ours(function) -> dict[str, float]:
+        peer_before = process_cpu_s(peer.pid) if peer else 0.0
+        figures = {}
+        for key, batches in (("batch_1", single), (f"batch_{args.batch}", batched)):
+            wall, cpu = [], []
+            for batch in batches:
+                tensor = tf.constant(batch)
+                begin, begin_cpu = time.perf_counter(), time.process_time()
+                function(text=tensor)["probabilities"].numpy()
+                wall.append(time.perf_counter() - begin)
+                cpu.append(time.process_time() - begin_cpu)
+            figures.update(timing_figures(key, wall, cpu, len(batches[0])))
+        if peer:
+            figures["peer_cpu_ms_during_turn"] = 1000 * (process_cpu_s(peer.pid) - peer_before)
+        return figures
+
+    def peers() -> dict[str, float]:
+        own_before = process_cpu_s(os.getpid())
+        figures = {}
+        for key, batches in (("batch_1", single), (f"batch_{args.batch}", batched)):
+            reply = peer.call("serve", texts=batches, padding="longest", max_length=128)
+            figures.update(
+                timing_figures(key, reply["seconds"], reply["cpu_seconds"], len(batches[0]))
+            )
+        figures["ours_cpu_ms_during_turn"] = 1000 * (process_cpu_s(os.getpid()) - own_before)
+        return figures
+
+    variants = {name: (lambda f=function: ours(f)) for name, function in functions.items()}
+    if peer is not None:
+        variants["peer"] = peers
+    for run in variants.values():  # warm-up: first calls trace, compile and create kernels
+        run()
+    with Watch() as watch:
+        figures = take_turns(variants, rounds=args.rounds, pause_s=args.pause)
+    conditions = watch.conditions
     if peer is not None:
         peer.close()
 
+    print(f"conditions: {conditions.describe()}")
+    units = {"p50_ms": "ms", "examples_per_s": "ex/s", "cpu_ms": "ms CPU"}
+    for name, by_key in figures.items():
+        for key, figure in by_key.items():
+            unit = next(u for suffix, u in units.items() if suffix in key)
+            print(f"{name:<20} {key:<32} {figure.text(unit, 2)}")
+    ratios = {}
+    key = f"batch_{args.batch}"
+    for name in functions:
+        if peer is None:
+            break
+        mine, theirs = figures[name], figures["peer"]
+        ratios[f"{name}: peer batch-1 p50 / ours (goal >= 1)"] = (
+            theirs["batch_1_p50_ms"].median / mine["batch_1_p50_ms"].median
+        )
+        ratios[f"{name}: ours batch-{args.batch} throughput / peer (goal >= 1.5)"] = (
+            mine[f"{key}_examples_per_s"].median / theirs[f"{key}_examples_per_s"].median
+        )
+        ratios[f"{name}: peer batch-1 CPU / ours"] = (
+            theirs["batch_1_cpu_ms"].median / mine["batch_1_cpu_ms"].median
+        )
+        ratios[f"{name}: peer batch-{args.batch} CPU per example / ours"] = (
+            theirs[f"{key}_cpu_ms_per_example"].median / mine[f"{key}_cpu_ms_per_example"].median
+        )
+    for name, value in ratios.items():
+        print("  " + ratio_text(name, value, conditions))
+
     results: dict = {
-        "max_probability_difference_full_vs_real_length": worst,
+        "conditions": conditions.to_dict(),
+        "rounds": args.rounds,
+        "pause_s": args.pause,
         "dev_sentences": len(texts),
+        "max_probability_difference": agreement,
+        "probability_bound": PROBABILITY_BOUND,
         "peer": peer.info if peer is not None else None,
         "threads": args.threads or "all cores",
-        "variants": {},
+        "figures": {
+            name: {key: figure.to_dict() for key, figure in by_key.items()}
+            for name, by_key in figures.items()
+        },
+        "ratios": {name: round(value, 3) for name, value in ratios.items()},
     }
-    for name, by_batch in times.items():
-        results["variants"][name] = {
-            "batch_1": summary(by_batch["batch_1"], 1),
-            f"batch_{args.batch}": summary(by_batch[f"batch_{args.batch}"], args.batch),
-        }
-        one, many = (
-            results["variants"][name]["batch_1"],
-            results["variants"][name][f"batch_{args.batch}"],
-        )
-        print(
-            f"{name:<28} batch 1: p50 {one['p50_ms']:7.2f} ms  p90 {one['p90_ms']:7.2f} ms | "
-            f"batch {args.batch}: p50 {many['p50_ms']:8.1f} ms  {many['examples_per_s']:7.1f} ex/s"
-        )
-    v = results["variants"]
-    after, before = v["ours real_length (after)"], v["ours full_length (before)"]
-    key = f"batch_{args.batch}"
-    ratios = {
-        "after / before, batch 1 p50 speed-up": before["batch_1"]["p50_ms"]
-        / after["batch_1"]["p50_ms"],
-        f"after / before, batch {args.batch} throughput": after[key]["examples_per_s"]
-        / before[key]["examples_per_s"],
-    }
-    if "peer padding=longest" in v:
-        peer_dynamic = v["peer padding=longest"]
-        ratios[f"after / peer dynamic padding, batch {args.batch} throughput"] = (
-            after[key]["examples_per_s"] / peer_dynamic[key]["examples_per_s"]
-        )
-        ratios["peer dynamic / after, batch 1 p50 (>1: ours faster)"] = (
-            peer_dynamic["batch_1"]["p50_ms"] / after["batch_1"]["p50_ms"]
-        )
-    results["ratios"] = {k: round(value, 3) for k, value in ratios.items()}
-    for k, value in results["ratios"].items():
-        print(f"  {k}: {value}")
     write_results(f"serving{'_' + args.output_name if args.output_name else ''}", results)
     return 0
+
+
+def timing_figures(key: str, wall: list[float], cpu: list[float], size: int) -> dict[str, float]:
+    """A turn's figures at one batch size: p50 latency and CPU per call at batch 1, throughput
+    and CPU per example at larger batches."""
+    if size == 1:
+        return {
+            f"{key}_p50_ms": 1000 * statistics.median(wall),
+            f"{key}_cpu_ms": 1000 * statistics.mean(cpu),
+        }
+    return {
+        f"{key}_examples_per_s": size * len(wall) / sum(wall),
+        f"{key}_cpu_ms_per_example": 1000 * sum(cpu) / (size * len(cpu)),
+    }
 
 
 if __name__ == "__main__":

@@ -472,12 +472,51 @@ def test_trimmed_batch_gives_the_same_logits_as_full_length(tiny_checkpoint):
 
 
 def _encoder_input_lengths(function) -> set:
-    """The static sequence lengths at which a serving function's graph embeds tokens."""
-    return {
-        op.outputs[0].shape[1]
-        for op in function.graph.get_operations()
-        if op.type == "ResourceGather" and "embeddings" in op.name
-    }
+    """The static sequence lengths at which a serving function's graph (and the functions it
+    calls: the length groups' branches) embeds tokens."""
+    graphs, lengths = [function.graph], set()
+    while graphs:
+        graph = graphs.pop()
+        graphs.extend(nested.graph for nested in graph._functions.values())
+        lengths.update(
+            op.outputs[0].shape[1]
+            for op in graph.get_operations()
+            if op.type == "ResourceGather" and "embeddings" in op.name
+        )
+    return lengths
+
+
+def test_length_groups_run_each_group_at_its_own_length_and_keep_the_order():
+    import numpy as np
+    import tensorflow as tf
+
+    from components.trainer.export import encode_by_length, group_bounds
+
+    assert group_bounds(128) == (16, 32, 64, 128)
+    assert group_bounds(512)[-3:] == (128, 256, 512)
+    assert group_bounds(16) == (16,)
+    real = [3, 40, 17, 2, 16, 33]  # tokens per row (attention_mask 1 on a prefix)
+    mask = np.array([[1] * n + [0] * (64 - n) for n in real], np.int32)
+    inputs = {"input_ids": tf.constant(mask * 7), "attention_mask": tf.constant(mask)}
+
+    def encode(group):  # row -> (its length as given to the encoder, its real length)
+        width = tf.shape(group["attention_mask"])[1]
+        used = tf.reduce_sum(group["attention_mask"], axis=1)
+        return tf.cast(tf.stack([tf.fill(tf.shape(used), width), used], axis=1), tf.float32)
+
+    def cut(group):
+        from components.trainer.data import used_length
+
+        length = used_length(group["attention_mask"])
+        return {name: value[:, :length] for name, value in group.items()}
+
+    out = encode_by_length(inputs, encode, (16, 32, 64), 2, cut).numpy()
+    # Each row in its place, computed at its group's longest length: 16 for 3, 2, 16; 17 alone;
+    # 40 with 33.
+    np.testing.assert_array_equal(out[:, 1], real)
+    np.testing.assert_array_equal(out[:, 0], [16, 40, 17, 16, 16, 40])
+    empty = {name: value[:0] for name, value in inputs.items()}
+    assert encode_by_length(empty, encode, (16, 32, 64), 2, cut).shape == (0, 2)
 
 
 @pytest.mark.slow

@@ -23,6 +23,15 @@ where any row has a real token; data.used_length), so a batch of short sentences
 on their tokens, not on max_seq_length: the same outputs (padding is masked), a fraction of the
 work. The signatures, their inputs and outputs are unchanged. `cut_padding=False` exports the
 static full-length model instead (for a server that needs static shapes, e.g. on a TPU).
+
+**Length groups.** A batch's rows are not of one length: cut to its longest row, a batch of 32
+SST-2 sentences is half padding. With `length_groups` (the default, with the cut) the rows are
+split by real length into the groups of `group_bounds` (1-16, 17-32, 33-64, 65-128 tokens at
+L = 128), and the encoder runs once per group that has rows, each cut to its own longest row
+(`encode_by_length`); the outputs are put back in order. On SST-2 dev batches of 32 that
+computes 79% real tokens instead of 51% (about 1.5x less CPU time per example), at batch 1 it
+is one encoder run as before. Each row's probabilities are those it gets alone (to float
+rounding, < 1e-7).
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ from components.trainer.model import INPUT_DTYPE, serving_copy
 
 log = logging.getLogger(__name__)
 
+MIN_GROUP_LENGTH = 16  # the first serving length group: real lengths 1-16
+
 
 def _raw_text(
     text: tf.Tensor, spec, name: str = TEXT_FEATURE
@@ -66,10 +77,20 @@ def _raw_text(
 
 
 def export_serving_model(
-    model: tf.keras.Model, tf_transform_output, export_dir: str, *, cut_padding: bool = True
+    model: tf.keras.Model,
+    tf_transform_output,
+    export_dir: str,
+    *,
+    cut_padding: bool = True,
+    length_groups: bool = True,
 ) -> str:
     """Writes the serving SavedModel of a trained classifier to `export_dir` (see module doc)."""
-    module, signatures = serving_module(model, tf_transform_output, cut_padding=cut_padding)
+    module, signatures = serving_module(
+        model,
+        tf_transform_output,
+        cut_padding=cut_padding,
+        length_groups=length_groups,
+    )
     tf.saved_model.save(module, export_dir, signatures=signatures)
     log.info("exported the serving model (labels %s) to %s", module.labels, export_dir)
     print(f"Exported the serving model to {export_dir}", flush=True)
@@ -77,7 +98,11 @@ def export_serving_model(
 
 
 def serving_module(
-    model: tf.keras.Model, tf_transform_output, *, cut_padding: bool = True
+    model: tf.keras.Model,
+    tf_transform_output,
+    *,
+    cut_padding: bool = True,
+    length_groups: bool = True,
 ) -> tuple[tf.Module, dict]:
     """The tf.Module that export_serving_model saves, and its signatures (concrete functions)."""
     labels = label_vocabulary(tf_transform_output)
@@ -98,6 +123,14 @@ def serving_module(
     # SavedModel holds no Keras (or transformers) objects that a loader would have to revive.
     module.model_variables = list(serving_model.variables)
     label_strings = tf.constant(labels, dtype=tf.string)
+    groups = group_bounds(sequence_length(tf_transform_output))
+
+    def encode(inputs):
+        return tf.cast(serving_model(inputs, training=False), tf.float32)
+
+    def cut(inputs):
+        length = used_length(inputs[ATTENTION_MASK])
+        return {name: value[:, :length] for name, value in inputs.items()}
 
     def classify(raw_features):
         transformed = module.tft_layer(raw_features)
@@ -107,10 +140,10 @@ def serving_module(
                 f"the Transform graph does not produce {missing} from {sorted(raw_features)}"
             )
         inputs = {name: tf.cast(transformed[name], INPUT_DTYPE) for name in MODEL_INPUT_KEYS}
-        if cut_padding:
-            length = used_length(inputs[ATTENTION_MASK])
-            inputs = {name: value[:, :length] for name, value in inputs.items()}
-        probabilities = tf.cast(serving_model(inputs, training=False), tf.float32)
+        if cut_padding and length_groups:
+            probabilities = encode_by_length(inputs, encode, groups, len(labels), cut)
+        else:
+            probabilities = encode(cut(inputs) if cut_padding else inputs)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {
             serving.OUTPUT_LABEL: tf.gather(label_strings, label_id),
@@ -174,6 +207,41 @@ def serving_module(
         serving.TRANSFORM_FEATURES: transform_features.get_concrete_function(),
     }
     return module, signatures
+
+
+def group_bounds(max_seq_length: int) -> tuple[int, ...]:
+    """The upper lengths of the serving length groups: 16, 32, 64, ... below max_seq_length, then
+    max_seq_length (4 groups at 128)."""
+    bounds, upper = [], MIN_GROUP_LENGTH
+    while upper < max_seq_length:
+        bounds.append(upper)
+        upper *= 2
+    return (*bounds, max_seq_length)
+
+
+def encode_by_length(inputs: dict, encode, bounds: tuple[int, ...], num_classes: int, cut):
+    """`encode` (-> [rows, num_classes]) of a batch, run once per length group that has rows:
+    the rows whose real length (one past their last attention_mask position) lies in
+    (previous bound, bound], gathered and cut by `cut` to the group's used length; the outputs
+    are put back in the batch's order. Every row is computed as alone (padding is masked)."""
+    mask = inputs[ATTENTION_MASK]
+    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
+    lengths = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)), 1)
+    indices, outputs = [], []
+    lower = -1
+    for upper in bounds:
+        rows = tf.cast(tf.where((lengths > lower) & (lengths <= upper))[:, 0], tf.int32)
+        lower = upper
+
+        def run(rows=rows):
+            return encode(cut({name: tf.gather(value, rows) for name, value in inputs.items()}))
+
+        def skip():
+            return tf.zeros([0, num_classes], tf.float32)
+
+        indices.append(rows)
+        outputs.append(tf.cond(tf.size(rows) > 0, run, skip))
+    return tf.dynamic_stitch(indices, outputs)
 
 
 def load_serving_weights(
