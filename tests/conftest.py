@@ -88,6 +88,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
         intermediate_size=64,
         max_position_embeddings=512,
     )
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)  # the same tiny BERT in every pytest run: reproducible tests
     model = TFBertModel(config)
     model(model.dummy_inputs)
     model.save_pretrained(folder)
