@@ -18,7 +18,9 @@ A variant is named `kind-compile-precision[+batching][@L<n>]`:
   bucket length where the bucket rounds up), and `+dynamic` is the peer's own default: unsorted
   random batches padded to their longest sequence (what transformers' DataCollatorWithPadding
   gives), from the same shuffled stream;
-- @L<n>: the variant's max_seq_length (default --seq-len).
+- @L<n>: the variant's max_seq_length (default --seq-len);
+- `:keras-adamw` (ours): tf-keras's AdamW updating op by op, instead of the Trainer's
+  FusedAdamW (components/trainer/optimizer.py: the same update as one XLA program).
 
 Every variant reads the batches of its stream by position: `run(start, count)` trains on batches
 start..start+count-1, so variants on the same stream train on the same batches in each turn.
@@ -59,6 +61,7 @@ class Spec:
     precision: str
     batching: str
     length: int
+    fused: bool = True
 
     @property
     def stream(self) -> tuple[str, int]:
@@ -69,6 +72,9 @@ class Spec:
 def parse_variant(name: str, default_length: int, auto_precision: str, auto_xla: bool) -> Spec:
     """The Spec of `name` (grammar in the module docstring); `auto` resolves to the Trainer's
     defaults on this machine (auto_precision: a Keras policy name; auto_xla: TrainConfig's)."""
+    name, colon, option = name.partition(":")
+    if colon and option != "keras-adamw":
+        raise ValueError(f"{name}:{option}: the only option is :keras-adamw")
     base, _, length_text = name.partition("@L")
     batching = "none"
     for suffix in ("+trim", "+sort", "+dynamic"):
@@ -97,6 +103,9 @@ def parse_variant(name: str, default_length: int, auto_precision: str, auto_xla:
     resolved = f"{kind}-{'eager' if kind == 'peer' else ('xla' if xla else 'noxla')}-{precision}"
     resolved += "" if batching == "none" else f"+{batching}"
     resolved += f"@L{length_text}" if length_text else ""
+    resolved += ":keras-adamw" if option else ""
+    if option and kind == "peer":
+        raise ValueError(f"{name}: :keras-adamw is an option of ours")
     return Spec(
         resolved,
         kind,
@@ -104,6 +113,7 @@ def parse_variant(name: str, default_length: int, auto_precision: str, auto_xla:
         precision,
         batching,
         int(length_text) if length_text else default_length,
+        fused=not option,
     )
 
 
@@ -279,12 +289,12 @@ class KerasVariant(Variant):
                 ModelConfig(max_seq_length=spec.length), 2, variable_length=trim
             )
             if spec.kind == "project":
-                compile_classifier(self.model, self.config)
+                compile_classifier(self.model, self.config, fused_optimizer=spec.fused)
             else:
                 from components.trainer.model import make_optimizer
 
                 self.model.compile(
-                    optimizer=make_optimizer(self.config),
+                    optimizer=make_optimizer(self.config, spec.fused),
                     loss=tf.keras.losses.SparseCategoricalCrossentropy(),
                     metrics=["accuracy"],
                     jit_compile=spec.xla,
