@@ -22,7 +22,7 @@ def _train(fused: bool, initial: list[np.ndarray], steps: int = 4) -> tuple[list
             hidden = tf.nn.relu(rows @ variables[1] + variables[2])
             loss = tf.reduce_sum(hidden**2) * tf.reduce_mean(variables[3])
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     for i in range(steps):
         step(tf.constant(i))
