@@ -197,10 +197,11 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
         return reply
 
     def train(batches: list[dict], precision: str):
-        """Seconds (wall, CPU) per training step: forward, loss, backward, AdamW step."""
+        """Seconds (wall, CPU) per training step (forward, loss, backward, AdamW step) and the
+        losses, on exactly the batches given (each already padded as the caller wants it)."""
         m, optimizer = model(f"train-{precision}")
         m.train()
-        times, cpu = [], []
+        times, cpu, losses = [], [], []
         for batch in batches:
             tensors = {k: torch.tensor(v) for k, v in batch.items()}
             started, started_cpu = time.perf_counter(), time.process_time()
@@ -211,7 +212,8 @@ def _worker() -> None:  # pragma: no cover  (runs in the peer venv)
             optimizer.zero_grad(set_to_none=True)
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
-        return {"seconds": times, "cpu_seconds": cpu}
+            losses.append(float(loss))
+        return {"seconds": times, "cpu_seconds": cpu, "losses": losses}
 
     ops = {"load": load, "serve": serve, "train": train}
     for line in sys.stdin:

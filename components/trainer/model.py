@@ -15,7 +15,8 @@ MiniLM it was distilled from; sentence-transformers itself mean-pools and leaves
 so it gets the classic pooled head; the pooler is fine-tuned with the rest.
 
 The optimizer is AdamW with linear warmup then linear decay to 0 (as in BERT), weight decay off
-for LayerNorm and bias variables.
+for LayerNorm and bias variables, its update of a step compiled as one XLA program
+(optimizer.py).
 
 transformers is imported lazily, so that importing this module (for its constants) stays light.
 """
@@ -30,6 +31,7 @@ import tensorflow as tf
 from components.core.checkpoint import resolve_checkpoint
 from components.core.config import ModelConfig, TrainConfig
 from components.core.features import MODEL_INPUT_KEYS
+from components.trainer.optimizer import FusedAdamW
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +234,11 @@ def learning_rate_schedule(train_config: TrainConfig) -> WarmupLinearDecay:
     )
 
 
-def make_optimizer(train_config: TrainConfig) -> tf.keras.optimizers.Optimizer:
-    """AdamW (tf-keras) with the warmup/decay schedule; no weight decay on LayerNorm and biases."""
-    optimizer = tf.keras.optimizers.AdamW(
+def make_optimizer(train_config: TrainConfig, fused: bool = True) -> tf.keras.optimizers.Optimizer:
+    """AdamW with the warmup/decay schedule, no weight decay on LayerNorm and biases: the update
+    of a step as one XLA program (optimizer.FusedAdamW), or with `fused=False` tf-keras's AdamW
+    op by op (the same arithmetic)."""
+    optimizer = (FusedAdamW if fused else tf.keras.optimizers.AdamW)(
         learning_rate=learning_rate_schedule(train_config),
         weight_decay=train_config.weight_decay,
         beta_1=0.9,
@@ -245,7 +249,9 @@ def make_optimizer(train_config: TrainConfig) -> tf.keras.optimizers.Optimizer:
     return optimizer
 
 
-def compile_classifier(model: tf.keras.Model, train_config: TrainConfig) -> tf.keras.Model:
+def compile_classifier(
+    model: tf.keras.Model, train_config: TrainConfig, fused_optimizer: bool = True
+) -> tf.keras.Model:
     """Compiles with AdamW, sparse categorical cross-entropy and (sample-weighted) accuracy.
 
     Accuracy is a weighted metric so that evaluation can pad its last batch with zero-weight
@@ -256,7 +262,7 @@ def compile_classifier(model: tf.keras.Model, train_config: TrainConfig) -> tf.k
     for step in ("train_step", "test_step", "predict_step"):
         setattr(model, step, tf.autograph.experimental.do_not_convert(getattr(model, step)))
     model.compile(
-        optimizer=make_optimizer(train_config),
+        optimizer=make_optimizer(train_config, fused_optimizer),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(),
         weighted_metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         steps_per_execution=train_config.steps_per_execution,

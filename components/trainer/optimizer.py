@@ -1,0 +1,85 @@
+"""AdamW with the whole update of a step compiled by XLA into one program.
+
+tf-keras's AdamW updates each variable with its own handful of TensorFlow ops: weight decay
+(`var -= var * wd * lr`), the two moments, the variable, plus the learning-rate schedule and the
+bias corrections recomputed for every variable: about 3,000 ops per step for BERT-sized models,
+each a separate pass over a variable's memory. On a CPU without XLA for the model (the Trainer's
+default) that update is a third of a training step on short sorted batches, and it does not
+depend on the batch's length (benchmarks/bf16_profile.py; BENCHMARKS.md).
+
+`FusedAdamW` computes exactly the same update (same formulas, same order: weight decay first,
+then the moments, then the variable) in one `tf.function(jit_compile=True)` over all variables:
+XLA fuses the element-wise work into a few loops that read each variable, its gradient and its
+moments once. The learning rate and the bias corrections are computed once per step. The
+shapes of the update do not depend on the batch (sparse gradients, such as the word embeddings',
+are made dense first), so the program is compiled once per training run, whatever the bucket
+lengths. The fused path is taken without a distribution strategy (the Trainer on one CPU or one
+GPU); under a strategy (mirrored, multi-worker, TPU) each variable is updated through the
+strategy as tf-keras does it.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+@tf.keras.utils.register_keras_serializable(package="bertpipe")
+class FusedAdamW(tf.keras.optimizers.AdamW):
+    """tf.keras.optimizers.AdamW, one XLA program per step (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fused_step = None
+        self._fused_keys: list | None = None
+
+    def _fused(self) -> bool:
+        return not (tf.distribute.has_strategy() or self.amsgrad or self.use_ema)
+
+    def _apply_weight_decay(self, variables):
+        if not self._fused():  # otherwise part of the fused update
+            super()._apply_weight_decay(variables)
+
+    def _internal_apply_gradients(self, grads_and_vars):
+        if not self._fused():
+            return super()._internal_apply_gradients(grads_and_vars)
+        grads_and_vars = list(grads_and_vars)
+        keys = [self._var_key(var) for _, var in grads_and_vars]
+        if self._fused_step is None:
+            self._fused_keys = keys
+            self._fused_step = self._make_fused_step([var for _, var in grads_and_vars])
+        elif keys != self._fused_keys:
+            raise ValueError("FusedAdamW: the trained variables changed between steps")
+        grads = [tf.convert_to_tensor(grad) for grad, _ in grads_and_vars]
+        self._fused_step(
+            grads,
+            tf.cast(self.learning_rate, tf.float32),
+            tf.cast(self.iterations + 1, tf.float32),
+        )
+        return self.iterations.assign_add(1)
+
+    def _make_fused_step(self, variables: list):
+        """The XLA-compiled update of `variables` (fixed for the optimizer's life)."""
+        slots = [
+            (
+                self._momentums[self._index_dict[self._var_key(var)]],
+                self._velocities[self._index_dict[self._var_key(var)]],
+            )
+            for var in variables
+        ]
+        decays = [self.weight_decay is not None and self._use_weight_decay(v) for v in variables]
+
+        @tf.function(jit_compile=True, autograph=False)
+        def step(grads, lr, local_step):
+            beta_1_power = tf.pow(tf.cast(self.beta_1, tf.float32), local_step)
+            beta_2_power = tf.pow(tf.cast(self.beta_2, tf.float32), local_step)
+            alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            wd = tf.cast(self.weight_decay or 0.0, tf.float32)
+            for grad, var, (m, v), decay in zip(grads, variables, slots, decays, strict=True):
+                dtype = var.dtype
+                if decay:
+                    var.assign_sub(var * tf.cast(wd, dtype) * tf.cast(lr, dtype))
+                m.assign_add((grad - m) * (1 - self.beta_1))
+                v.assign_add((tf.square(grad) - v) * (1 - self.beta_2))
+                var.assign_sub((m * tf.cast(alpha, dtype)) / (tf.sqrt(v) + self.epsilon))
+
+        return step
