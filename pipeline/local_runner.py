@@ -23,6 +23,7 @@ from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
 from components.core.config import Config
+from components.serving_check import process as serving_check_process
 from pipeline.beam_options import beam_pipeline_args
 from pipeline.pipeline import create_pipeline
 from pipeline.run_artifacts import RunReport, run_report
@@ -125,7 +126,8 @@ def run_pipeline(
             beam_pipeline_args=beam_args,
             runtime=runtime,
         )
-        with ComponentProgress(verbose=verbose):
+        # The serving check's fresh process imports TensorFlow while the steps before it run.
+        with ComponentProgress(verbose=verbose), serving_check_process.started_early():
             runner_with_run_id(config.run.runner, run_id).run(pipeline)
     return LocalRun(paths, run_id)
 
