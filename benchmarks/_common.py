@@ -10,6 +10,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,11 +84,19 @@ def peak_rss_mib() -> dict:
     return {"self_mib": round(own / 1024, 1), "children_max_mib": round(children / 1024, 1)}
 
 
-def run_bertpipe(args: list[str], log_path: Path | None = None, code: Path | None = None) -> dict:
+def run_bertpipe(
+    args: list[str],
+    log_path: Path | None = None,
+    code: Path | None = None,
+    cpu_of: Callable[[int], float] | None = None,
+) -> dict:
     """Runs `bertpipe run <args>` as a subprocess; wall time, peak child RSS, component times.
 
     With `code`, the `pipeline` and `components` packages of that source tree are used
     (PYTHONPATH=code), e.g. an export of an earlier commit for a before/after comparison.
+    With `cpu_of` (CPU seconds of a process tree, given its pid), each progress line is stamped
+    with the seconds since the start and the CPU seconds of the `bertpipe` process tree then
+    (`marks`: [name, event, wall s, CPU s]), so each component's CPU time is known too.
     """
     command = [str(BERTPIPE), "run", *args]
     env = dict(os.environ)
@@ -108,10 +117,15 @@ def run_bertpipe(args: list[str], log_path: Path | None = None, code: Path | Non
     lines: list[str] = []
     components: dict[str, dict] = {}
     assert process.stdout is not None
+    marks: list[list] = []
     for line in process.stdout:
         lines.append(line)
         for match in PROGRESS.finditer(line):
             print(match.group(0), flush=True)
+            if cpu_of is not None:
+                event = "start" if match.group(4) is None else "end"
+                wall_now = round(time.monotonic() - started, 2)
+                marks.append([match.group(2), event, wall_now, round(cpu_of(process.pid), 2)])
             if match.group(4) is not None:
                 components[match.group(2)] = {
                     "seconds": float(match.group(4)),
@@ -134,6 +148,7 @@ def run_bertpipe(args: list[str], log_path: Path | None = None, code: Path | Non
             (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1
         ),
         "components": components,
+        "marks": marks,
         "output": lines,
     }
 

@@ -1,42 +1,46 @@
-"""Wall time, peak memory and per-component times of `bertpipe run` on the bundled sample.
+"""Wall time, CPU time, peak memory and per-component times of `bertpipe run` on the bundled sample.
 
-    .venv/bin/python -m benchmarks.end_to_end [--extra "--train-steps 10"] [--repeat 1]
+    .venv/bin/python -m benchmarks.end_to_end        # the main job's goal: 3 runs, median wall
+        [--rounds 3] [--extra "--train-steps 10"] [--keep]
         [--variants "--trim-padding off;--trim-padding on" --output-name trim_padding]
+        [--code "before=PATH;after=."]
 
-With --variants (flag sets separated by ';'), every repeat runs each variant in turn (same
---extra flags), so a before/after pair is measured under the same conditions; the Trainer's
-`train_seconds` (fit, with tracing/XLA compilation) is read from its history.json.
+By default it runs the main job (`bertpipe run`, the bundled sample, the default settings) three
+times, each in a fresh folder (no MLMD cache), and prints the median wall time with its spread
+and the verdict of the machine's conditions (benchmarks/method.py: a `Watch` around each run;
+"loaded: not a result" unless every run was idle), then where the time went: per component, the
+median wall and CPU seconds of the `bertpipe` process tree (its CPU time read from /proc at each
+progress line), the gaps between components and the process's start-up before the first one.
 
-With --code "before=PATH;after=." each variant runs once per source tree (PYTHONPATH=PATH: that
-tree's `pipeline` and `components`), e.g. a `git archive` export of the commit before a change:
-a before/after comparison of code, not only of flags, in one invocation.
+With --variants (flag sets separated by ';') or --code "before=PATH;after=." (PYTHONPATH=PATH:
+that source tree's `pipeline` and `components`, e.g. a `git archive` export of the commit before
+a change), the variants take turns (method.take_turns: at least 3 rounds, the order rotating)
+and each ratio to the first variant is printed with the verdict.
 
 With --sst2 TRAIN:EVAL the data is SST-2 instead of the bundled sample: a temporary folder named
 `sst2` (so schemas/sst2 applies) with `train.tsv` = the first TRAIN training rows and `dev.tsv` =
-the last EVAL training rows (disjoint from them), i.e. an eval split of several thousand rows
-for the Trainer's evaluation and the Evaluator.
+the last EVAL training rows (disjoint from them).
 
-Each run goes to a fresh temporary folder (no MLMD cache). Peak memory: ru_maxrss of
-RUSAGE_CHILDREN (the `bertpipe` process and anything it waited for; DirectRunner with one
-worker runs Beam inside that process) and RUSAGE_SELF (this driver, for reference).
+Peak memory: ru_maxrss of RUSAGE_CHILDREN (the `bertpipe` process and anything it waited for).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks._common import (
-    SST2,
-    mlmd_component_times,
-    peak_rss_mib,
-    run_bertpipe,
-    write_results,
-)
+from benchmarks import method
+from benchmarks._common import SST2, mlmd_component_times, run_bertpipe, write_results
+
+STARTUP = "(start-up)"  # process start and imports, up to the first component
+GAPS = "(between components)"
+TAIL = "(after the last component)"  # the summary, the report's path, the process's exit
 
 
 def sst2_folder(train_rows: int, eval_rows: int) -> Path:
@@ -53,9 +57,79 @@ def sst2_folder(train_rows: int, eval_rows: int) -> Path:
     return folder
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and its descendants so far."""
+    return method._tree_ticks(pid) / os.sysconf("SC_CLK_TCK")
+
+
+def breakdown(marks: list[list], wall_s: float, cpu_s: float) -> dict[str, dict[str, float]]:
+    """{part: {"wall_s", "cpu_s"}} from the progress marks [name, event, wall, cpu]: each
+    component, the start-up before the first, the gaps between them, the tail after the last."""
+    parts: dict[str, dict[str, float]] = {}
+    last_wall, last_cpu, opened = 0.0, 0.0, {}
+
+    def add(name: str, wall: float, cpu: float) -> None:
+        part = parts.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+        part["wall_s"] = round(part["wall_s"] + wall, 2)
+        part["cpu_s"] = round(part["cpu_s"] + cpu, 2)
+
+    for name, event, wall, cpu in marks:
+        if event == "start":
+            add(STARTUP if not parts else GAPS, wall - last_wall, cpu - last_cpu)
+            opened[name] = (wall, cpu)
+        elif name in opened:
+            began_wall, began_cpu = opened.pop(name)
+            add(name, wall - began_wall, cpu - began_cpu)
+        last_wall, last_cpu = wall, cpu
+    add(TAIL, wall_s - last_wall, cpu_s - last_cpu)
+    return parts
+
+
+def run_once(flags: list[str], code: Path | None, keep: bool) -> dict:
+    """One `bertpipe run` in a fresh folder, watched; its figures and breakdown."""
+    folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
+    with method.Watch(settle_s=10) as watch:
+        result = run_bertpipe(
+            ["--output", folder, *flags],
+            log_path=Path(folder) / "bertpipe.log" if keep else None,
+            code=code,
+            cpu_of=tree_cpu_s,
+        )
+    result.pop("output")
+    result["conditions"] = watch.conditions.to_dict()
+    result["parts"] = breakdown(result["marks"], result["wall_s"], result["child_cpu_s"])
+    result["mlmd_component_s"] = mlmd_component_times(Path(folder) / "metadata.sqlite")
+    histories = sorted(Path(folder).glob("**/Trainer/model_run/*/history.json"))
+    if histories:
+        history = json.loads(histories[-1].read_text(encoding="utf-8"))
+        result["trainer_fit_s"] = history.get("train_seconds")
+        result["eval_accuracy_trainer"] = history.get("eval", {}).get("accuracy")
+    print(
+        f"  wall {result['wall_s']} s, CPU {result['child_cpu_s']} s, peak RSS "
+        f"{result['peak_rss_children_mib']} MiB; {watch.conditions.describe()}"
+    )
+    result["folder"] = folder if keep else None
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def print_breakdown(name: str, runs: list[dict]) -> dict:
+    """Median wall and CPU seconds per part over `runs`; printed and returned."""
+    names = list(dict.fromkeys(part for run in runs for part in run["parts"]))
+    table = {}
+    print(f"{name or 'default'}: median over {len(runs)} runs (wall s, CPU s of the process tree)")
+    for part in names:
+        walls = [run["parts"][part]["wall_s"] for run in runs if part in run["parts"]]
+        cpus = [run["parts"][part]["cpu_s"] for run in runs if part in run["parts"]]
+        table[part] = {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus)}
+        print(f"  {part:<26} {table[part]['wall_s']:7.1f} {table[part]['cpu_s']:7.1f}")
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=1, help="runs (each in a fresh folder)")
+    parser.add_argument("--rounds", type=int, default=method.MIN_ROUNDS, help="runs per variant")
     parser.add_argument("--extra", default="", help="extra bertpipe flags, e.g. '--train-steps 10'")
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
     parser.add_argument("--variants", default="", help="';'-separated flag sets to compare")
@@ -67,87 +141,56 @@ def main(argv: list[str] | None = None) -> int:
     flag_sets = [v.strip() for v in args.variants.split(";")] if args.variants else [""]
     trees = [item.split("=", 1) for item in args.code.split(";") if item.strip()]
     trees = [(name.strip(), Path(path.strip())) for name, path in trees] or [("", None)]
-    variants = [(tree, flags) for tree in trees for flags in flag_sets]
     extra = shlex.split(args.extra)
     if args.sst2:
         extra += ["--data", str(sst2_folder(*map(int, args.sst2.split(":"))))]
-    runs = []
-    for i, ((tree, code), flags) in ((i, v) for i in range(args.repeat) for v in variants):
-        variant = f"{tree}: {flags}" if tree else flags
-        folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
-        result = run_bertpipe(
-            ["--output", folder, *extra, *shlex.split(flags)],
-            log_path=Path(folder) / "bertpipe.log" if args.keep else None,
-            code=code,
-        )
-        output = result.pop("output")
-        result["variant"] = variant
-        result["evaluator_accuracy"] = next(
-            (
-                float(line.split(":", 1)[1])
-                for line in output
-                if line.startswith("sparse_categorical_accuracy:")
-            ),
-            None,
-        )
-        result["mlmd_component_s"] = mlmd_component_times(Path(folder) / "metadata.sqlite")
-        histories = sorted(Path(folder).glob("**/Trainer/model_run/*/history.json"))
-        if histories:
-            history = json.loads(histories[-1].read_text(encoding="utf-8"))
-            result["trainer_fit_s"] = history.get("train_seconds")
-            result["trim_padding"] = history.get("trim_padding")
-            result["precision"] = history.get("precision")
-            result["eval_accuracy_trainer"] = history.get("eval", {}).get("accuracy")
-            result["eval_examples_trainer"] = history.get("eval", {}).get("examples")
-            print(
-                f"  Trainer fit {result['trainer_fit_s']} s, trim_padding {result['trim_padding']}"
-            )
-        print(f"  MLMD execution times (s): {result['mlmd_component_s']}")
-        print(
-            f"run {i + 1}: wall {result['wall_s']} s, peak RSS (bertpipe) "
-            f"{result['peak_rss_children_mib']} MiB, child CPU {result['child_cpu_s']} s"
-        )
-        total = sum(c["seconds"] for c in result["components"].values())
-        for name, c in result["components"].items():
-            print(
-                f"  {name:<22} {c['seconds']:7.1f} s  {100 * c['seconds'] / result['wall_s']:5.1f}%"
-            )
-        print(
-            f"  {'(sum of components)':<22} {total:7.1f} s; rest (start-up, report) "
-            f"{result['wall_s'] - total:.1f} s"
-        )
-        result["startup_and_report_s"] = round(result["wall_s"] - total, 1)
-        result["folder"] = folder if args.keep else None
-        if not args.keep:
-            import shutil
+    runs: dict[str, list[dict]] = {}
 
-            shutil.rmtree(folder, ignore_errors=True)
-        runs.append(result)
-    summary = {
-        "wall_s_median": statistics.median(r["wall_s"] for r in runs),
-        "peak_rss_children_mib_max": max(r["peak_rss_children_mib"] for r in runs),
-        "driver_rss": peak_rss_mib(),
+    def variant(name: str, code: Path | None, flags: str):
+        def call() -> dict[str, float]:
+            print(f"--- {name or 'default'}")
+            result = run_once([*extra, *shlex.split(flags)], code, args.keep)
+            runs.setdefault(name, []).append(result)
+            return {"wall_s": result["wall_s"], "cpu_s": result["child_cpu_s"]}
+
+        return call
+
+    variants = {
+        (f"{tree}: {flags}" if tree and flags else tree or flags): variant(
+            f"{tree}: {flags}" if tree and flags else tree or flags, code, flags
+        )
+        for tree, code in trees
+        for flags in flag_sets
     }
-    if len(variants) > 1:
-        summary["by_variant"] = {
-            variant: {
-                "wall_s_median": statistics.median(r["wall_s"] for r in these),
-                "trainer_mlmd_s_median": statistics.median(
-                    r["mlmd_component_s"].get("Trainer", float("nan")) for r in these
-                ),
-                "trainer_fit_s_median": statistics.median(
-                    r.get("trainer_fit_s") or float("nan") for r in these
-                ),
-                "evaluator_mlmd_s_median": statistics.median(
-                    r["mlmd_component_s"].get("Evaluator", float("nan")) for r in these
-                ),
-            }
-            for variant in dict.fromkeys(r["variant"] for r in runs)
-            for these in [[r for r in runs if r["variant"] == variant]]
+    figures = method.take_turns(variants, rounds=args.rounds)
+    every = [run for these in runs.values() for run in these]
+    idle = all(run["conditions"]["idle"] for run in every)
+    verdicts = sorted({run["conditions"]["verdict"] for run in every})
+    verdict = "idle" if idle else "; ".join(v for v in verdicts if v != "idle")
+
+    summary: dict = {"verdict": verdict, "by_variant": {}}
+    print()
+    for name, these in runs.items():
+        table = print_breakdown(name, these)
+        summary["by_variant"][name or "default"] = {
+            "wall_s": figures[name]["wall_s"].to_dict(),
+            "cpu_s": figures[name]["cpu_s"].to_dict(),
+            "parts": table,
+            "peak_rss_children_mib_max": max(r["peak_rss_children_mib"] for r in these),
         }
-    print(summary)
+    print()
+    first = next(iter(figures))
+    for name, by_key in figures.items():
+        print(
+            f"{name or 'main job'}: wall {by_key['wall_s'].text('s')}, "
+            f"CPU {by_key['cpu_s'].text('s')} [{verdict}]"
+        )
+        if name != first:
+            for key in ("wall_s", "cpu_s"):
+                ratio = figures[first][key].median / by_key[key].median
+                print(f"  {first} / {name}, {key}: {ratio:.2f}x [{verdict}]")
     name = f"end_to_end_{args.output_name}" if args.output_name else "end_to_end"
-    write_results(name, {"runs": runs, "summary": summary})
+    write_results(name, {"runs": every, "summary": summary})
     return 0
 
 

@@ -14,7 +14,8 @@ HAS_STATISTICS (0 for a model pushed without them).
 import logging
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
@@ -29,12 +30,12 @@ from components.core.serving import (
 
 
 # Finds the model in production (the newest pushed version) for the no-regression check and warm start.
-@tfx.dsl.components.component
+@component
 def ProductionBaseline(  # noqa: N802
-    push_dir: tfx.dsl.components.Parameter[str],
-    baseline: tfx.dsl.components.OutputArtifact[standard_artifacts.Model],
-    baseline_statistics: tfx.dsl.components.OutputArtifact[standard_artifacts.ExampleStatistics],
-    expected_version: tfx.dsl.components.Parameter[int] = 0,
+    push_dir: Parameter[str],
+    baseline: OutputArtifact[standard_artifacts.Model],
+    baseline_statistics: OutputArtifact[standard_artifacts.ExampleStatistics],
+    expected_version: Parameter[int] = 0,
 ) -> None:
     """`expected_version` is the newest version when the pipeline was built; it only keys the cache."""
     del expected_version

@@ -28,9 +28,10 @@ from typing import Any
 
 import tensorflow as tf
 from tfx import types
-from tfx import v1 as tfx
+from tfx.components import Pusher as TfxPusher
 from tfx.components.pusher import executor as tfx_pusher_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
@@ -100,7 +101,7 @@ class Executor(tfx_pusher_executor.Executor):
         self._MarkPushed(model_push, pushed_destination=final, pushed_version=version)
 
 
-class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
+class Pusher(runtime_settings.TakesRuntimeSettings, TfxPusher):
     """TFX's Pusher with all-or-nothing pushes to a versioned folder; give it `model_blessing` and
     `infra_blessing` (the model to push is the infra-blessed one), and `statistics` (the drift
     statistics of the model's training data, carried into the version folder).
@@ -115,7 +116,7 @@ class Pusher(runtime_settings.TakesRuntimeSettings, tfx.components.Pusher):
         self, *, runtime: Mapping[str, Any], statistics: types.BaseChannel | None = None, **kwargs
     ):
         # The folder itself is the push_dir setting, so that it can change per run.
-        destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem())
+        destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem())
         super().__init__(runtime=runtime, push_destination=destination, **kwargs)
         if statistics is not None:
             extra = ChannelParameter(type=standard_artifacts.ExampleStatistics, optional=True)

@@ -8,7 +8,8 @@ import os
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
 from components.core.errors import UserError
@@ -57,9 +58,9 @@ def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str
 
 
 # Stops the run when the data breaks the schema; Transform runs after it.
-@tfx.dsl.components.component
+@component
 def ValidationGate(
-    anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+    anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
 ) -> None:  # noqa: N802
     splits = artifact_utils.decode_split_names(anomalies.split_names)
     lines = describe_anomalies(read_anomalies(anomalies.uri, splits))

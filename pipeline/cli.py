@@ -163,17 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs one command; returns its exit status (a user error's own, see the module docstring)."""
+    """Runs one command; returns its exit status (a user error's own, see the module docstring).
+    As the `bertpipe` program (no `argv`) it ends the process itself once the command has
+    returned (console.leave: no teardown of the libraries' modules)."""
     args = build_parser().parse_args(argv)
     console.configure(verbose=args.verbose)  # before a command imports TensorFlow
     try:
-        return args.handler(args)
+        status = args.handler(args)
     except Exception as error:
         mistake = console.user_error(error)
         if mistake is None:
             raise  # a bug: its traceback
         console.report_user_error(args.command, error, args.debug)
-        return mistake.exit_status
+        status = mistake.exit_status
+    if argv is None:
+        console.leave(status)
+    return status
 
 
 if __name__ == "__main__":

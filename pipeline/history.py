@@ -16,7 +16,7 @@ import os
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
 
 from components.core.artifacts import read_drift_result
 from components.core.errors import UserError
@@ -48,9 +48,7 @@ def local_history(output: str) -> list[HistoryEntry]:
             f"no run folder at {output!r}: expected its MLMD store {METADATA_FILE} there (the"
             " --output of a `bertpipe run`)"
         )
-    store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(path)
-    )
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(path))
     node_type = store.get_context_type(NODE_CONTEXT)
     entries = []
     for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from absl import logging as absl_logging
-from tfx import v1 as tfx
 from tfx.dsl.compiler import constants
+from tfx.orchestration import metadata
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
 from components.core.config import Config
+from components.serving_check import process as serving_check_process
 from pipeline.beam_options import beam_pipeline_args
 from pipeline.pipeline import create_pipeline
 from pipeline.run_artifacts import RunReport, run_report
@@ -79,7 +81,7 @@ class _FixedRunId:
         return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
 
 
-class _LocalDagRunner(_FixedRunId, tfx.orchestration.LocalDagRunner):
+class _LocalDagRunner(_FixedRunId, LocalDagRunner):
     pass
 
 
@@ -119,13 +121,14 @@ def run_pipeline(
         pipeline = create_pipeline(
             config,
             pipeline_root=str(paths.pipeline_root),
-            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata_connection_config=metadata.sqlite_metadata_connection_config(
                 str(paths.metadata_path)
             ),
             beam_pipeline_args=beam_args,
             runtime=runtime,
         )
-        with ComponentProgress(verbose=verbose):
+        # The serving check's fresh process imports TensorFlow while the steps before it run.
+        with ComponentProgress(verbose=verbose), serving_check_process.started_early():
             runner_with_run_id(config.run.runner, run_id).run(pipeline)
     return LocalRun(paths, run_id)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tfx import v1 as tfx
+from tfx.components import ExampleValidator, StatisticsGen
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import trainer_pb2
 
 from components.baseline import ProductionBaseline
 from components.core import runtime_settings
@@ -19,7 +22,6 @@ from components.schema import schema_file
 from components.serving_check import ServingCheck, kubernetes_infra_validator
 from components.text_example_gen import text_example_gen
 from components.trainer.component import RUN_FN, Trainer
-from components.trainer.vertex import VertexTrainer
 from components.transform.component import PREPROCESSING_FN, Transform
 from components.validation_gate import ValidationGate
 
@@ -33,7 +35,7 @@ def create_pipeline(
     trainer_platform_config=None,
     vertex_trainer: Mapping[str, Any] | None = None,
     serving_image: str | None = None,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """Implements the BERT text-classification pipeline with TFX.
 
     The orchestrator-specific settings come in as arguments, from whichever runner calls this:
@@ -53,17 +55,17 @@ def create_pipeline(
     runtime_settings.check_values(runtime)
 
     # Imports the curated raw-data schema from schemas/.
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file(config.data))
+    schema_gen = ImportSchemaGen(schema_file=schema_file(config.data))
     components.append(schema_gen)
 
     # Computes statistics over the data for validation and the report.
-    statistics_gen = tfx.components.StatisticsGen(
+    statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
     )
     components.append(statistics_gen)
 
     # Checks the statistics against the schema.
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     components.append(example_validator)
@@ -110,7 +112,11 @@ def create_pipeline(
 
     # Fine-tunes BERT with a classification head under the configured distribution strategy, in
     # its own step, or on Vertex AI Training (the same run_fn on the job's worker pools).
-    trainer_class = VertexTrainer if vertex_trainer else Trainer
+    trainer_class = Trainer
+    if vertex_trainer:  # imported only here: it imports google-cloud-aiplatform (3 s CPU)
+        from components.trainer.vertex import VertexTrainer
+
+        trainer_class = VertexTrainer
     trainer = trainer_class(
         runtime=runtime,
         run_fn=RUN_FN,
@@ -118,8 +124,8 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         base_model=production_baseline.outputs["baseline"] if config.train.warm_start else None,
-        train_args=tfx.proto.TrainArgs(num_steps=config.train.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.train.eval_steps or None),
+        train_args=trainer_pb2.TrainArgs(num_steps=config.train.train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=config.train.eval_steps or None),
         custom_config={
             CUSTOM_CONFIG_KEY: config.to_json(Config.TRAINER_SECTIONS),
             **(vertex_trainer or {}),
@@ -179,7 +185,7 @@ def create_pipeline(
     )
     components.append(report)
 
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=PIPELINE_NAME,
         pipeline_root=pipeline_root,
         components=components,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
 
 from components.core.artifacts import REPORT_FACTS_FILE, REPORT_HTML_FILE, REPORT_SUMMARY_FILE
 from components.report import Report
@@ -40,7 +40,7 @@ def _value(value: metadata_store_pb2.Value):
 
 def run_artifacts(metadata_path: str, run_id: str) -> dict[tuple[str, str], RunArtifact]:
     """{(node id, output key): artifact} for the outputs of pipeline run `run_id` in the store."""
-    config = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+    config = metadata.sqlite_metadata_connection_config(metadata_path)
     store = metadata_store.MetadataStore(config)
     run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
     if run is None:

@@ -35,7 +35,7 @@ from components.core.serving_check import (
 from components.report.facts import RunFacts
 from components.report.summary import summary
 from components.serving_check import executor as serving_check
-from components.serving_check import fresh_process
+from components.serving_check import fresh_process, process
 from components.serving_check.fresh_process import (
     largest_difference,
     length_buckets,
@@ -294,9 +294,14 @@ def test_a_model_whose_signatures_disagree_is_not_pushed(tmp_path):
     examples = eval_examples_artifact(tmp_path / "examples")
     blessing = artifact(standard_artifacts.InfraBlessing, tmp_path / "infra_blessing")
 
-    serving_check.Executor().Do(
-        {"model": [model], "examples": [examples]}, {"blessing": [blessing]}, {}
-    )
+    # As in a local run: the fresh process was started before the model existed; the check
+    # takes it (and would start its own without one).
+    with process.started_early():
+        early = process._early[0]
+        serving_check.Executor().Do(
+            {"model": [model], "examples": [examples]}, {"blessing": [blessing]}, {}
+        )
+        assert not process._early and early._process.returncode == 0  # taken, and it answered
     result = read_serving_check(blessing.uri)
     assert not result.passed and blessing.get_int_custom_property("blessed") == 0
     assert result.failure.signature == "serving_examples"

@@ -65,7 +65,7 @@ class ServingCheckResult:
     canaries: int = 0  # the canary texts sent to each of them
     tensorflow_version: str = ""  # of the fresh process
     tensorflow_text_version: str = ""
-    seconds: float = 0.0  # the fresh process's wall time, start to answer
+    seconds: float = 0.0  # the fresh process's wall time, request to answer
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)

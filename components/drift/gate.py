@@ -9,7 +9,8 @@ line naming the feature, the distance and the threshold, and where the compariso
 import logging
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
 from tfx.types.experimental import simple_artifacts
 
 from components.core.artifacts import DRIFT_MARKDOWN_FILE, read_drift_result
@@ -58,9 +59,9 @@ def check_drift(drift_uri: str, on_drift: str) -> DriftResult:
 
 
 # Stops the run when the span drifted (on_drift: stop); the Trainer runs after it.
-@tfx.dsl.components.component
+@component
 def DriftGate(  # noqa: N802
-    drift: tfx.dsl.components.InputArtifact[simple_artifacts.File],
-    on_drift: tfx.dsl.components.Parameter[str] = "stop",
+    drift: InputArtifact[simple_artifacts.File],
+    on_drift: Parameter[str] = "stop",
 ) -> None:
     check_drift(drift.uri, on_drift)

@@ -5,8 +5,9 @@ The candidate is the Trainer's serving model; the canaries come from the first
 `MAX_EVAL_RECORDS` serialized tf.Examples of the eval split. The fresh process is this
 interpreter (`sys.executable`) in isolated mode (`-I`: no PYTHONPATH, no user site, not even the
 script's own folder on sys.path), so that it reaches only what is installed, as a server's
-environment would. Its result becomes a `ServingCheckResult` (components/core/serving_check.py),
-written into the blessing. When every check passed, the model is copied into the blessing as
+environment would (process.py: on a local run it was started with the run and has imported
+tensorflow and tensorflow_text meanwhile). Its result becomes a `ServingCheckResult`
+(components/core/serving_check.py), written into the blessing. When every check passed, the model is copied into the blessing as
 TFX's InfraValidator does with `RequestSpec(make_warmup=True)` (`stamped_model/`, property
 `has_model`), with the two files of components/core/serving_assets.py added under its
 `assets.extra/`: the warmup requests (the canaries of the length buckets, which the fresh process
@@ -18,12 +19,9 @@ the run goes on to the Report, which says why nothing was pushed.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import subprocess
-import sys
-import tempfile
 import time
 from typing import Any
 
@@ -58,7 +56,7 @@ from components.core.serving_check import (
     ServingCheckResult,
     write_serving_check,
 )
-from components.serving_check import fresh_process
+from components.serving_check import process
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,6 @@ LATENCY_REPEATS = 4  # calls per steady-latency median at batch 1 (half of it at
 TIMEOUT_S = 900
 # Packages the fresh process must not have imported: a server has none of them.
 FORBIDDEN_MODULES = ("pipeline", "components", "transformers", "tfx")
-SCRIPT = os.path.abspath(fresh_process.__file__)
 
 
 def eval_records(examples: types.Artifact, limit: int = MAX_EVAL_RECORDS) -> list[bytes]:
@@ -110,35 +107,25 @@ def check_request(model_dir: str, records: list[bytes], ops: list[str]) -> dict[
 def run_fresh_process(
     model_dir: str, records: list[bytes], ops: list[str], timeout: float = TIMEOUT_S
 ) -> tuple[ServingCheckResult, dict[str, Any]]:
-    """Runs the checks in a fresh process; (the result, everything the process answered)."""
-    with tempfile.TemporaryDirectory(prefix="serving-check-") as folder:
-        request, answer = os.path.join(folder, "request.json"), os.path.join(folder, "result.json")
-        with open(request, "w", encoding="utf-8") as handle:
-            json.dump(check_request(model_dir, records, ops), handle)
-        environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    """Runs the checks in a fresh process (one started early, when there is one: process.py);
+    (the result, everything the process answered)."""
+    fresh = process.take()
+    try:
         started = time.monotonic()
         try:
-            done = subprocess.run(
-                [sys.executable, "-I", SCRIPT, request, answer],
-                capture_output=True,
-                text=True,
-                env=environ,
-                cwd=folder,
-                timeout=timeout,
-            )
+            status, stderr = fresh.answer(check_request(model_dir, records, ops), timeout)
         except subprocess.TimeoutExpired:
             failure = CheckFailure(PROCESS, "answers in time", f"no answer within {timeout:g} s")
             return ServingCheckResult(passed=False, failure=failure, seconds=timeout), {}
         seconds = round(time.monotonic() - started, 2)
-        if done.returncode != 0 or not os.path.exists(answer):
-            last = [line for line in done.stderr.splitlines() if line.strip()][-1:] or ["-"]
-            failure = CheckFailure(
-                PROCESS, "exits cleanly", f"exit status {done.returncode}: {last[0][:300]}"
-            )
-            log.info("the serving check's process failed; its output:\n%s", done.stderr[-6000:])
-            return ServingCheckResult(passed=False, failure=failure, seconds=seconds), {}
-        with open(answer, encoding="utf-8") as handle:
-            found = json.load(handle)
+        found = fresh.result()
+    finally:
+        fresh.close()
+    if status != 0 or found is None:
+        last = [line for line in stderr.splitlines() if line.strip()][-1:] or ["-"]
+        failure = CheckFailure(PROCESS, "exits cleanly", f"exit status {status}: {last[0][:300]}")
+        log.info("the serving check's process failed; its output:\n%s", stderr[-6000:])
+        return ServingCheckResult(passed=False, failure=failure, seconds=seconds), {}
     latency = found.get("latency")
     failure = found.get("failure")
     result = ServingCheckResult(

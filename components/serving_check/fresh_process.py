@@ -1,10 +1,13 @@
 """The serving check's fresh process: loads the candidate as a model server does and calls every
 signature it exports.
 
-Run as `python -I fresh_process.py REQUEST.json RESULT.json` by the serving check's executor
-(executor.py), which writes the request and reads the result. It imports only tensorflow and
-tensorflow_text (and checks that nothing of this project, TFX or transformers got imported):
-what a model server has. Everything else it needs comes in the request, as data: the model
+Run as `python -I fresh_process.py` by the serving check's executor (executor.py, through
+process.py): it imports tensorflow and tensorflow_text first, then reads one line on stdin, the
+JSON `{"request": REQUEST.json, "result": RESULT.json}` (the executor writes the request and
+reads the result), so that it can be started before the model exists and do its imports while
+the pipeline's earlier steps run; when stdin closes without a line it exits. It imports only
+tensorflow and tensorflow_text (and checks that nothing of this project, TFX or transformers got
+imported): what a model server has. Everything else it needs comes in the request, as data: the model
 folder, the eval split's first serialized tf.Examples, the names of the signatures, inputs and
 outputs (components/core), the graph's op types, the tolerance.
 
@@ -326,16 +329,20 @@ def registered_ops() -> set[str]:
     return {op.name for op in ops.op}
 
 
-def main(argv: list[str]) -> int:
-    request_path, result_path = argv[1], argv[2]
-    with open(request_path, encoding="utf-8") as handle:
-        request = json.load(handle)
+def main(stdin) -> int:
     import tensorflow as tf
 
     core = registered_ops()
     import tensorflow_text
 
     text_ops = registered_ops() - core
+    line = stdin.readline()
+    if not line.strip():  # not needed after all (the run stopped or the step was cached)
+        return 0
+    paths = json.loads(line)
+    request_path, result_path = paths["request"], paths["result"]
+    with open(request_path, encoding="utf-8") as handle:
+        request = json.load(handle)
     imported = sorted({m.split(".")[0] for m in sys.modules} & set(request["forbidden_modules"]))
     if imported:  # a bug of the check itself, not a finding about the model
         raise AssertionError(f"the fresh process imported {imported}")
@@ -364,4 +371,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.stdin))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfx import v1 as tfx
+from tfx.components import Trainer as TfxTrainer
 from tfx.dsl.components.base import executor_spec
 
 from components.core.runtime_settings import TakesRuntimeSettings
@@ -12,7 +12,7 @@ from components.trainer.executor import Executor
 RUN_FN = "components.trainer.module.run_fn"
 
 
-class Trainer(TakesRuntimeSettings, tfx.components.Trainer):
+class Trainer(TakesRuntimeSettings, TfxTrainer):
     """TFX's Trainer taking checkpoint, train_steps and learning_rate as runtime settings."""
 
     SETTINGS = ("checkpoint", "train_steps", "learning_rate")

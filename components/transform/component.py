@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfx import v1 as tfx
+from tfx.components import Transform as TfxTransform
 from tfx.dsl.components.base import executor_spec
 
 from components.core.runtime_settings import TakesRuntimeSettings
@@ -12,7 +12,7 @@ from components.transform.executor import Executor
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 
 
-class Transform(TakesRuntimeSettings, tfx.components.Transform):
+class Transform(TakesRuntimeSettings, TfxTransform):
     """TFX's Transform taking the checkpoint (whose vocabulary it uses) as a runtime setting."""
 
     SETTINGS = ("checkpoint",)
