@@ -13,6 +13,9 @@ keeps equal to `DEFAULTS`.
 from __future__ import annotations
 
 import os
+import re
+import sys
+import tempfile
 from collections.abc import MutableMapping
 
 DEFAULTS: dict[str, str] = {
@@ -47,3 +50,43 @@ def set_tf_log_level(verbose: bool, environ: MutableMapping[str, str] = os.envir
 
 
 apply()
+
+
+# The C++ log lines of XLA's start-up in this process, which TF 2.16 writes through absl's log
+# before anything initialises it: TF_CPP_MIN_LOG_LEVEL does not reach them.
+_ABSL_INFO_LINE = re.compile(r"^I\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] ")
+_ABSL_PRE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written"
+
+
+def start_xla_quietly(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Starts XLA in this process (a trivial compiled function) so that its start-up INFO lines
+    ("XLA service ... initialized", "Compiled cluster using XLA!", each logged once per process)
+    are held back where TF_CPP_MIN_LOG_LEVEL hides INFO (1 or more, as every `bertpipe` command
+    but --verbose sets it): they are written to stderr by absl, whatever TF_CPP_MIN_LOG_LEVEL
+    says. Every other line written to stderr meanwhile is passed on."""
+    import tensorflow as tf
+
+    def compile_once():
+        with tf.init_scope():  # eagerly, also when called while a function is being traced
+            tf.function(jit_compile=True)(lambda x: x + 1)(tf.constant(1.0)).numpy()
+
+    if int(environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0) < 1:
+        compile_once()
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            compile_once()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
+    kept = [
+        line
+        for line in lines
+        if not (_ABSL_INFO_LINE.match(line) or line.startswith(_ABSL_PRE_INIT))
+    ]
+    sys.stderr.write("".join(kept))

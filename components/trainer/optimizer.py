@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from components.core import env
+
 
 @tf.keras.utils.register_keras_serializable(package="bertpipe")
 class FusedAdamW(tf.keras.optimizers.AdamW):
@@ -45,6 +47,7 @@ class FusedAdamW(tf.keras.optimizers.AdamW):
         grads_and_vars = list(grads_and_vars)
         keys = [self._var_key(var) for _, var in grads_and_vars]
         if self._fused_step is None:
+            env.start_xla_quietly()  # before the first compilation: its start-up lines held back
             self._fused_keys = keys
             self._fused_step = self._make_fused_step([var for _, var in grads_and_vars])
         elif keys != self._fused_keys:
