@@ -125,6 +125,16 @@ def serving_module(
     label_strings = tf.constant(labels, dtype=tf.string)
     groups = group_bounds(sequence_length(tf_transform_output))
 
+    # One function for the encoder, traced once: every length group's branch and every
+    # signature calls it (tracing it inline in each would export, and load, it 8 times).
+    length = None if cut_padding else sequence_length(tf_transform_output)
+
+    @tf.function(
+        input_signature=[
+            {name: tf.TensorSpec([None, length], INPUT_DTYPE) for name in MODEL_INPUT_KEYS}
+        ],
+        autograph=False,
+    )
     def encode(inputs):
         return tf.cast(serving_model(inputs, training=False), tf.float32)
 
