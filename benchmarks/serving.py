@@ -26,7 +26,7 @@ before each turn, rotating order), --rounds rounds (at least 3), each round givi
 - batch 32: throughput (examples/s) over --batches batches of 32 consecutive dev sentences, and
   the CPU time per example;
 - for ours, the CPU time the peer's worker used during our turn, and the reverse: the evidence
-  for or against one side's idle threads slowing the other (see benchmarks/notes_i21s.md).
+  for or against one side's idle threads slowing the other (see BENCHMARKS.md section 9).
 Each figure is printed as median (rounds; spread), each ratio with the machine's verdict
 (`idle` or `loaded: not a result`), and everything goes to benchmarks/results/serving*.json with
 the conditions.

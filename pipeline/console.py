@@ -133,7 +133,7 @@ def leave(status: int) -> NoReturn:
     """Ends the process with `status` once a command is done: the exit handlers run, the output
     is flushed, and then the process exits without tearing down its modules. The interpreter's
     teardown of TensorFlow's, TFX's and Beam's modules does nothing a finished command needs and
-    took 4 s after the last line of a run (measured on a loaded machine, benchmarks/notes_i21e.md).
+    took 4 s after the last line of a run (measured on a loaded machine, BENCHMARKS.md section 9).
     """
     atexit._run_exitfuncs()  # what a normal exit runs: logging's shutdown, tempfile's cleanup
     sys.stdout.flush()
