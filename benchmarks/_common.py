@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -59,6 +60,14 @@ def machine() -> dict:
     except OSError:
         pass
     return info
+
+
+def tsv_sentences(path: Path) -> list[str]:
+    """The sentences (first column) of an SST-2 TSV file, after its header."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader)
+        return [row[0] for row in reader]
 
 
 def write_results(name: str, results: dict) -> Path:

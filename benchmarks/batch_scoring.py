@@ -21,7 +21,6 @@ first round also loads the model and traces its functions, so the last round is 
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import os
 import tempfile
@@ -29,17 +28,9 @@ import time
 from pathlib import Path
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import SST2, write_results
+from benchmarks._common import SST2, tsv_sentences, write_results
 
 BATCH = 32
-
-
-def sentences(path: Path) -> list[str]:
-    """The sentences of an SST-2 TSV file (header: sentence, label)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        return [row[0] for row in reader]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"rows": summary.tally.scored, "seconds": round(seconds, 2)}
 
     def serving_batch_32(path: Path) -> dict:
-        texts = sentences(path)
+        texts = tsv_sentences(path)
         seconds = 0.0
         for start in range(0, len(texts), BATCH):
             batch = tf.constant(texts[start : start + BATCH])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import statistics
@@ -55,11 +54,6 @@ def sst2_folder(train_rows: int, eval_rows: int) -> Path:
     (folder / "train.tsv").write_text(header + "".join(rows[:train_rows]), encoding="utf-8")
     (folder / "dev.tsv").write_text(header + "".join(rows[-eval_rows:]), encoding="utf-8")
     return folder
-
-
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of process `pid` and its descendants so far."""
-    return method._tree_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def breakdown(marks: list[list], wall_s: float, cpu_s: float) -> dict[str, dict[str, float]]:
@@ -93,7 +87,7 @@ def run_once(flags: list[str], code: Path | None, keep: bool) -> dict:
             ["--output", folder, *flags],
             log_path=Path(folder) / "bertpipe.log" if keep else None,
             code=code,
-            cpu_of=tree_cpu_s,
+            cpu_of=method.tree_cpu_s,
         )
     result.pop("output")
     result["conditions"] = watch.conditions.to_dict()

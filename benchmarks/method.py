@@ -58,7 +58,7 @@ def _busy_ticks() -> int:
 def _tree_ticks(root: int) -> int:
     """CPU ticks (user + system, and those of waited-for children) of `root` and every live
     descendant, from /proc/<pid>/stat."""
-    parents: dict[int, int] = {}
+    children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -69,17 +69,26 @@ def _tree_ticks(root: int) -> int:
             continue
         rest = text.rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid ...
         pid = int(entry.name)
-        parents[pid] = int(rest[1])
+        children.setdefault(int(rest[1]), []).append(pid)
         # utime stime cutime cstime are fields 14-17 of stat, i.e. rest[11:15]
         ticks[pid] = sum(int(x) for x in rest[11:15])
-    total, frontier, seen = 0, [root], {root}
+    total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
         total += ticks.get(pid, 0)
-        children = [child for child, parent in parents.items() if parent == pid]
-        frontier.extend(child for child in children if child not in seen)
-        seen.update(children)
+        frontier.extend(children.get(pid, ()))
     return total
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process `pid` alone so far."""
+    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and its descendants so far."""
+    return _tree_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

@@ -35,28 +35,22 @@ the conditions.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import SST2, write_results
-from benchmarks.method import PAUSE_S, Watch, ratio_text, take_turns
+from benchmarks._common import SST2, tsv_sentences, write_results
+from benchmarks.method import PAUSE_S, Watch, process_cpu_s, ratio_text, take_turns
 from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
 
 PROBABILITY_BOUND = 1e-5
-HZ = os.sysconf("SC_CLK_TCK")
 
 
 def dev_sentences() -> list[str]:
-    with open(SST2 / "dev.tsv", encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        return [row[0] for row in reader]
+    return tsv_sentences(SST2 / "dev.tsv")
 
 
 def transform_output(folder: str, rows: int = 256):
@@ -89,12 +83,6 @@ def transform_output(folder: str, rows: int = 256):
         _ = transform_fn | tft_beam.WriteTransformFn(f"{folder}/transform_graph")
     metadata_io.write_metadata(metadata, f"{folder}/transform_graph/metadata")
     return tft.TFTransformOutput(f"{folder}/transform_graph")
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, all threads) of process `pid` so far, from /proc/<pid>/stat."""
-    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / HZ
 
 
 def classifier_head(loaded) -> dict:

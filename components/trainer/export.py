@@ -106,9 +106,10 @@ def serving_module(
 ) -> tuple[tf.Module, dict]:
     """The tf.Module that export_serving_model saves, and its signatures (concrete functions)."""
     labels = label_vocabulary(tf_transform_output)
+    max_seq_length = sequence_length(tf_transform_output)
     serving_model = serving_copy(
         model,
-        max_seq_length=sequence_length(tf_transform_output),
+        max_seq_length=max_seq_length,
         variable_length=cut_padding,
     )
     raw_spec = tf_transform_output.raw_feature_spec()
@@ -123,11 +124,11 @@ def serving_module(
     # SavedModel holds no Keras (or transformers) objects that a loader would have to revive.
     module.model_variables = list(serving_model.variables)
     label_strings = tf.constant(labels, dtype=tf.string)
-    groups = group_bounds(sequence_length(tf_transform_output))
+    groups = group_bounds(max_seq_length)
 
     # One function for the encoder, traced once: every length group's branch and every
     # signature calls it (tracing it inline in each would export, and load, it 8 times).
-    length = None if cut_padding else sequence_length(tf_transform_output)
+    length = None if cut_padding else max_seq_length
 
     @tf.function(
         input_signature=[
