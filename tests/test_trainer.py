@@ -517,6 +517,13 @@ def test_length_groups_run_each_group_at_its_own_length_and_keep_the_order():
     np.testing.assert_array_equal(out[:, 0], [16, 40, 17, 16, 16, 40])
     empty = {name: value[:0] for name, value in inputs.items()}
     assert encode_by_length(empty, encode, (16, 32, 64), 2, cut).shape == (0, 2)
+    # Rows all in one group (a batch of one, always) run once, at the batch's longest row; rows
+    # on either side of a bound do not.
+    for rows, widths in (([0, 3, 4], [16, 16, 16]), ([1], [40]), ([4, 2], [16, 17])):
+        some = {name: tf.gather(value, rows) for name, value in inputs.items()}
+        out = encode_by_length(some, encode, (16, 32, 64), 2, cut).numpy()
+        np.testing.assert_array_equal(out[:, 0], widths)
+        np.testing.assert_array_equal(out[:, 1], [real[i] for i in rows])
 
 
 @pytest.mark.slow

@@ -29,9 +29,9 @@ SST-2 sentences is half padding. With `length_groups` (the default, with the cut
 split by real length into the groups of `group_bounds` (1-16, 17-32, 33-64, 65-128 tokens at
 L = 128), and the encoder runs once per group that has rows, each cut to its own longest row
 (`encode_by_length`); the outputs are put back in order. On SST-2 dev batches of 32 that
-computes 79% real tokens instead of 51% (about 1.5x less CPU time per example), at batch 1 it
-is one encoder run as before. Each row's probabilities are those it gets alone (to float
-rounding, < 1e-7).
+computes 79% real tokens instead of 51% (about 1.5x less CPU time per example). A batch whose
+rows all lie in one group (a batch of one, always) runs the encoder once without splitting. Each
+row's probabilities are those it gets alone (to float rounding, < 1e-7).
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def serving_module(
 
     module = tf.Module()
     module.labels = labels
-    module.tft_layer = tf_transform_output.transform_features_layer()
+    tft_layer = tf_transform_output.transform_features_layer()
+    module.transform_resources = _transform_resources(tft_layer)
     # The functions below call the Keras model directly; only its variables are tracked, so the
     # SavedModel holds no Keras (or transformers) objects that a loader would have to revive.
     module.model_variables = list(serving_model.variables)
@@ -144,7 +145,7 @@ def serving_module(
         return {name: value[:, :length] for name, value in inputs.items()}
 
     def classify(raw_features):
-        transformed = module.tft_layer(raw_features)
+        transformed = tft_layer(raw_features)
         missing = [name for name in MODEL_INPUT_KEYS if name not in transformed]
         if missing:
             raise ValueError(
@@ -202,22 +203,43 @@ def serving_module(
         autograph=False,
     )
     def transform_features(examples):
-        return dict(module.tft_layer(tf.io.parse_example(examples, raw_spec)))
+        return dict(tft_layer(tf.io.parse_example(examples, raw_spec)))
 
     @tf.function(input_signature=[], autograph=False)
     def labels_by_id():
         return label_strings
 
-    module.class_labels = labels_by_id
-    module.serve_text = serve_text
-    module.serve_examples = serve_examples
-    module.transform_features = transform_features
     signatures = {
         serving.SERVING_DEFAULT: serve_text.get_concrete_function(),
         serving.SERVING_EXAMPLES: serve_examples.get_concrete_function(),
         serving.TRANSFORM_FEATURES: transform_features.get_concrete_function(),
     }
+    # The module keeps the functions traced above (concrete functions): tf.functions would be
+    # traced again by tf.saved_model.save, the whole BERT graph with them (4 to 5 s a save).
+    module.class_labels = labels_by_id.get_concrete_function()
+    module.serve_text = signatures[serving.SERVING_DEFAULT]
+    module.serve_examples = signatures[serving.SERVING_EXAMPLES]
+    module.transform_features = signatures[serving.TRANSFORM_FEATURES]
     return module, signatures
+
+
+def _transform_resources(tft_layer):
+    """What the Transform graph that `tft_layer` calls needs in the SavedModel (the loaded
+    transform graph, its tables and their vocabulary assets): the state of the layer's loader,
+    which tf.Transform's layer itself tracks as `_saved_model_loader_tracked_dict`.
+
+    The module tracks that state, not the layer: the layer is a Keras model, and tf_keras traces
+    a Keras model reached by tf.saved_model.save for a default signature of its own (AutoGraph
+    over the whole Transform graph: 3 to 5 s of every export, for a signature nobody calls).
+    """
+    resources = getattr(tft_layer, "_saved_model_loader_tracked_dict", None)
+    if resources is None:
+        raise RuntimeError(
+            "tf.Transform's TransformFeaturesLayer has no _saved_model_loader_tracked_dict (it"
+            " tracks its loader's state there in tensorflow-transform 1.16, eager mode); the"
+            " serving export needs that state to save the Transform graph"
+        )
+    return resources
 
 
 def group_bounds(max_seq_length: int) -> tuple[int, ...]:
@@ -234,25 +256,36 @@ def encode_by_length(inputs: dict, encode, bounds: tuple[int, ...], num_classes:
     """`encode` (-> [rows, num_classes]) of a batch, run once per length group that has rows:
     the rows whose real length (one past their last attention_mask position) lies in
     (previous bound, bound], gathered and cut by `cut` to the group's used length; the outputs
-    are put back in the batch's order. Every row is computed as alone (padding is masked)."""
+    are put back in the batch's order. A batch whose rows all lie in one group (a batch of one
+    row, always) runs `encode` once on the whole batch, without gathering. Every row is computed
+    as alone (padding is masked)."""
     mask = inputs[ATTENTION_MASK]
     positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
     lengths = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)), 1)
-    indices, outputs = [], []
-    lower = -1
-    for upper in bounds:
-        rows = tf.cast(tf.where((lengths > lower) & (lengths <= upper))[:, 0], tf.int32)
-        lower = upper
+    groups = tf.searchsorted(tf.constant(bounds, mask.dtype), lengths, side="left")
 
-        def run(rows=rows):
-            return encode(cut({name: tf.gather(value, rows) for name, value in inputs.items()}))
+    def one_group():  # every row in one group (always at batch 1): no gathering, one run
+        return encode(cut(inputs))
 
-        def skip():
-            return tf.zeros([0, num_classes], tf.float32)
+    def by_group():
+        indices, outputs = [], []
+        lower = -1
+        for upper in bounds:
+            rows = tf.cast(tf.where((lengths > lower) & (lengths <= upper))[:, 0], tf.int32)
+            lower = upper
 
-        indices.append(rows)
-        outputs.append(tf.cond(tf.size(rows) > 0, run, skip))
-    return tf.dynamic_stitch(indices, outputs)
+            def run(rows=rows):
+                return encode(cut({name: tf.gather(value, rows) for name, value in inputs.items()}))
+
+            def skip():
+                return tf.zeros([0, num_classes], tf.float32)
+
+            indices.append(rows)
+            outputs.append(tf.cond(tf.size(rows) > 0, run, skip))
+        return tf.dynamic_stitch(indices, outputs)
+
+    # An empty batch has min > max and takes by_group, whose groups are all empty.
+    return tf.cond(tf.reduce_min(groups) == tf.reduce_max(groups), one_group, by_group)
 
 
 def load_serving_weights(
