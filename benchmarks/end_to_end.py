@@ -58,7 +58,9 @@ def sst2_folder(train_rows: int, eval_rows: int) -> Path:
 
 def breakdown(marks: list[list], wall_s: float, cpu_s: float) -> dict[str, dict[str, float]]:
     """{part: {"wall_s", "cpu_s"}} from the progress marks [name, event, wall, cpu]: each
-    component, the start-up before the first, the gaps between them, the tail after the last."""
+    component, the start-up before the first, the gaps between them (while none runs), the tail
+    after the last. Components that run at once (the local runner's) overlap: the process tree's
+    CPU in the overlap counts for each of them."""
     parts: dict[str, dict[str, float]] = {}
     last_wall, last_cpu, opened = 0.0, 0.0, {}
 
@@ -69,7 +71,8 @@ def breakdown(marks: list[list], wall_s: float, cpu_s: float) -> dict[str, dict[
 
     for name, event, wall, cpu in marks:
         if event == "start":
-            add(STARTUP if not parts else GAPS, wall - last_wall, cpu - last_cpu)
+            if not opened:
+                add(STARTUP if not parts else GAPS, wall - last_wall, cpu - last_cpu)
             opened[name] = (wall, cpu)
         elif name in opened:
             began_wall, began_cpu = opened.pop(name)

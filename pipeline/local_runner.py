@@ -1,9 +1,11 @@
 """Runs the pipeline on this machine with TFX's LocalDagRunner or BeamDagRunner.
 
-Both orchestrators run the same `create_pipeline`; a run keeps its pipeline root and MLMD store in
-the run folder, so a second run with nothing changed reuses cached component outputs. A run holds
-the run folder's lock while it runs (pipeline/run_lock.py), and gets its pipeline run id from here,
-so that what it reads back afterwards (its report) is its own run's (pipeline/run_artifacts.py).
+Both orchestrators run the same `create_pipeline` (the "local" one launches nodes that do not
+depend on each other at the same time: pipeline/dag_threads.py); a run keeps its pipeline root and
+MLMD store in the run folder, so a second run with nothing changed reuses cached component outputs.
+A run holds the run folder's lock while it runs (pipeline/run_lock.py), and gets its pipeline run
+id from here, so that what it reads back afterwards (its report) is its own run's
+(pipeline/run_artifacts.py).
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from absl import logging as absl_logging
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata
 from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
 from components.core.config import Config
 from components.serving_check import process as serving_check_process
 from pipeline.beam_options import beam_pipeline_args
+from pipeline.dag_threads import ThreadedLocalDagRunner
 from pipeline.pipeline import create_pipeline
 from pipeline.run_artifacts import RunReport, run_report
 from pipeline.run_lock import LOCK_FILE, hold_output
@@ -81,7 +83,7 @@ class _FixedRunId:
         return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
 
 
-class _LocalDagRunner(_FixedRunId, LocalDagRunner):
+class _LocalDagRunner(_FixedRunId, ThreadedLocalDagRunner):
     pass
 
 
@@ -137,7 +139,9 @@ class ComponentProgress(logging.Handler):
     """Prints a line when each component starts and ends, with its duration.
 
     TFX's orchestrators log "Component X is running." / "node X is finished." at INFO level; this
-    handler turns those into progress lines without showing the rest of TFX's INFO logging.
+    handler turns those into progress lines without showing the rest of TFX's INFO logging. Two
+    components may run at once, each in its own thread (pipeline/dag_threads.py): a launcher's
+    "A cached execution" line belongs to the component that its thread started last.
     """
 
     _EVENTS = {
@@ -153,7 +157,7 @@ class ComponentProgress(logging.Handler):
         self._verbose = verbose
         self._started: dict[str, float] = {}
         self._cached: set[str] = set()
-        self._current: str | None = None
+        self._current: dict[int | None, str] = {}  # thread id -> the component it runs
 
     def __enter__(self):
         # TFX logs through absl's logger; a handler there survives handler changes on the root
@@ -181,8 +185,9 @@ class ComponentProgress(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message.startswith("A cached execution") and self._current:
-            self._cached.add(self._current)
+        if message.startswith("A cached execution"):
+            if record.thread in self._current:
+                self._cached.add(self._current[record.thread])
             return
         words = message.split(" ", 2)
         if len(words) != 3:
@@ -193,7 +198,7 @@ class ComponentProgress(logging.Handler):
         node, now = words[1], time.monotonic()
         if kind == "start":
             self._started[node] = now
-            self._current = node
+            self._current[record.thread] = node
             self._print(f"[{time.strftime('%H:%M:%S')}] {node} started")
         else:
             seconds = now - self._started.get(node, now)

@@ -61,3 +61,24 @@ def test_variants_take_turns_in_a_rotating_order_for_at_least_three_rounds():
     with pytest.raises(ValueError, match="at least 3"):
         take_turns({"ours": variant("ours", [1])}, rounds=2, pause_s=0)
     assert Figure([4.0]).spread == 0.0
+
+
+def test_the_end_to_end_breakdown_counts_no_gap_while_a_component_runs():
+    from benchmarks.end_to_end import GAPS, STARTUP, TAIL, breakdown
+
+    marks = [  # [name, event, wall s, CPU s]: B starts while A runs, C after a gap
+        ["A", "start", 5.0, 5.0],
+        ["B", "start", 6.0, 6.0],
+        ["A", "end", 9.0, 12.0],
+        ["B", "end", 10.0, 13.0],
+        ["C", "start", 11.0, 13.5],
+        ["C", "end", 12.0, 14.0],
+    ]
+    parts = breakdown(marks, wall_s=13.0, cpu_s=14.5)
+    assert parts[STARTUP] == {"wall_s": 5.0, "cpu_s": 5.0}
+    assert parts[GAPS] == {"wall_s": 1.0, "cpu_s": 0.5}
+    assert parts["A"] == {"wall_s": 4.0, "cpu_s": 7.0} and parts["B"] == {
+        "wall_s": 4.0,
+        "cpu_s": 7.0,
+    }
+    assert parts[TAIL] == {"wall_s": 1.0, "cpu_s": 0.5}

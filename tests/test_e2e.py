@@ -20,7 +20,7 @@ from components.core.serving import production_versions
 from components.core.serving_assets import read_serving_record, read_warmup_requests
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import run_pipeline
-from pipeline.run_artifacts import run_artifacts, run_report
+from pipeline.run_artifacts import NODE_CONTEXT, PIPELINE_RUN_CONTEXT, run_artifacts, run_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 SAMPLE_EVAL = Path(__file__).resolve().parent.parent / "pipeline" / "sample_data" / "eval.csv"
@@ -80,6 +80,40 @@ def test_local_runner_pushes_a_model_that_answers_raw_strings(
     assert [line.split("\t")[2] for line in lines] == ["a wonderful product", "meh"]
     assert all(line.split("\t")[0] in {"negative", "positive"} for line in lines)
     assert all(0.5 <= float(line.split("\t")[1]) <= 1.0 for line in lines)
+
+
+def execution_spans(metadata_path: str, run_id: str) -> dict[str, tuple[int, int]]:
+    """{node id: (registered, published)} of run `run_id`'s executions, in ms (MLMD)."""
+    from ml_metadata.metadata_store import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+    node_type = store.get_context_type(NODE_CONTEXT)
+    spans = {}
+    for execution in store.get_executions_by_context(run.id):
+        (node,) = [
+            context.name.split(".")[-1]
+            for context in store.get_contexts_by_execution(execution.id)
+            if context.type_id == node_type.id
+        ]
+        spans[node] = (execution.create_time_since_epoch, execution.last_update_time_since_epoch)
+    return spans
+
+
+def test_the_evaluator_and_the_serving_check_ran_at_the_same_time(local_run):
+    """The local runner starts each node once the nodes it depends on are done, two at a time
+    (pipeline/dag_threads.py): both steps waited for the Trainer only, the Pusher for both."""
+    config, run, report = local_run
+    spans = execution_spans(str(run.paths.metadata_path), run.run_id)
+    evaluator, check = spans["Evaluator"], spans["ServingCheck"]
+    assert spans["Trainer"][1] <= min(evaluator[0], check[0])
+    assert evaluator[0] < check[1] and check[0] < evaluator[1], (evaluator, check)
+    assert max(evaluator[1], check[1]) <= spans["Pusher"][0]
+    assert spans["Pusher"][1] <= spans["Report"][0]
+    facts = report.facts  # the outcome as with one node at a time
+    assert facts.blessed and facts.infra_blessed and facts.serving_check.passed
+    assert os.path.dirname(facts.pushed_to) == config.push_dir
 
 
 class _Page(HTMLParser):
