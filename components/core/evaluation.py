@@ -55,7 +55,9 @@ from components.core.errors import UserError
 
 EXAMPLE_COUNT = "example_count"
 ACCURACY = "sparse_categorical_accuracy"
-ACCURACY_CLASS = "SparseCategoricalAccuracy"  # the Keras metric TFMA computes it with
+# The Keras metric that evaluations before metrics.TopOneAccuracy computed ACCURACY with (their
+# EvalConfig names no metric: the Keras metric's own name is the key).
+KERAS_ACCURACY_CLASS = "SparseCategoricalAccuracy"
 PRECISION = "precision"
 RECALL = "recall"
 F1_SCORE = "f1_score"
@@ -283,8 +285,8 @@ def bounds(eval_config: tfma.EvalConfig) -> Bounds:
 
 def judged_name(metric: tfma.MetricConfig) -> str:
     """The metric key a MetricConfig's thresholds judge: its configured name, or the Keras
-    accuracy's own name."""
-    return ACCURACY if metric.class_name == ACCURACY_CLASS else configured_name(metric)
+    accuracy's own name (in the EvalConfig of an older evaluation)."""
+    return ACCURACY if metric.class_name == KERAS_ACCURACY_CLASS else configured_name(metric)
 
 
 def configured_name(metric: tfma.MetricConfig) -> str:

@@ -33,7 +33,7 @@ import tensorflow_model_analysis as tfma
 from components.core import serving
 from components.core.config import Config
 from components.core.evaluation import (
-    ACCURACY_CLASS,
+    ACCURACY,
     ACCURACY_LOW,
     AUC_CLASS_ID,
     BALANCED_ACCURACY,
@@ -97,9 +97,8 @@ def build_eval_config(config: Config) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(
-                        class_name=ACCURACY_CLASS,
-                        per_slice_thresholds=_overall(_allowed_drop(bounds.max_accuracy_drop)),
+                    _named(
+                        metrics.TopOneAccuracy, ACCURACY, _allowed_drop(bounds.max_accuracy_drop)
                     ),
                     tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
                     tfma.MetricConfig(
