@@ -85,7 +85,7 @@ def breakdown(marks: list[list], wall_s: float, cpu_s: float) -> dict[str, dict[
 def run_once(flags: list[str], code: Path | None, keep: bool) -> dict:
     """One `bertpipe run` in a fresh folder, watched; its figures and breakdown."""
     folder = tempfile.mkdtemp(prefix="bertpipe_e2e_")
-    with method.Watch(settle_s=10) as watch:
+    with method.Watch(settle_s=45) as watch:
         result = run_bertpipe(
             ["--output", folder, *flags],
             log_path=Path(folder) / "bertpipe.log" if keep else None,

@@ -3,7 +3,9 @@
 A speed figure is only a result when it was taken on an idle machine. `Watch` records the
 conditions of a measurement:
 
-- before: the load averages and the CPU's SIMD flags (benchmarks._common.machine);
+- before: the load averages and the CPU's SIMD flags (benchmarks._common.machine), read once
+  the 1-minute load average has fallen to the limit, or after `settle_s` (a benchmark that runs
+  a 2-core job back to back would otherwise start each run in the load of the one before);
 - during: the CPU time that processes *other than this benchmark's process tree* (this process
   and every descendant, the peer's worker among them) used, in cores, from /proc/stat and
   /proc/<pid>/stat: the direct measure of a shared machine;
@@ -163,6 +165,9 @@ class Watch:
         self.conditions: Conditions | None = None
 
     def start(self) -> Watch:
+        deadline = time.monotonic() + self.settle_s
+        while os.getloadavg()[0] > idle_load_limit() and time.monotonic() < deadline:
+            time.sleep(2)
         info = machine()
         self.conditions = Conditions(
             cores=info["cores"],
