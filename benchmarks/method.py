@@ -165,9 +165,7 @@ class Watch:
         self.conditions: Conditions | None = None
 
     def start(self) -> Watch:
-        deadline = time.monotonic() + self.settle_s
-        while os.getloadavg()[0] > idle_load_limit() and time.monotonic() < deadline:
-            time.sleep(2)
+        self._settle(idle_load_limit())
         info = machine()
         self.conditions = Conditions(
             cores=info["cores"],
@@ -188,13 +186,17 @@ class Watch:
         conditions = self.conditions
         conditions.seconds = seconds
         conditions.foreign_cores = max(0.0, (busy - own) / self._hz / max(seconds, 1e-9))
-        deadline = time.monotonic() + self.settle_s
-        while os.getloadavg()[0] > conditions.limit and time.monotonic() < deadline:
-            time.sleep(2)
+        self._settle(conditions.limit)
         info = machine()
         conditions.load_after = info["load_average"]
         conditions.flags_after = info.get("simd_flags", {})
         return conditions
+
+    def _settle(self, limit: float) -> None:
+        """Waits until the 1-minute load average is at most `limit`, or settle_s have passed."""
+        deadline = time.monotonic() + self.settle_s
+        while os.getloadavg()[0] > limit and time.monotonic() < deadline:
+            time.sleep(2)
 
     def __enter__(self) -> Watch:
         return self.start()

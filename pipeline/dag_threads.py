@@ -204,10 +204,6 @@ class ThreadedLocalDagRunner(LocalDagRunner):
         nodes = {node.pipeline_node.node_info.id: node.pipeline_node for node in pipeline.nodes}
 
         def launch(node_id: str) -> None:
-            with telemetry_utils.scoped_labels(_LABELS):  # thread-local: in each node's thread
-                _launch(node_id)
-
-        def _launch(node_id: str) -> None:
             pipeline_node = nodes[node_id]
             if pipeline_node.execution_options.HasField("skip"):
                 logging.info("Skipping component %s.", node_id)
@@ -222,9 +218,10 @@ class ThreadedLocalDagRunner(LocalDagRunner):
                     deployment_config, node_id
                 ),
             )
-            logging.info("Component %s is running.", node_id)
-            component_launcher.launch()
-            logging.info("Component %s is finished.", node_id)
+            with telemetry_utils.scoped_labels(_LABELS):  # thread-local: in each node's thread
+                logging.info("Component %s is running.", node_id)
+                component_launcher.launch()
+                logging.info("Component %s is finished.", node_id)
 
         if any(node.execution_options.run.perform_snapshot for node in nodes.values()):
             with (

@@ -1,6 +1,7 @@
-"""TFMA metrics from the top-1 prediction: accuracy, per-class precision, recall, F1 and support, macro
-averages, balanced accuracy and its lift over the majority-class baseline, and the 95% intervals
-of accuracy and balanced accuracy (intervals.py) whose lower ends the blessing bounds judge.
+"""TFMA metrics from the top-1 prediction: accuracy, per-class precision, recall, F1 and
+support, macro averages, balanced accuracy and its lift over the majority-class baseline, and the
+95% intervals of accuracy and balanced accuracy (intervals.py) whose lower ends the blessing
+bounds judge.
 
 TFMA's own Precision/Recall/F1Score, binarized per class id, count a class as predicted when its
 probability passes 0.5: with more than two classes most examples then predict no class at all. And
@@ -94,9 +95,9 @@ def summary_scores(scores: Mapping[int, ClassScores]) -> dict[str, float]:
 
 
 def interval_scores(counts: Mapping[tuple[int, int], float]) -> dict[str, float]:
-    """The accuracy and the 95% intervals of accuracy (Wilson, over every example) and of balanced accuracy
-    (from the per-class recalls' counts), and the lower end of the lift over the majority-class
-    baseline, from the same counts as `class_scores`."""
+    """The accuracy, the 95% intervals of accuracy (Wilson, over every example) and of balanced
+    accuracy (from the per-class recalls' counts), and the lower end of the lift over the
+    majority-class baseline, from the same counts as `class_scores`."""
     total = sum(counts.values())
     hits = sum(n for (actual, guess), n in counts.items() if actual == guess)
     recalls = [

@@ -71,12 +71,17 @@ def use_trim_padding(train_config, strategy: tf.distribute.Strategy) -> bool:
     return train_config.trim_padding == "on" or (train_config.trim_padding == "auto" and not tpu)
 
 
+def row_lengths(mask: tf.Tensor) -> tf.Tensor:
+    """[batch]: the positions each row of a [batch, length] attention_mask uses, one past its
+    last real token (0 for a row without one)."""
+    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
+    return tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)), 1)
+
+
 def used_length(mask: tf.Tensor) -> tf.Tensor:
     """The number of leading positions a [batch, length] attention_mask uses: one past the last
     position where any row has a real token (at least 1, so an empty batch keeps a column)."""
-    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
-    used = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)))
-    return tf.maximum(used, tf.ones([], mask.dtype))
+    return tf.maximum(tf.reduce_max(row_lengths(mask)), tf.ones([], mask.dtype))
 
 
 def trim_batch(features: dict, buckets: tuple[int, ...]) -> dict:

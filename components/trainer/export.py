@@ -50,7 +50,7 @@ from components.core.features import (
     TEXT_PAIR_FEATURE,
 )
 from components.core.transform_output import label_vocabulary, sequence_length, takes_pairs
-from components.trainer.data import used_length
+from components.trainer.data import row_lengths, used_length
 from components.trainer.model import INPUT_DTYPE, serving_copy
 
 log = logging.getLogger(__name__)
@@ -264,19 +264,16 @@ def encode_by_length(inputs: dict, encode, bounds: tuple[int, ...], num_classes:
     row, always) runs `encode` once on the whole batch, without gathering. Every row is computed
     as alone (padding is masked)."""
     mask = inputs[ATTENTION_MASK]
-    positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)
-    lengths = tf.reduce_max(tf.where(mask > 0, positions[tf.newaxis, :], tf.zeros_like(mask)), 1)
-    groups = tf.searchsorted(tf.constant(bounds, mask.dtype), lengths, side="left")
+    # Each row's group: the first bound at or above its real length.
+    groups = tf.searchsorted(tf.constant(bounds, mask.dtype), row_lengths(mask), side="left")
 
     def one_group():  # every row in one group (always at batch 1): no gathering, one run
         return encode(cut(inputs))
 
     def by_group():
         indices, outputs = [], []
-        lower = -1
-        for upper in bounds:
-            rows = tf.cast(tf.where((lengths > lower) & (lengths <= upper))[:, 0], tf.int32)
-            lower = upper
+        for group in range(len(bounds)):
+            rows = tf.cast(tf.where(groups == group)[:, 0], tf.int32)
 
             def run(rows=rows):
                 return encode(cut({name: tf.gather(value, rows) for name, value in inputs.items()}))
