@@ -82,6 +82,9 @@ def build_eval_config(config: Config) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
+                # Said, not inferred: TFMA would otherwise try to load the SavedModel as a Keras
+                # model to find out (about 1 s per model judged), and fall back to this type.
+                model_type=tfma.TF_GENERIC,
                 signature_name=serving.SERVING_EXAMPLES,
                 preprocessing_function_names=[serving.TRANSFORM_FEATURES],
                 label_key=LABEL_ID,

@@ -59,6 +59,9 @@ import functools
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+# The op itself: tf_text.regex_split adds offsets and validates three ragged tensors around it.
+from tensorflow_text.python.ops.regex_split_ops import gen_regex_split_ops
+
 from components.core.checkpoint import (
     SPECIAL_TOKENS,
     resolve_checkpoint,
@@ -172,23 +175,24 @@ class BertTokenizer(tf.Module):
             texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
         )
         texts = tf.strings.regex_replace(texts, r"\x00", "\ufffd")
-        if self._special_pattern:
-            segments = tf_text.regex_split(texts, self._special_pattern, self._special_pattern)
-        else:
-            segments = tf.RaggedTensor.from_tensor(texts[:, None])
-        flat = segments.flat_values
-        if self._special_pattern:
-            is_special = tf.strings.regex_full_match(flat, self._special_pattern)
-            normalized = tf.where(is_special, "", self.normalize(flat))
-        else:
-            normalized = self.normalize(flat)
-        # Only spaces are left as whitespace: isolate punctuation with spaces, split on spaces.
-        spaced = tf.strings.regex_replace(normalized, _char_class(_HF_PUNCTUATION), r" \0 ")
-        words = tf.strings.split(spaced)
-        if self._special_pattern:
-            specials = tf.ragged.boolean_mask(flat[:, None], is_special[:, None])
-            words = tf.concat([specials, words], axis=1)
-        return segments.with_flat_values(words).merge_dims(1, 2)
+        if not self._special_pattern:
+            return tf.strings.split(self._spaced(texts))
+        # Each text cut into segments: a special token alone, or the text between two of them.
+        group = f"({self._special_pattern})"  # the op wants the pattern as a capture group
+        segments, _, _, segment_splits = gen_regex_split_ops.regex_split_with_offsets(
+            texts, group, group
+        )
+        is_special = tf.strings.regex_full_match(segments, self._special_pattern)
+        # A special token holds no space, so it splits into itself: one word, un-normalised.
+        words = tf.strings.split(tf.where(is_special, segments, self._spaced(segments)))
+        return _ragged(words.flat_values, tf.gather(words.row_splits, segment_splits))
+
+    def _spaced(self, texts: tf.Tensor) -> tf.Tensor:
+        """Normalised text with every punctuation character isolated by spaces: only spaces are
+        left as whitespace, so splitting on them gives BertPreTokenizer's words."""
+        return tf.strings.regex_replace(
+            self.normalize(texts), _char_class(_HF_PUNCTUATION), r" \0 "
+        )
 
     def word_piece_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Word-piece ids without special tokens and untruncated, [batch, (pieces)]."""
@@ -198,8 +202,8 @@ class BertTokenizer(tf.Module):
         flat = tf.where(too_long, self.unk_token, flat)
         # Natural text repeats words a lot: split each distinct word once.
         unique, index = tf.unique(flat)
-        pieces = tf.gather(self._wordpiece.tokenize(unique), index)
-        return words.with_flat_values(pieces).merge_dims(1, 2)
+        pieces = tf.gather(self._wordpiece.tokenize(unique), index)  # [words, (pieces)]
+        return _ragged(pieces.flat_values, tf.gather(pieces.row_splits, words.row_splits))
 
     def tokenize(
         self, texts: tf.Tensor, text_pairs: tf.Tensor | None = None
@@ -207,35 +211,19 @@ class BertTokenizer(tf.Module):
         """Model inputs for a [batch] string tensor, or for the pairs of two (`text_pairs`, the
         second texts); see the module docstring."""
         ids = self.word_piece_ids(_vector(texts))
-        batch = ids.nrows()
         pieces, unknown = ids.row_lengths(), self._unknown(ids)
-        cls = tf.fill([batch, 1], tf.constant(self.cls_id, tf.int64))
-        sep = tf.fill([batch, 1], tf.constant(self.sep_id, tf.int64))
         if text_pairs is None:
-            budget = self.max_seq_length - 2
-            truncated = ids.row_lengths() > budget
-            ids = tf.concat([cls, ids[:, :budget], sep], axis=1)
-            segments = tf.zeros([batch, self.max_seq_length], tf.int64)
+            kept = tf.minimum(pieces, self.max_seq_length - 2)
+            truncated = pieces > kept
+            texts_kept = [(ids, kept)]
         else:
             pair_ids = self.word_piece_ids(_vector(text_pairs))
-            first, second = ids.row_lengths(), pair_ids.row_lengths()
+            first, second = pieces, pair_ids.row_lengths()
             pieces, unknown = first + second, unknown + self._unknown(pair_ids)
             keep_first, keep_second = longest_first(first, second, self.max_seq_length - 3)
             truncated = (keep_first < first) | (keep_second < second)
-            ids = tf.concat(
-                [cls, _head(ids, keep_first), sep, _head(pair_ids, keep_second), sep], axis=1
-            )
-            positions = tf.range(self.max_seq_length, dtype=tf.int64)[tf.newaxis, :]
-            second_start = (keep_first + 2)[:, tf.newaxis]  # after [CLS] a [SEP]
-            segments = tf.cast(
-                (positions >= second_start) & (positions < ids.row_lengths()[:, tf.newaxis]),
-                tf.int64,
-            )
-        input_ids = ids.to_tensor(
-            default_value=tf.constant(self.pad_id, tf.int64),
-            shape=[None, self.max_seq_length],
-        )
-        attention_mask = tf.sequence_mask(ids.row_lengths(), self.max_seq_length, dtype=tf.int64)
+            texts_kept = [(ids, keep_first), (pair_ids, keep_second)]
+        input_ids, attention_mask, segments = self._pack(texts_kept)
         return {
             INPUT_IDS: input_ids,
             ATTENTION_MASK: attention_mask,
@@ -245,9 +233,49 @@ class BertTokenizer(tf.Module):
             UNKNOWN_PIECES: unknown,
         }
 
+    def _pack(
+        self, texts_kept: list[tuple[tf.RaggedTensor, tf.Tensor]]
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """`[CLS] a [SEP]` (or `[CLS] a [SEP] b [SEP]`) padded to max_seq_length, from each text's
+        word pieces and how many of them are kept: (input_ids, attention_mask, token_type_ids).
+
+        Dense [batch, max_seq_length] arithmetic on positions: each text's first `kept` pieces
+        are gathered into place after the tokens before them, then its [SEP].
+        """
+        length = self.max_seq_length
+        positions = tf.range(length, dtype=tf.int64)[tf.newaxis, :]
+        pad, sep = tf.constant(self.pad_id, tf.int64), tf.constant(self.sep_id, tf.int64)
+        one = tf.constant(1, tf.int64)
+        batch = tf.shape(texts_kept[0][1], out_type=tf.int64)
+        # tf.equal, not ==: a compat.v1 graph (tf.Transform's v1 mode) compares tensors by identity.
+        input_ids = tf.where(
+            tf.equal(positions, 0),
+            tf.constant(self.cls_id, tf.int64),
+            tf.fill(tf.concat([batch, [length]], 0), pad),
+        )
+        segments = tf.zeros_like(input_ids)
+        start = tf.ones_like(texts_kept[0][1])[:, tf.newaxis]  # after [CLS]
+        for segment, (ids, kept) in enumerate(texts_kept):
+            end = start + kept[:, tf.newaxis]  # where this text's [SEP] goes
+            dense = ids.to_tensor(default_value=pad, shape=[None, length])
+            shifted = tf.gather(
+                dense, tf.clip_by_value(positions - start, 0, length - 1), batch_dims=1
+            )
+            inside = (positions >= start) & (positions < end)
+            input_ids = tf.where(inside, shifted, input_ids)
+            input_ids = tf.where(tf.equal(positions, end), sep, input_ids)
+            if segment:  # the second text and its [SEP]
+                segments = tf.where((positions >= start) & (positions <= end), one, segments)
+            start = end + 1
+        attention_mask = tf.cast(positions < start, tf.int64)
+        return input_ids, attention_mask, segments
+
     def _unknown(self, ids: tf.RaggedTensor) -> tf.Tensor:
         """How many of each row's word pieces are [UNK] (int64 [batch])."""
-        return tf.reduce_sum(tf.cast(tf.equal(ids, self.unk_id), tf.int64), axis=1)
+        # Running counts at the row boundaries: one pass over the flat pieces.
+        counts = tf.cumsum(tf.cast(tf.equal(ids.flat_values, self.unk_id), tf.int64))
+        counts = tf.concat([tf.zeros([1], tf.int64), counts], axis=0)
+        return tf.gather(counts, ids.row_splits[1:]) - tf.gather(counts, ids.row_splits[:-1])
 
     def __call__(
         self, texts: tf.Tensor, text_pairs: tf.Tensor | None = None
@@ -278,10 +306,10 @@ def _vector(texts) -> tf.Tensor:
     return texts if texts.shape.rank == 1 else tf.reshape(texts, [-1])
 
 
-def _head(ids: tf.RaggedTensor, keep: tf.Tensor) -> tf.RaggedTensor:
-    """The first `keep[i]` values of each row i of a ragged [batch, (n)] tensor."""
-    positions = tf.ragged.range(ids.row_lengths(), dtype=tf.int64)
-    return tf.ragged.boolean_mask(ids, positions < keep[:, tf.newaxis])
+def _ragged(values: tf.Tensor, row_splits: tf.Tensor) -> tf.RaggedTensor:
+    """A ragged tensor from row splits that an op made (so valid): without the validation's
+    assertions, which were most of the tokenizer's graph (and of the time to trace it)."""
+    return tf.RaggedTensor.from_row_splits(values, row_splits, validate=False)
 
 
 @functools.cache
