@@ -40,6 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     preflight.check_run(config)  # before any component runs and the run folder is created
     from pipeline.local_runner import run_pipeline
 
+    console.imports_done()
     run = run_pipeline(config, verbose=args.verbose)
     report = run.report()
     print(report.summary)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     As the `bertpipe` program (no `argv`) it ends the process itself once the command has
     returned (console.leave: no teardown of the libraries' modules)."""
     args = build_parser().parse_args(argv)
-    console.configure(verbose=args.verbose)  # before a command imports TensorFlow
+    console.configure(verbose=args.verbose, program=argv is None)  # before TensorFlow loads
     try:
         status = args.handler(args)
     except Exception as error:

@@ -3,6 +3,7 @@ model answering raw strings, the report step (locally and as Kubeflow starts it)
 rules. BeamDagRunner runs span 1 of the retraining schedule (test_schedule.py)."""
 
 import csv
+import gc
 import json
 import os
 import subprocess
@@ -210,6 +211,9 @@ def test_a_strict_threshold_pushes_nothing_new_and_says_why(local_run, capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
+    # Only the `bertpipe` program freezes its objects (console.imports_done); a caller of `main`
+    # in its own process keeps all of its objects collectable.
+    assert gc.get_freeze_count() == 0
     assert production_versions(config.push_dir) == before
     assert "NOT BLESSED, nothing pushed:" in out
     assert "  - min_accuracy: accuracy " in out and "is below the bound 0.999" in out
