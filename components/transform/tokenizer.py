@@ -167,7 +167,8 @@ class BertTokenizer(tf.Module):
         return x
 
     def words(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        """The pre-tokenized words, [batch, (words)] (special tokens kept whole)."""
+        """The pre-tokenized words of a [batch] string tensor, [batch, (words)] (special tokens
+        kept whole)."""
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         # Invalid UTF-8 becomes U+FFFD, and so does NUL (tf_text.regex_split stops at a NUL byte);
         # the normalizer deletes both, as Hugging Face does.
@@ -255,7 +256,7 @@ class BertTokenizer(tf.Module):
         )
         segments = tf.zeros_like(input_ids)
         start = tf.ones_like(texts_kept[0][1])[:, tf.newaxis]  # after [CLS]
-        for segment, (ids, kept) in enumerate(texts_kept):
+        for index, (ids, kept) in enumerate(texts_kept):
             end = start + kept[:, tf.newaxis]  # where this text's [SEP] goes
             dense = ids.to_tensor(default_value=pad, shape=[None, length])
             shifted = tf.gather(
@@ -264,7 +265,7 @@ class BertTokenizer(tf.Module):
             inside = (positions >= start) & (positions < end)
             input_ids = tf.where(inside, shifted, input_ids)
             input_ids = tf.where(tf.equal(positions, end), sep, input_ids)
-            if segment:  # the second text and its [SEP]
+            if index:  # the second text and its [SEP]
                 segments = tf.where((positions >= start) & (positions <= end), one, segments)
             start = end + 1
         attention_mask = tf.cast(positions < start, tf.int64)
