@@ -202,6 +202,10 @@ class ThreadedLocalDagRunner(LocalDagRunner):
                 snapshot_settings=partial_run.snapshot_settings,
             )
         nodes = {node.pipeline_node.node_info.id: node.pipeline_node for node in pipeline.nodes}
+        executor_specs = {
+            node_id: runner_utils.extract_executor_spec(deployment_config, node_id)
+            for node_id in nodes
+        }
 
         def launch(node_id: str) -> None:
             pipeline_node = nodes[node_id]
@@ -213,7 +217,7 @@ class ThreadedLocalDagRunner(LocalDagRunner):
                 mlmd_connection=metadata.Metadata(connection_config),
                 pipeline_info=pipeline.pipeline_info,
                 pipeline_runtime_spec=pipeline.runtime_spec,
-                executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
+                executor_spec=executor_specs[node_id],
                 custom_driver_spec=runner_utils.extract_custom_driver_spec(
                     deployment_config, node_id
                 ),
@@ -236,10 +240,7 @@ class ThreadedLocalDagRunner(LocalDagRunner):
             self.max_parallel,
             main_thread=[
                 node_id
-                for node_id in nodes
-                if isinstance(
-                    runner_utils.extract_executor_spec(deployment_config, node_id),
-                    executable_spec_pb2.BeamExecutableSpec,
-                )
+                for node_id, spec in executor_specs.items()
+                if isinstance(spec, executable_spec_pb2.BeamExecutableSpec)
             ],
         )

@@ -29,7 +29,7 @@ from components.pusher import Pusher
 from components.report import Report
 from components.serving_check import ServingCheck
 from components.text_example_gen.component import TextExampleGen
-from pipeline.run_artifacts import NODE_CONTEXT, PIPELINE_RUN_CONTEXT, run_artifacts
+from pipeline.run_artifacts import PIPELINE_RUN_CONTEXT, node_executions, run_artifacts
 
 METADATA_FILE = "metadata.sqlite"  # in a run folder (pipeline/local_runner.py RunPaths)
 _STOPPED = (metadata_store_pb2.Execution.FAILED, metadata_store_pb2.Execution.CANCELED)
@@ -49,17 +49,15 @@ def local_history(output: str) -> list[HistoryEntry]:
             " --output of a `bertpipe run`)"
         )
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(path))
-    node_type = store.get_context_type(NODE_CONTEXT)
     entries = []
     for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):
-        executions = store.get_executions_by_context(run.id)
-        state: dict[str, int] = {}  # node -> the state of its execution in this run
-        ended = run.create_time_since_epoch
-        for execution in sorted(executions, key=lambda e: e.id):
-            ended = max(ended, execution.last_update_time_since_epoch)
-            for context in store.get_contexts_by_execution(execution.id):
-                if context.type_id == node_type.id:
-                    state[context.name.split(".")[-1]] = execution.last_known_state
+        executions = node_executions(store, run)
+        # node -> the state of its (latest) execution in this run
+        state = {node: execution.last_known_state for node, execution in executions}
+        ended = max(
+            [run.create_time_since_epoch]
+            + [execution.last_update_time_since_epoch for _, execution in executions]
+        )
         entries.append(_entry(path, run.name, utc_time(ended / 1000), state))
     return sorted(entries, key=lambda e: (e.time, e.run_id), reverse=True)
 

@@ -38,21 +38,35 @@ def _value(value: metadata_store_pb2.Value):
     return getattr(value, kind) if kind else None
 
 
-def run_artifacts(metadata_path: str, run_id: str) -> dict[tuple[str, str], RunArtifact]:
-    """{(node id, output key): artifact} for the outputs of pipeline run `run_id` in the store."""
-    config = metadata.sqlite_metadata_connection_config(metadata_path)
-    store = metadata_store.MetadataStore(config)
+def node_executions(
+    store: metadata_store.MetadataStore, run: metadata_store_pb2.Context
+) -> list[tuple[str, metadata_store_pb2.Execution]]:
+    """(node id, execution) for each execution of the pipeline run context `run`, oldest first."""
+    node_type = store.get_context_type(NODE_CONTEXT)
+    found = []
+    for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type_id == node_type.id:
+                found.append((context.name.split(".")[-1], execution))
+    return found
+
+
+def open_run(
+    metadata_path: str, run_id: str
+) -> tuple[metadata_store.MetadataStore, metadata_store_pb2.Context]:
+    """The MLMD store at `metadata_path` (SQLite) and the context of pipeline run `run_id`."""
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
     run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
     if run is None:
         raise FileNotFoundError(f"no pipeline run {run_id!r} recorded in {metadata_path}")
-    executions = store.get_executions_by_context(run.id)
-    node_type = store.get_context_type(NODE_CONTEXT)
-    node_of = {}
-    for execution in executions:
-        for context in store.get_contexts_by_execution(execution.id):
-            if context.type_id == node_type.id:
-                node_of[execution.id] = context.name.split(".")[-1]
-    events = store.get_events_by_execution_ids([e.id for e in executions])
+    return store, run
+
+
+def run_artifacts(metadata_path: str, run_id: str) -> dict[tuple[str, str], RunArtifact]:
+    """{(node id, output key): artifact} for the outputs of pipeline run `run_id` in the store."""
+    store, run = open_run(metadata_path, run_id)
+    node_of = {execution.id: node for node, execution in node_executions(store, run)}
+    events = store.get_events_by_execution_ids(list(node_of))
     outputs = [
         e
         for e in events
@@ -65,7 +79,7 @@ def run_artifacts(metadata_path: str, run_id: str) -> dict[tuple[str, str], RunA
         key = event.path.steps[0].key if event.path.steps else ""
         properties = {k: _value(v) for k, v in artifact.custom_properties.items()}
         properties.update({k: _value(v) for k, v in artifact.properties.items()})
-        node = node_of.get(event.execution_id, "")
+        node = node_of[event.execution_id]
         found[(node, key)] = RunArtifact(
             node=node, key=key, uri=artifact.uri, properties=properties
         )

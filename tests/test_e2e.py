@@ -21,7 +21,7 @@ from components.core.serving import production_versions
 from components.core.serving_assets import read_serving_record, read_warmup_requests
 from pipeline.cli import main as bertpipe
 from pipeline.local_runner import run_pipeline
-from pipeline.run_artifacts import NODE_CONTEXT, PIPELINE_RUN_CONTEXT, run_artifacts, run_report
+from pipeline.run_artifacts import node_executions, open_run, run_artifacts, run_report
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 SAMPLE_EVAL = Path(__file__).resolve().parent.parent / "pipeline" / "sample_data" / "eval.csv"
@@ -85,21 +85,11 @@ def test_local_runner_pushes_a_model_that_answers_raw_strings(
 
 def execution_spans(metadata_path: str, run_id: str) -> dict[str, tuple[int, int]]:
     """{node id: (registered, published)} of run `run_id`'s executions, in ms (MLMD)."""
-    from ml_metadata.metadata_store import metadata_store
-    from tfx.orchestration import metadata
-
-    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
-    run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
-    node_type = store.get_context_type(NODE_CONTEXT)
-    spans = {}
-    for execution in store.get_executions_by_context(run.id):
-        (node,) = [
-            context.name.split(".")[-1]
-            for context in store.get_contexts_by_execution(execution.id)
-            if context.type_id == node_type.id
-        ]
-        spans[node] = (execution.create_time_since_epoch, execution.last_update_time_since_epoch)
-    return spans
+    store, run = open_run(metadata_path, run_id)
+    return {
+        node: (execution.create_time_since_epoch, execution.last_update_time_since_epoch)
+        for node, execution in node_executions(store, run)
+    }
 
 
 def test_the_evaluator_and_the_serving_check_ran_at_the_same_time(local_run):

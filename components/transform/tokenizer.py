@@ -186,7 +186,7 @@ class BertTokenizer(tf.Module):
         is_special = tf.strings.regex_full_match(segments, self._special_pattern)
         # A special token holds no space, so it splits into itself: one word, un-normalised.
         words = tf.strings.split(tf.where(is_special, segments, self._spaced(segments)))
-        return _ragged(words.flat_values, tf.gather(words.row_splits, segment_splits))
+        return _merged(words, segment_splits)
 
     def _spaced(self, texts: tf.Tensor) -> tf.Tensor:
         """Normalised text with every punctuation character isolated by spaces: only spaces are
@@ -204,7 +204,7 @@ class BertTokenizer(tf.Module):
         # Natural text repeats words a lot: split each distinct word once.
         unique, index = tf.unique(flat)
         pieces = tf.gather(self._wordpiece.tokenize(unique), index)  # [words, (pieces)]
-        return _ragged(pieces.flat_values, tf.gather(pieces.row_splits, words.row_splits))
+        return _merged(pieces, words.row_splits)
 
     def tokenize(
         self, texts: tf.Tensor, text_pairs: tf.Tensor | None = None
@@ -307,10 +307,16 @@ def _vector(texts) -> tf.Tensor:
     return texts if texts.shape.rank == 1 else tf.reshape(texts, [-1])
 
 
-def _ragged(values: tf.Tensor, row_splits: tf.Tensor) -> tf.RaggedTensor:
-    """A ragged tensor from row splits that an op made (so valid): without the validation's
-    assertions, which were most of the tokenizer's graph (and of the time to trace it)."""
-    return tf.RaggedTensor.from_row_splits(values, row_splits, validate=False)
+def _merged(inner: tf.RaggedTensor, outer_splits: tf.Tensor) -> tf.RaggedTensor:
+    """The rows of `inner` grouped by `outer_splits` (the row splits of a level above them),
+    each group's values in one row: [outer, (inner), (values)] -> [outer, (values)].
+
+    Built from row splits that ops made, so without validation: the validation's assertions
+    were most of the tokenizer's graph, and of the time to trace it.
+    """
+    return tf.RaggedTensor.from_row_splits(
+        inner.flat_values, tf.gather(inner.row_splits, outer_splits), validate=False
+    )
 
 
 @functools.cache
