@@ -280,4 +280,8 @@ def timing_figures(key: str, wall: list[float], cpu: list[float], size: int) -> 
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from pipeline.console import leave
+
+    # As `bertpipe` does: exit without the interpreter's teardown, which crashes (SIGSEGV in a
+    # garbage collection) in a process that ran tf.Transform's Beam pipeline, as this one does.
+    leave(main())

@@ -3,7 +3,8 @@
     input_ids, attention_mask, token_type_ids  (int32 [batch, max_seq_length], static length;
                                                 [batch, None] with variable_length, for batches
                                                 trimmed of trailing padding)
-      -> "bert"        transformers TFBertModel (pretrained weights from the checkpoint)
+      -> "bert"        transformers TFBertModel (pretrained weights from the checkpoint), its
+                       self-attention's transposes done on integers (attention.py)
       -> pooled output (BERT pooler: tanh(dense([CLS] hidden state)))
          or, for a checkpoint without pooler weights, the [CLS] hidden state
       -> "classifier_dropout"  Dropout(config.model.dropout)
@@ -100,6 +101,11 @@ def build_classifier(
     # transformers' TF code needs no AutoGraph (its control flow is on Python values); converting
     # it costs tens of seconds each time a Keras call traces it, so it is called as plain Python.
     bert.call = tf.autograph.experimental.do_not_convert(bert.call)
+    # The same attention, its head transposes done on the bits as integers: oneDNN's float
+    # transposes cost a fifth of a batch-1 serving call (attention.py).
+    from components.trainer.attention import use_integer_transposes
+
+    use_integer_transposes(bert)
 
     length = None if variable_length else model_config.max_seq_length
     inputs = {

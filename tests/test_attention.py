@@ -1,0 +1,111 @@
+"""The classifier's self-attention, its transposes on integers, is transformers' attention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from components.core.config import ModelConfig
+from components.core.features import MODEL_INPUT_KEYS
+from components.trainer import model as model_lib
+from components.trainer.attention import IntegerTransposeSelfAttention, use_integer_transposes
+
+
+def _tiny_bert(**overrides):
+    import tensorflow as tf
+    from transformers import BertConfig, TFBertModel
+
+    settings = dict(
+        vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+        intermediate_size=40, max_position_embeddings=32,
+    )  # fmt: skip
+    tf.keras.utils.set_random_seed(0)
+    bert = TFBertModel(BertConfig(**(settings | overrides)))
+    bert(bert.dummy_inputs)
+    return bert
+
+
+def _inputs():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    lengths = [9, 4, 1]
+    mask = np.array([[1] * n + [0] * (9 - n) for n in lengths], np.int32)
+    ids = rng.integers(4, 60, size=mask.shape).astype(np.int32) * mask
+    types = np.zeros_like(mask)
+    types[0, 5:] = 1  # a sentence pair in the first row
+    return {
+        "input_ids": tf.constant(ids),
+        "attention_mask": tf.constant(mask),
+        "token_type_ids": tf.constant(types),
+    }
+
+
+def _outputs_and_gradients(bert, inputs):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        outputs = bert(**inputs, training=False)
+        hidden = tf.cast(outputs.last_hidden_state, tf.float32)
+        pooled = tf.cast(outputs.pooler_output, tf.float32)
+        # A loss that reads every position and the pooler, weighted so no gradient is trivial.
+        weights = tf.reshape(tf.range(24, dtype=tf.float32), [1, 1, 24]) / 24.0
+        loss = tf.reduce_sum(tf.sin(hidden) * weights) + tf.reduce_sum(pooled**2)
+    gradients = tape.gradient(loss, bert.trainable_variables)
+    dense = [tf.convert_to_tensor(g).numpy() for g in gradients if g is not None]  # embeddings
+    return hidden.numpy(), pooled.numpy(), dense
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_it_gives_transformers_outputs_and_gradients_bit_for_bit(policy):
+    with model_lib.keras_policy(policy):
+        bert = _tiny_bert()
+        inputs = _inputs()
+        want = _outputs_and_gradients(bert, inputs)
+        use_integer_transposes(bert)
+        got = _outputs_and_gradients(bert, inputs)
+    assert all(
+        type(layer.attention.self_attention) is IntegerTransposeSelfAttention
+        for layer in bert.bert.encoder.layer
+    )
+    # The same products on the same bits, in the same order: equal, not merely close.
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert len(got[2]) == len(want[2]) == len(bert.trainable_variables)  # every weight learns
+    for g, w in zip(got[2], want[2], strict=True):
+        np.testing.assert_array_equal(g, w)
+    # The comparison can fail: another mask changes the outputs.
+    other = dict(inputs, attention_mask=np.ones_like(inputs["attention_mask"].numpy()))
+    changed = bert(**other).last_hidden_state.numpy().astype(np.float32)
+    assert np.abs(changed - want[0]).max() > 1e-3
+
+
+def test_the_classifier_uses_it_for_training_and_serving():
+    from transformers import BertConfig
+
+    config = BertConfig(
+        vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+        intermediate_size=40, max_position_embeddings=32,
+    )  # fmt: skip
+    model = model_lib.build_classifier(
+        ModelConfig(max_seq_length=9), 2, bert_config=config, variable_length=True
+    )
+    copy = model_lib.serving_copy(model, max_seq_length=9)
+    for classifier in (model, copy):
+        layers = classifier.get_layer(model_lib.BERT_LAYER).bert.encoder.layer
+        assert [type(layer.attention.self_attention) for layer in layers] == [
+            IntegerTransposeSelfAttention
+        ] * 2
+    batch = {name: value for name, value in _inputs().items() if name in MODEL_INPUT_KEYS}
+    np.testing.assert_array_equal(copy(batch).numpy(), model(batch).numpy())
+
+
+def test_it_refuses_what_it_does_not_compute():
+    with pytest.raises(ValueError, match="decoder"):
+        use_integer_transposes(_tiny_bert(is_decoder=True))
+    bert = _tiny_bert()
+    use_integer_transposes(bert)
+    with pytest.raises(ValueError, match=r"\['output_attentions'\]"):
+        bert(**_inputs(), output_attentions=True)
+    with pytest.raises(TypeError, match="expected transformers' TFBertSelfAttention"):
+        use_integer_transposes(bert)
