@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +71,14 @@ def tsv_sentences(path: Path) -> list[str]:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(reader)
         return [row[0] for row in reader]
+
+
+def scratch_folder(prefix: str) -> str:
+    """A new temporary folder, removed with everything in it when the process exits (a training
+    benchmark leaves about 2 GB of checkpoints and datasets there)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def write_results(name: str, results: dict) -> Path:

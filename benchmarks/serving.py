@@ -37,11 +37,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import SST2, tsv_sentences, write_results
+from benchmarks._common import SST2, scratch_folder, tsv_sentences, write_results
 from benchmarks.method import PAUSE_S, Watch, process_cpu_s, ratio_text, take_turns
 from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.tokenization import read_sentences
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from components.trainer.export import export_serving_model
     from components.trainer.model import build_classifier
 
-    work = tempfile.mkdtemp(prefix="bench_serving_")
+    work = scratch_folder("bench_serving_")
     started = time.perf_counter()
     output = transform_output(work)
     print(f"Transform (Beam, 256 rows): {time.perf_counter() - started:.1f} s", flush=True)

@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import write_results
+from benchmarks._common import scratch_folder, write_results
 from benchmarks.method import MIN_ROUNDS, SETTLE_S, Watch, ratio_text, take_turns
 from benchmarks.peer import Peer, add_peer_arguments, use_threads
 from benchmarks.training_variants import (
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = parse_variant(name, args.seq_len, precision.policy, defaults.jit_compile)
         specs.setdefault(spec.name, spec)  # `auto` may resolve to a variant already listed
 
-    work = tempfile.mkdtemp(prefix="bench_training_")
+    work = scratch_folder("bench_training_")
     data = Data(args.examples, args.batch, work)
     total_steps = args.warmup + args.rounds * (args.steps + 1) + 100
     peer: Peer | None = None
