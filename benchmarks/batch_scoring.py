@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import SST2, tsv_sentences, write_results
+from benchmarks._common import SST2, scratch_folder, tsv_sentences, write_results
 
 BATCH = 32
 
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.batch_scoring import score_data
 
     load_before = [round(x, 2) for x in os.getloadavg()]
-    work = Path(tempfile.mkdtemp(prefix="bench_batch_scoring_"))
+    work = Path(scratch_folder("bench_batch_scoring_"))
     train = work / "train_head.tsv"
     with open(SST2 / "train.tsv", encoding="utf-8") as source:  # the header and the first rows
         train.write_text("".join(itertools.islice(source, args.train_rows + 1)))

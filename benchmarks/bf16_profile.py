@@ -28,11 +28,10 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 import components  # noqa: F401  (sets TF_USE_LEGACY_KERAS etc. before TensorFlow is imported)
-from benchmarks._common import REPO, write_results
+from benchmarks._common import REPO, scratch_folder, write_results
 
 MARK = "=====STEP====="
 
@@ -80,7 +79,7 @@ def op_time_by_kind(precision: str, length: int, steps: int) -> dict:
     model, dataset = _model_and_batch(precision, False, length)
     with keras_policy(precision):
         model.fit(dataset, steps_per_epoch=3, verbose=0)  # tracing, first kernels
-        logdir = tempfile.mkdtemp(prefix="bf16_profile_")
+        logdir = scratch_folder("bf16_profile_")
         started, started_cpu = time.perf_counter(), time.process_time()
         tf.profiler.experimental.start(logdir)
         model.fit(dataset, steps_per_epoch=steps, verbose=0)

@@ -35,7 +35,13 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import method
-from benchmarks._common import SST2, mlmd_component_times, run_bertpipe, write_results
+from benchmarks._common import (
+    SST2,
+    mlmd_component_times,
+    run_bertpipe,
+    scratch_folder,
+    write_results,
+)
 
 STARTUP = "(start-up)"  # process start and imports, up to the first component
 GAPS = "(between components)"
@@ -49,7 +55,7 @@ def sst2_folder(train_rows: int, eval_rows: int) -> Path:
     header, rows = lines[0], lines[1:]
     if train_rows + eval_rows > len(rows):
         raise ValueError(f"--sst2 {train_rows}:{eval_rows} asks for more than {len(rows)} rows")
-    folder = Path(tempfile.mkdtemp(prefix="bertpipe_e2e_data_")) / "sst2"
+    folder = Path(scratch_folder("bertpipe_e2e_data_")) / "sst2"
     folder.mkdir()
     (folder / "train.tsv").write_text(header + "".join(rows[:train_rows]), encoding="utf-8")
     (folder / "dev.tsv").write_text(header + "".join(rows[-eval_rows:]), encoding="utf-8")

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx.orchestration import metadata
 
 from components.core.artifacts import read_drift_result
 from components.core.errors import UserError
@@ -29,7 +27,12 @@ from components.pusher import Pusher
 from components.report import Report
 from components.serving_check import ServingCheck
 from components.text_example_gen.component import TextExampleGen
-from pipeline.run_artifacts import PIPELINE_RUN_CONTEXT, node_executions, run_artifacts
+from pipeline.run_artifacts import (
+    PIPELINE_RUN_CONTEXT,
+    node_executions,
+    open_store,
+    run_artifacts,
+)
 
 METADATA_FILE = "metadata.sqlite"  # in a run folder (pipeline/local_runner.py RunPaths)
 _STOPPED = (metadata_store_pb2.Execution.FAILED, metadata_store_pb2.Execution.CANCELED)
@@ -48,7 +51,7 @@ def local_history(output: str) -> list[HistoryEntry]:
             f"no run folder at {output!r}: expected its MLMD store {METADATA_FILE} there (the"
             " --output of a `bertpipe run`)"
         )
-    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(path))
+    store = open_store(path)
     entries = []
     for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):
         executions = node_executions(store, run)

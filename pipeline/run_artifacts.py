@@ -51,11 +51,16 @@ def node_executions(
     return found
 
 
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    """The MLMD store in the SQLite file `metadata_path` (a run folder's metadata.sqlite)."""
+    return metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+
+
 def open_run(
     metadata_path: str, run_id: str
 ) -> tuple[metadata_store.MetadataStore, metadata_store_pb2.Context]:
     """The MLMD store at `metadata_path` (SQLite) and the context of pipeline run `run_id`."""
-    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    store = open_store(metadata_path)
     run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
     if run is None:
         raise FileNotFoundError(f"no pipeline run {run_id!r} recorded in {metadata_path}")

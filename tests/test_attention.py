@@ -6,21 +6,25 @@ import numpy as np
 import pytest
 
 from components.core.config import ModelConfig
-from components.core.features import MODEL_INPUT_KEYS
 from components.trainer import model as model_lib
 from components.trainer.attention import IntegerTransposeSelfAttention, use_integer_transposes
 
 
+def _tiny_config(**overrides):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+        intermediate_size=40, max_position_embeddings=32, **overrides,
+    )  # fmt: skip
+
+
 def _tiny_bert(**overrides):
     import tensorflow as tf
-    from transformers import BertConfig, TFBertModel
+    from transformers import TFBertModel
 
-    settings = dict(
-        vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-        intermediate_size=40, max_position_embeddings=32,
-    )  # fmt: skip
     tf.keras.utils.set_random_seed(0)
-    bert = TFBertModel(BertConfig(**(settings | overrides)))
+    bert = TFBertModel(_tiny_config(**overrides))
     bert(bert.dummy_inputs)
     return bert
 
@@ -81,14 +85,8 @@ def test_it_gives_transformers_outputs_and_gradients_bit_for_bit(policy):
 
 
 def test_the_classifier_uses_it_for_training_and_serving():
-    from transformers import BertConfig
-
-    config = BertConfig(
-        vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-        intermediate_size=40, max_position_embeddings=32,
-    )  # fmt: skip
     model = model_lib.build_classifier(
-        ModelConfig(max_seq_length=9), 2, bert_config=config, variable_length=True
+        ModelConfig(max_seq_length=9), 2, bert_config=_tiny_config(), variable_length=True
     )
     copy = model_lib.serving_copy(model, max_seq_length=9)
     for classifier in (model, copy):
@@ -96,7 +94,7 @@ def test_the_classifier_uses_it_for_training_and_serving():
         assert [type(layer.attention.self_attention) for layer in layers] == [
             IntegerTransposeSelfAttention
         ] * 2
-    batch = {name: value for name, value in _inputs().items() if name in MODEL_INPUT_KEYS}
+    batch = _inputs()  # the model's three inputs
     np.testing.assert_array_equal(copy(batch).numpy(), model(batch).numpy())
 
 
