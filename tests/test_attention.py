@@ -1,4 +1,4 @@
-"""The classifier's self-attention, its transposes on integers, is transformers' attention."""
+"""The classifier's encoder attention (integer transposes, a [CLS]-only last layer) is transformers'."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import pytest
 
 from components.core.config import ModelConfig
 from components.trainer import model as model_lib
-from components.trainer.attention import IntegerTransposeSelfAttention, use_integer_transposes
+from components.trainer.attention import (
+    FirstTokenBertLayer,
+    FirstTokenSelfAttention,
+    IntegerTransposeSelfAttention,
+    use_first_token_output,
+    use_integer_transposes,
+)
 
 
 def _tiny_config(**overrides):
@@ -92,10 +98,45 @@ def test_the_classifier_uses_it_for_training_and_serving():
     for classifier in (model, copy):
         layers = classifier.get_layer(model_lib.BERT_LAYER).bert.encoder.layer
         assert [type(layer.attention.self_attention) for layer in layers] == [
-            IntegerTransposeSelfAttention
-        ] * 2
+            IntegerTransposeSelfAttention,
+            FirstTokenSelfAttention,
+        ]
+        assert type(layers[-1]) is FirstTokenBertLayer
     batch = _inputs()  # the model's three inputs
     np.testing.assert_array_equal(copy(batch).numpy(), model(batch).numpy())
+
+
+def _first_position_and_gradients(bert, inputs):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        outputs = bert(**inputs, training=False)
+        first = outputs.last_hidden_state[:, 0, :]
+        # What a classifier reads: the pooler, or the [CLS] hidden state.
+        loss = tf.reduce_sum(tf.sin(first)) + tf.reduce_sum(outputs.pooler_output**2)
+    gradients = tape.gradient(loss, bert.trainable_variables)
+    dense = [tf.convert_to_tensor(g).numpy() for g in gradients if g is not None]
+    return outputs, first.numpy(), dense
+
+
+def test_the_last_layer_for_cls_only_gives_what_transformers_gives_there():
+    bert = _tiny_bert()
+    inputs = _inputs()
+    want, want_first, want_gradients = _first_position_and_gradients(bert, inputs)
+    use_integer_transposes(bert)
+    use_first_token_output(bert)
+    got, got_first, got_gradients = _first_position_and_gradients(bert, inputs)
+    assert got.last_hidden_state.shape == (3, 1, 24)  # the first position only
+    np.testing.assert_allclose(got_first, want_first, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.pooler_output, want.pooler_output, rtol=1e-5, atol=1e-6)
+    # Every weight still learns, the last layer's included, and as it did.
+    assert len(got_gradients) == len(want_gradients) == len(bert.trainable_variables)
+    for g, w in zip(got_gradients, want_gradients, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+    # The comparison can fail: [CLS] attends to every position, so another mask changes it.
+    other = dict(inputs, attention_mask=np.ones_like(inputs["attention_mask"].numpy()))
+    changed = bert(**other).last_hidden_state.numpy()[:, 0, :]
+    assert np.abs(changed - want_first).max() > 1e-3
 
 
 def test_it_refuses_what_it_does_not_compute():
@@ -107,3 +148,8 @@ def test_it_refuses_what_it_does_not_compute():
         bert(**_inputs(), output_attentions=True)
     with pytest.raises(TypeError, match="expected transformers' TFBertSelfAttention"):
         use_integer_transposes(bert)
+    use_first_token_output(bert)
+    with pytest.raises(TypeError, match="expected transformers' TFBertLayer"):
+        use_first_token_output(bert)
+    with pytest.raises(TypeError, match="with IntegerTransposeSelfAttention"):
+        use_first_token_output(_tiny_bert())  # the transposes come first

@@ -4,7 +4,8 @@
                                                 [batch, None] with variable_length, for batches
                                                 trimmed of trailing padding)
       -> "bert"        transformers TFBertModel (pretrained weights from the checkpoint), its
-                       self-attention's transposes done on integers (attention.py)
+                       self-attention's transposes done on integers, its last layer computed
+                       for the first position ([CLS]) only (attention.py)
       -> pooled output (BERT pooler: tanh(dense([CLS] hidden state)))
          or, for a checkpoint without pooler weights, the [CLS] hidden state
       -> "classifier_dropout"  Dropout(config.model.dropout)
@@ -102,10 +103,12 @@ def build_classifier(
     # it costs tens of seconds each time a Keras call traces it, so it is called as plain Python.
     bert.call = tf.autograph.experimental.do_not_convert(bert.call)
     # The same attention, its head transposes done on the bits as integers: oneDNN's float
-    # transposes cost a fifth of a batch-1 serving call (attention.py).
-    from components.trainer.attention import use_integer_transposes
+    # transposes cost a fifth of a batch-1 serving call. And the last layer computes only the
+    # [CLS] position that the head reads (attention.py).
+    from components.trainer.attention import use_first_token_output, use_integer_transposes
 
     use_integer_transposes(bert)
+    use_first_token_output(bert)
 
     length = None if variable_length else model_config.max_seq_length
     inputs = {
