@@ -8,7 +8,8 @@
                        for the first position ([CLS]) only (attention.py)
       -> pooled output (BERT pooler: tanh(dense([CLS] hidden state)))
          or, for a checkpoint without pooler weights, the [CLS] hidden state
-      -> "classifier_dropout"  Dropout(config.model.dropout)
+      -> "classifier_dropout"  Dropout(config.model.dropout); every dropout of the model a
+                               float32-drawn mask multiplied in (dropout.py)
       -> "classifier"          Dense(num_classes), float32 under any mixed-precision policy
       -> "probabilities"       softmax, float32
 
@@ -33,6 +34,7 @@ import tensorflow as tf
 from components.core.checkpoint import resolve_checkpoint
 from components.core.config import ModelConfig, TrainConfig
 from components.core.features import MODEL_INPUT_KEYS
+from components.trainer.dropout import MaskDropout, use_mask_dropout
 from components.trainer.optimizer import FusedAdamW
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ def build_classifier(
 
     use_integer_transposes(bert)
     use_first_token_output(bert)
+    # Dropout as a float32-drawn mask: the exact rate under bfloat16, and faster (dropout.py).
+    use_mask_dropout(bert)
 
     length = None if variable_length else model_config.max_seq_length
     inputs = {
@@ -122,7 +126,7 @@ def build_classifier(
     )
     # The pooled output, or the [CLS] hidden state for a checkpoint without pooler weights.
     features = outputs.pooler_output if head == "pooler" else outputs.last_hidden_state[:, 0, :]
-    features = tf.keras.layers.Dropout(model_config.dropout, name=DROPOUT_LAYER)(features)
+    features = MaskDropout(model_config.dropout, name=DROPOUT_LAYER)(features)
     logits = tf.keras.layers.Dense(
         num_classes,
         kernel_initializer=tf.keras.initializers.TruncatedNormal(
