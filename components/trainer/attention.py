@@ -25,7 +25,8 @@ alone (`FirstTokenBertLayer`): its keys and values still come from every positio
 query, output projection, LayerNorms and feed-forward block run on one position instead of all.
 The result is the same function (within float rounding: another kernel may sum a one-row product
 in another order), with about a sixth fewer of the encoder's matrix-product FLOPs; a
-mixed-bfloat16 training step at batch 32 took 15-19% less time (BENCHMARKS.md section 12).
+mixed-bfloat16 training step at batch 32 took 14-27% less time and 15-18% less CPU time
+(BENCHMARKS.md section 12).
 
 Only the path the classifier uses is implemented: an encoder's self-attention, without
 cross-attention, cached keys, head masks or returned attention probabilities;
