@@ -24,7 +24,7 @@ the [CLS] hidden state). `use_first_token_output` makes the last layer compute t
 alone (`FirstTokenBertLayer`): its keys and values still come from every position, but its
 query, output projection, LayerNorms and feed-forward block run on one position instead of all.
 The result is the same function (within float rounding: another kernel may sum a one-row product
-in another order), with about a sixth fewer of the encoder's matrix-product FLOPs; a
+in another order), with about 14% fewer of the encoder's matrix-product FLOPs; a
 mixed-bfloat16 training step at batch 32 took 14-27% less time and 15-18% less CPU time
 (BENCHMARKS.md section 12).
 
