@@ -51,14 +51,15 @@ def _inputs():
     }
 
 
-def _outputs_and_gradients(bert, inputs):
+def _outputs_and_gradients(bert, inputs, positions=slice(None)):
+    """The hidden states at `positions`, the pooled output, and the gradients of a loss of both."""
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
         outputs = bert(**inputs, training=False)
-        hidden = tf.cast(outputs.last_hidden_state, tf.float32)
+        hidden = tf.cast(outputs.last_hidden_state, tf.float32)[:, positions]
         pooled = tf.cast(outputs.pooler_output, tf.float32)
-        # A loss that reads every position and the pooler, weighted so no gradient is trivial.
+        # A loss that reads those positions and the pooler, weighted so no gradient is trivial.
         weights = tf.reshape(tf.range(24, dtype=tf.float32), [1, 1, 24]) / 24.0
         loss = tf.reduce_sum(tf.sin(hidden) * weights) + tf.reduce_sum(pooled**2)
     gradients = tape.gradient(loss, bert.trainable_variables)
@@ -106,36 +107,24 @@ def test_the_classifier_uses_it_for_training_and_serving():
     np.testing.assert_array_equal(copy(batch).numpy(), model(batch).numpy())
 
 
-def _first_position_and_gradients(bert, inputs):
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        outputs = bert(**inputs, training=False)
-        first = outputs.last_hidden_state[:, 0, :]
-        # What a classifier reads: the pooler, or the [CLS] hidden state.
-        loss = tf.reduce_sum(tf.sin(first)) + tf.reduce_sum(outputs.pooler_output**2)
-    gradients = tape.gradient(loss, bert.trainable_variables)
-    dense = [tf.convert_to_tensor(g).numpy() for g in gradients if g is not None]
-    return outputs, first.numpy(), dense
-
-
 def test_the_last_layer_for_cls_only_gives_what_transformers_gives_there():
     bert = _tiny_bert()
     inputs = _inputs()
-    want, want_first, want_gradients = _first_position_and_gradients(bert, inputs)
+    # What a classifier reads: the pooler, or the [CLS] hidden state.
+    want_first, want_pooled, want_gradients = _outputs_and_gradients(bert, inputs, slice(0, 1))
     use_integer_transposes(bert)
     use_first_token_output(bert)
-    got, got_first, got_gradients = _first_position_and_gradients(bert, inputs)
-    assert got.last_hidden_state.shape == (3, 1, 24)  # the first position only
+    got_first, got_pooled, got_gradients = _outputs_and_gradients(bert, inputs)
+    assert got_first.shape == (3, 1, 24)  # the first position only
     np.testing.assert_allclose(got_first, want_first, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(got.pooler_output, want.pooler_output, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_pooled, want_pooled, rtol=1e-5, atol=1e-6)
     # Every weight still learns, the last layer's included, and as it did.
     assert len(got_gradients) == len(want_gradients) == len(bert.trainable_variables)
     for g, w in zip(got_gradients, want_gradients, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
     # The comparison can fail: [CLS] attends to every position, so another mask changes it.
     other = dict(inputs, attention_mask=np.ones_like(inputs["attention_mask"].numpy()))
-    changed = bert(**other).last_hidden_state.numpy()[:, 0, :]
+    changed = bert(**other).last_hidden_state.numpy()
     assert np.abs(changed - want_first).max() > 1e-3
 
 

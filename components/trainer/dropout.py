@@ -32,10 +32,7 @@ class MaskDropout(tf.keras.layers.Dropout):
     def call(self, inputs, training=None):
         if isinstance(self.rate, numbers.Real) and self.rate == 0:
             return tf.identity(inputs)
-        if self.noise_shape is not None:
-            raise ValueError(
-                f"{self.name}: MaskDropout draws one number per element, no noise_shape"
-            )
+        _refuse_noise_shape(self)
         if training is None:
             training = tf.keras.backend.learning_phase()
 
@@ -49,17 +46,20 @@ class MaskDropout(tf.keras.layers.Dropout):
         )
 
 
-def use_mask_dropout(layer: tf.keras.layers.Layer) -> int:
+def _refuse_noise_shape(dropout: tf.keras.layers.Dropout) -> None:
+    if dropout.noise_shape is not None:
+        raise ValueError(
+            f"{dropout.name}: MaskDropout draws one number per element, no noise_shape"
+        )
+
+
+def use_mask_dropout(layer: tf.keras.layers.Layer) -> None:
     """Makes every Keras Dropout inside `layer` (transformers' BERT, say) a MaskDropout.
 
     The layers keep their rates and random generators; only the class that computes the dropout
-    changes. Returns how many were changed. Call it before the model first runs.
+    changes. Call it before the model first runs.
     """
-    changed = 0
     for sublayer in layer.submodules:
         if type(sublayer) is tf.keras.layers.Dropout:
-            if sublayer.noise_shape is not None:
-                raise ValueError(f"{sublayer.name}: a noise_shape dropout is not supported")
+            _refuse_noise_shape(sublayer)
             sublayer.__class__ = MaskDropout
-            changed += 1
-    return changed
