@@ -34,8 +34,11 @@ import tensorflow as tf
 from components.core.checkpoint import resolve_checkpoint
 from components.core.config import ModelConfig, TrainConfig
 from components.core.features import MODEL_INPUT_KEYS
+from components.trainer.dense import use_encoder_dense
 from components.trainer.dropout import MaskDropout, use_mask_dropout
-from components.trainer.optimizer import FusedAdamW
+from components.trainer.gelu import use_float32_gelu
+from components.trainer.layer_norm import use_encoder_layer_norm
+from components.trainer.optimizer import AdamW, FusedAdamW
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,11 @@ def build_classifier(
     use_first_token_output(bert)
     # Dropout as a float32-drawn mask: the exact rate under bfloat16, and faster (dropout.py).
     use_mask_dropout(bert)
+    # Dense layers, LayerNorms and GELUs whose backward pass costs less under mixed_bfloat16
+    # (dense.py, layer_norm.py, gelu.py).
+    use_encoder_dense(bert)
+    use_encoder_layer_norm(bert)
+    use_float32_gelu(bert)
 
     length = None if variable_length else model_config.max_seq_length
     inputs = {
@@ -251,7 +259,7 @@ def make_optimizer(train_config: TrainConfig, fused: bool = True) -> tf.keras.op
     """AdamW with the warmup/decay schedule, no weight decay on LayerNorm and biases: the update
     of a step as one XLA program (optimizer.FusedAdamW), or with `fused=False` tf-keras's AdamW
     op by op (the same arithmetic)."""
-    optimizer = (FusedAdamW if fused else tf.keras.optimizers.AdamW)(
+    optimizer = (FusedAdamW if fused else AdamW)(
         learning_rate=learning_rate_schedule(train_config),
         weight_decay=train_config.weight_decay,
         beta_1=0.9,

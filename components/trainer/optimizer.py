@@ -16,6 +16,11 @@ are made dense first), so the program is compiled once per training run, whateve
 lengths. The fused path is taken without a distribution strategy (the Trainer on one CPU or one
 GPU); under a strategy (mirrored, multi-worker, TPU) each variable is updated through the
 strategy as tf-keras does it.
+
+Both classes take gradients in a lower precision than their variables (the bfloat16 weight
+gradients of dense.EncoderDense) and cast each to its variable's dtype as they update it:
+`FusedAdamW` inside its XLA program, where the cast is part of the loop that reads the gradient
+anyway; `AdamW`, tf-keras's op-by-op update, with one `Cast` per such gradient.
 """
 
 from __future__ import annotations
@@ -25,9 +30,28 @@ import tensorflow as tf
 from components.core import env
 
 
+def _in_variable_dtype(grad, var):
+    """`grad` as `var`'s dtype (a bfloat16 gradient of a float32 variable, say)."""
+    if grad is None or grad.dtype == var.dtype:
+        return grad
+    if isinstance(grad, tf.IndexedSlices):
+        return tf.IndexedSlices(tf.cast(grad.values, var.dtype), grad.indices, grad.dense_shape)
+    return tf.cast(grad, var.dtype)
+
+
 @tf.keras.utils.register_keras_serializable(package="bertpipe")
-class FusedAdamW(tf.keras.optimizers.AdamW):
-    """tf.keras.optimizers.AdamW, one XLA program per step (see the module docstring)."""
+class AdamW(tf.keras.optimizers.AdamW):
+    """tf.keras.optimizers.AdamW that takes gradients in a lower precision than the variables."""
+
+    def _internal_apply_gradients(self, grads_and_vars):
+        return super()._internal_apply_gradients(
+            [(_in_variable_dtype(grad, var), var) for grad, var in grads_and_vars]
+        )
+
+
+@tf.keras.utils.register_keras_serializable(package="bertpipe")
+class FusedAdamW(AdamW):
+    """AdamW, one XLA program per step (see the module docstring)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,6 +103,7 @@ class FusedAdamW(tf.keras.optimizers.AdamW):
             wd = tf.cast(self.weight_decay or 0.0, tf.float32)
             for grad, var, (m, v), decay in zip(grads, variables, slots, decays, strict=True):
                 dtype = var.dtype
+                grad = tf.cast(grad, dtype)
                 if decay:
                     var.assign_sub(var * tf.cast(wd, dtype) * tf.cast(lr, dtype))
                 m.assign_add((grad - m) * (1 - self.beta_1))
