@@ -12,10 +12,10 @@ A variant is named `kind-compile-precision[+batching][@L<n>]`:
   (torch.autocast) / `auto` (bf16 where ours resolves to mixed_bfloat16) for the peer;
 - batching: none (every batch L tokens); `+trim` (unsorted batches cut to 16/32/64/.../L, the
   trimming before issue 14); `+sort` (the Trainer's default: length-sorted windows of
-  SORT_WINDOW batches, buckets components.trainer.data.length_buckets). For the peer, `+sort`
-  is **exactly our batches** (the same examples in the same order, from the same
-  make_train_dataset call), each padded only to its own longest sequence (cut further than our
-  bucket length where the bucket rounds up), and `+dynamic` is the peer's own default: unsorted
+  SORT_WINDOW batches, sorted by components.trainer.data.length_buckets, each batch cut to its
+  longest sequence, or with XLA to its bucket). For the peer, `+sort` is **exactly our
+  batches** (the same examples in the same order, from the same make_train_dataset call), each
+  padded only to its own longest sequence, and `+dynamic` is the peer's own default: unsorted
   random batches padded to their longest sequence (what transformers' DataCollatorWithPadding
   gives), from the same shuffled stream;
 - @L<n>: the variant's max_seq_length (default --seq-len);
@@ -65,7 +65,12 @@ class Spec:
 
     @property
     def stream(self) -> tuple[str, int]:
-        """Which batches it trains on: the peer's `+sort` is our `+sort` stream."""
+        """Which batches it trains on: the peer's `+sort` is our `+sort` stream. Our `+sort`
+        batches are cut to their longest sequence, as the Trainer cuts them without XLA; with
+        XLA the Trainer rounds that length up to a bucket (components.trainer.data), and so
+        does the `+sort` stream of an XLA variant."""
+        if self.batching == "sort" and self.kind == "project" and self.xla:
+            return "sort-bucket", self.length
         return self.batching, self.length
 
 
@@ -185,7 +190,8 @@ class Data:
         options = {
             "none": {},
             "trim": {"trim_padding": True, "buckets": old_buckets(length)},
-            "sort": {"trim_padding": True, "sort_window": SORT_WINDOW},
+            "sort": {"trim_padding": True, "sort_window": SORT_WINDOW, "cut_to_bucket": False},
+            "sort-bucket": {"trim_padding": True, "sort_window": SORT_WINDOW},
             # each batch cut to its longest sequence: every length is a bucket
             "dynamic": {"trim_padding": True, "buckets": tuple(range(1, length + 1))},
         }[batching]

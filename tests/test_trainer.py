@@ -386,10 +386,10 @@ def test_length_sorted_windows_keep_every_example_and_resume_exactly(tmp_path):
     files = _write_transformed(tmp_path / "data.gz", lengths, length)
     spec = _Spec(length)
 
-    def batches(count, skip=0, sort_window=window):
+    def batches(count, skip=0, sort_window=window, cut_to_bucket=True):
         dataset = trainer_data.make_train_dataset(
             files, spec, batch_size, seed=7, skip_batches=skip, trim_padding=True,
-            sort_window=sort_window,
+            sort_window=sort_window, cut_to_bucket=cut_to_bucket,
         )  # fmt: skip
         return [({k: v.numpy() for k, v in x.items()}, y.numpy()) for x, y in dataset.take(count)]
 
@@ -406,6 +406,19 @@ def test_length_sorted_windows_keep_every_example_and_resume_exactly(tmp_path):
         longest = int(x["attention_mask"].sum(axis=1).max())
         assert y.shape == (batch_size,)
         assert x["input_ids"].shape == (batch_size, min(b for b in buckets if b >= longest))
+    # Without rounding up to a bucket (the Trainer without XLA): the same batches, each cut to
+    # its own longest row, of which only padding was cut.
+    exact = batches(3 * window, cut_to_bucket=False)
+    assert [rows(b) for b in exact] == [rows(b) for b in sorted_batches]
+    assert len({x["input_ids"].shape[1] for x, _ in exact}) > len(
+        {x["input_ids"].shape[1] for x, _ in sorted_batches}
+    )
+    for (x, y), (bucketed, labels) in zip(exact, sorted_batches, strict=True):
+        longest = int(x["attention_mask"].sum(axis=1).max())
+        assert x["input_ids"].shape == (batch_size, longest)
+        np.testing.assert_array_equal(y, labels)
+        for name, value in x.items():
+            np.testing.assert_array_equal(value, bucketed[name][:, :longest])
     ascending = []
     for w in range(3):
         these = sorted_batches[w * window : (w + 1) * window]

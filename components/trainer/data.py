@@ -14,9 +14,13 @@ tokens a batch needs:
   similar length, every example of the window is trained on once, and the global batch size
   stays as configured. On SST-2 (mean 13.3 tokens) a window of 64 batches of 32 with the buckets
   below computes about 80% real tokens, against about 23% for trimming unsorted batches.
-- **bucket shapes**: each batch is cut to its longest sequence rounded up to a bucket length
-  (`length_buckets`: 8, 12, 16, 24, 32, 48, 64, 96, 128, ... up to max_seq_length), so a compiler
-  (XLA) builds one program per bucket that occurs, a handful, not one per length.
+- **batch shapes**: each batch is cut to its longest sequence. Where training is compiled
+  (`jit_compile`: XLA builds one program per shape) that length is rounded up to a bucket
+  (`length_buckets`: 8, 12, 16, 24, 32, 48, 64, 96, 128, ... up to max_seq_length), so XLA
+  builds a handful of programs, not one per length. Without a compiler TensorFlow runs any
+  length at no extra cost, so the batch keeps its own length: on SST-2's sorted windows, rounding
+  up to a bucket added 2.4% of computed tokens, up to a fifth in the longest batches, where the
+  time goes (BENCHMARKS.md section 13).
 
 Only trailing positions whose attention_mask is 0 in every row of the batch are cut, so the model
 computes the same function. The order is deterministic for a given seed, and `skip_batches` skips
@@ -84,13 +88,16 @@ def used_length(mask: tf.Tensor) -> tf.Tensor:
     return tf.maximum(tf.reduce_max(row_lengths(mask)), tf.ones([], mask.dtype))
 
 
-def trim_batch(features: dict, buckets: tuple[int, ...]) -> dict:
+def trim_batch(features: dict, buckets: tuple[int, ...] | None) -> dict:
     """Cuts the [batch, max_seq_length] token features of a batch to the smallest bucket that
-    holds its last real token (the last position where any attention_mask is set); only trailing
-    positions whose attention_mask is 0 in every row are removed."""
+    holds its last real token (the last position where any attention_mask is set), or with
+    `buckets` None to that last real token itself; only trailing positions whose attention_mask
+    is 0 in every row are removed."""
     mask = features[ATTENTION_MASK]
-    bounds = tf.constant(buckets, dtype=mask.dtype)
-    target = tf.gather(bounds, tf.reduce_sum(tf.cast(bounds < used_length(mask), tf.int32)))
+    target = used_length(mask)
+    if buckets is not None:
+        bounds = tf.constant(buckets, dtype=mask.dtype)
+        target = tf.gather(bounds, tf.reduce_sum(tf.cast(bounds < target, tf.int32)))
     return {name: value[:, :target] for name, value in features.items()}
 
 
@@ -98,10 +105,12 @@ def _parser(
     tf_transform_output: tft.TFTransformOutput,
     trim_padding: bool = False,
     buckets: tuple[int, ...] = (),
+    cut_to_bucket: bool = True,
 ):
     """serialized [batch] -> (features {name: int32 [batch, length]}, label_id int64 [batch]).
 
-    length = max_seq_length, or with `trim_padding` the batch's bucket (`trim_batch`).
+    length = max_seq_length, or with `trim_padding` the batch's bucket, or its longest sequence
+    without `cut_to_bucket` (`trim_batch`).
     """
     full_spec = tf_transform_output.transformed_feature_spec()
     spec = {name: full_spec[name] for name in (*MODEL_INPUT_KEYS, LABEL_ID)}
@@ -115,7 +124,7 @@ def _parser(
         features = {name: tf.cast(parsed[name], INPUT_DTYPE) for name in MODEL_INPUT_KEYS}
         label = tf.reshape(parsed[LABEL_ID], [-1])
         if buckets:
-            features = trim_batch(features, buckets)
+            features = trim_batch(features, buckets if cut_to_bucket else None)
         return features, label
 
     return parse
@@ -167,10 +176,12 @@ def make_train_dataset(
     trim_padding: bool = False,
     sort_window: int = 1,
     buckets: tuple[int, ...] = (),
+    cut_to_bucket: bool = True,
 ) -> tf.data.Dataset:
     """Shuffled, repeated batches of the global batch size, every shape static unless
-    `trim_padding` (then [batch, bucket length]; see `trim_batch`). With `trim_padding` and
-    `sort_window` > 1, each window of that many batches is sorted by length (`sorted_window`).
+    `trim_padding` (then [batch, bucket length], or with `cut_to_bucket` False [batch, longest
+    sequence]; see `trim_batch`). With `trim_padding` and `sort_window` > 1, each window of
+    that many batches is sorted by length bucket (`sorted_window`).
 
     `skip_batches` skips the batches a resumed run has already trained on (the order is
     deterministic for a given seed, so the resumed run sees the batches it would have seen).
@@ -192,7 +203,8 @@ def make_train_dataset(
         if skip_batches:
             dataset = dataset.skip(skip_batches)
         dataset = dataset.map(
-            _parser(tf_transform_output, trim_padding, buckets), num_parallel_calls=tf.data.AUTOTUNE
+            _parser(tf_transform_output, trim_padding, buckets, cut_to_bucket),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
         return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
@@ -210,7 +222,8 @@ def make_train_dataset(
 
     dataset = windows.map(arrange, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     dataset = dataset.skip(skip_batches % sort_window)
-    dataset = dataset.map(lambda x, y: (trim_batch(x, buckets), y))
+    cut = buckets if cut_to_bucket else None
+    dataset = dataset.map(lambda x, y: (trim_batch(x, cut), y))
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
 
 

@@ -138,6 +138,7 @@ def train_and_evaluate(
         skip_batches=done,
         trim_padding=trim,
         sort_window=train.sort_window,
+        cut_to_bucket=train.jit_compile,
     )
     eval_dataset = make_eval_dataset(
         eval_files, tf_transform_output, train.batch_size, steps=train.eval_steps, trim_padding=trim
