@@ -69,6 +69,24 @@ def round_figures(steps, batch: int) -> dict[str, float]:
     }
 
 
+def paired_ratios(ours: dict, theirs: dict, our_steps: list, their_steps: list) -> dict:
+    """Where both sides trained on the very same batches: the ratio in each round (ours / the
+    peer's examples per second), and over all rounds together, the peer's wall time for all the
+    timed steps over ours (the same work, so the ratio of throughputs; the ratio of the two
+    medians above may take the two medians from different rounds, whose batches differ)."""
+    per_round = [
+        a / b
+        for a, b in zip(ours["examples_per_s"].rounds, theirs["examples_per_s"].rounds, strict=True)
+    ]
+    timed = [[s.wall for s in steps if not s.first_length] for steps in (our_steps, their_steps)]
+    if len(timed[0]) != len(timed[1]):  # a step left out on one side only: not the same work
+        return {"wall_per_round": [round(r, 3) for r in per_round]}
+    return {
+        "wall_per_round": [round(r, 3) for r in per_round],
+        "wall_pooled": round(sum(timed[1]) / sum(timed[0]), 3),
+    }
+
+
 def pairs(specs: dict) -> list[tuple[str, str, str]]:
     """(ours, peer, what) pairs to compare: ours +sort against the peer on the same batches (the
     goal's ratio) and against the peer's own dynamic padding, matching precision and length."""
@@ -226,6 +244,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(ratio_text(f"{key} ({what}), wall", value["examples_per_s"], conditions))
         print(ratio_text(f"{key} ({what}), CPU time", value["examples_per_cpu_s"], conditions))
+        if what == "same batches":
+            paired = paired_ratios(figures[ours], figures[theirs], steps[ours], steps[theirs])
+            results["ratios"][key].update(paired)
+            rounds = ", ".join(f"{r:.2f}" for r in paired["wall_per_round"])
+            if "wall_pooled" in paired:
+                name = f"{key} ({what}), wall over all rounds' steps"
+                print(ratio_text(name, paired["wall_pooled"], conditions))
+            print(f"{key} ({what}), wall per round: {rounds}")
     write_results(f"training_{args.output_name or f'L{args.seq_len}'}", results)
     return 0
 

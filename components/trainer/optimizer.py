@@ -1,4 +1,4 @@
-"""AdamW with the whole update of a step compiled by XLA into one program.
+"""AdamW with the update of a step compiled by XLA into a few programs.
 
 tf-keras's AdamW updates each variable with its own handful of TensorFlow ops: weight decay
 (`var -= var * wd * lr`), the two moments, the variable, plus the learning-rate schedule and the
@@ -8,12 +8,19 @@ default) that update is a third of a training step on short sorted batches, and 
 depend on the batch's length (benchmarks/bf16_profile.py; BENCHMARKS.md).
 
 `FusedAdamW` computes exactly the same update (same formulas, same order: weight decay first,
-then the moments, then the variable) in one `tf.function(jit_compile=True)` over all variables:
-XLA fuses the element-wise work into a few loops that read each variable, its gradient and its
-moments once. The learning rate and the bias corrections are computed once per step. The
-shapes of the update do not depend on the batch (sparse gradients, such as the word embeddings',
-are made dense first), so the program is compiled once per training run, whatever the bucket
-lengths. The fused path is taken without a distribution strategy (the Trainer on one CPU or one
+then the moments, then the variable) in `tf.function(jit_compile=True)` programs: XLA fuses the
+element-wise work into loops that read each variable, its gradient and its moments once. The
+learning rate and the bias corrections are computed once per step. The shapes of the update do
+not depend on the batch (sparse gradients, such as the word embeddings', are made dense first),
+so each program is compiled once per training run, whatever the batch lengths.
+
+The variables are updated in consecutive groups of about 2 M numbers (`group_elements`; one
+encoder layer of the default checkpoint), one program each. A group's program depends only on
+its own gradients, so TensorFlow runs it as soon as backpropagation has passed that group's
+layer, on a core the backward pass leaves idle, instead of one program after the whole backward
+pass: a mixed-bfloat16 step at batch 32 took 3-6% less time (BENCHMARKS.md section 13).
+
+The fused path is taken without a distribution strategy (the Trainer on one CPU or one
 GPU); under a strategy (mirrored, multi-worker, TPU) each variable is updated through the
 strategy as tf-keras does it.
 
@@ -28,6 +35,19 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components.core import env
+
+
+def consecutive_groups(sizes: list[int], limit: int) -> list[range]:
+    """Consecutive index ranges over `sizes`, each summing to at most `limit` (or one item)."""
+    groups, start, total = [], 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > limit:
+            groups.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if sizes:
+        groups.append(range(start, len(sizes)))
+    return groups
 
 
 def _in_variable_dtype(grad, var):
@@ -53,9 +73,13 @@ class AdamW(tf.keras.optimizers.AdamW):
 class FusedAdamW(AdamW):
     """AdamW, one XLA program per step (see the module docstring)."""
 
+    # Variables are updated in consecutive groups of about this many numbers, one XLA program
+    # each (see the module docstring): about one encoder layer of the default checkpoint.
+    group_elements = 2_000_000
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._fused_step = None
+        self._fused_steps: list | None = None
         self._fused_keys: list | None = None
 
     def _fused(self) -> bool:
@@ -70,18 +94,23 @@ class FusedAdamW(AdamW):
             return super()._internal_apply_gradients(grads_and_vars)
         grads_and_vars = list(grads_and_vars)
         keys = [self._var_key(var) for _, var in grads_and_vars]
-        if self._fused_step is None:
+        if self._fused_steps is None:
             env.start_xla_quietly()  # before the first compilation: its start-up lines held back
             self._fused_keys = keys
-            self._fused_step = self._make_fused_step([var for _, var in grads_and_vars])
+            variables = [var for _, var in grads_and_vars]
+            self._fused_steps = [
+                (group, self._make_fused_step([variables[i] for i in group]))
+                for group in consecutive_groups(
+                    [var.shape.num_elements() for var in variables], self.group_elements
+                )
+            ]
         elif keys != self._fused_keys:
             raise ValueError("FusedAdamW: the trained variables changed between steps")
         grads = [tf.convert_to_tensor(grad) for grad, _ in grads_and_vars]
-        self._fused_step(
-            grads,
-            tf.cast(self.learning_rate, tf.float32),
-            tf.cast(self.iterations + 1, tf.float32),
-        )
+        lr = tf.cast(self.learning_rate, tf.float32)
+        local_step = tf.cast(self.iterations + 1, tf.float32)
+        for group, step in self._fused_steps:
+            step([grads[i] for i in group], lr, local_step)
         return self.iterations.assign_add(1)
 
     def _make_fused_step(self, variables: list):
