@@ -5,7 +5,9 @@
                                                 trimmed of trailing padding)
       -> "bert"        transformers TFBertModel (pretrained weights from the checkpoint), its
                        self-attention's transposes done on integers, its last layer computed
-                       for the first position ([CLS]) only (attention.py)
+                       for the first position ([CLS]) only (attention.py); under
+                       mixed_bfloat16 its Dense layers, LayerNorms and GELUs with
+                       written-out backward passes (dense.py, layer_norm.py, gelu.py)
       -> pooled output (BERT pooler: tanh(dense([CLS] hidden state)))
          or, for a checkpoint without pooler weights, the [CLS] hidden state
       -> "classifier_dropout"  Dropout(config.model.dropout); every dropout of the model a
@@ -18,8 +20,8 @@ MiniLM it was distilled from; sentence-transformers itself mean-pools and leaves
 so it gets the classic pooled head; the pooler is fine-tuned with the rest.
 
 The optimizer is AdamW with linear warmup then linear decay to 0 (as in BERT), weight decay off
-for LayerNorm and bias variables, its update of a step compiled as one XLA program
-(optimizer.py).
+for LayerNorm and bias variables, its update of a step compiled as a few XLA programs, one per
+group of layers (optimizer.py).
 
 transformers is imported lazily, so that importing this module (for its constants) stays light.
 """
