@@ -78,13 +78,11 @@ def paired_ratios(ours: dict, theirs: dict, our_steps: list, their_steps: list) 
         a / b
         for a, b in zip(ours["examples_per_s"].rounds, theirs["examples_per_s"].rounds, strict=True)
     ]
+    paired = {"wall_per_round": [round(r, 3) for r in per_round]}
     timed = [[s.wall for s in steps if not s.first_length] for steps in (our_steps, their_steps)]
-    if len(timed[0]) != len(timed[1]):  # a step left out on one side only: not the same work
-        return {"wall_per_round": [round(r, 3) for r in per_round]}
-    return {
-        "wall_per_round": [round(r, 3) for r in per_round],
-        "wall_pooled": round(sum(timed[1]) / sum(timed[0]), 3),
-    }
+    if len(timed[0]) == len(timed[1]):  # (a step left out on one side only: not the same work)
+        paired["wall_pooled"] = round(sum(timed[1]) / sum(timed[0]), 3)
+    return paired
 
 
 def pairs(specs: dict) -> list[tuple[str, str, str]]:

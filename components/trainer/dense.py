@@ -38,6 +38,8 @@ from tf_keras.src.mixed_precision.autocast_variable import (
     enable_auto_cast_variables,
 )
 
+from components.trainer.swap import swap_class
+
 
 @tf.custom_gradient
 def bfloat16_keeping_gradient(value: tf.Tensor):
@@ -70,8 +72,6 @@ class EncoderDense(tf.keras.layers.Dense):
         if not self.use_bias:
             raise ValueError(f"{self.name}: EncoderDense computes a Dense with a bias; got none")
         kernel, bias = self._compute_value(self.kernel), self._compute_value(self.bias)
-        if inputs.shape.rank == 2:
-            return self.activation(_affine(inputs, kernel, bias))
         outputs = _affine(tf.reshape(inputs, [-1, inputs.shape[-1]]), kernel, bias)
         outputs = tf.reshape(outputs, tf.concat([tf.shape(inputs)[:-1], [self.units]], axis=0))
         outputs.set_shape(inputs.shape[:-1].concatenate([self.units]))
@@ -90,11 +90,6 @@ class EncoderDense(tf.keras.layers.Dense):
 
 
 def use_encoder_dense(layer: tf.keras.layers.Layer) -> None:
-    """Makes every Keras Dense inside `layer` (transformers' BERT, say) an EncoderDense.
-
-    The layers keep their weights, activations and names; only the class that computes them
-    changes. Call it before the model first runs.
-    """
-    for sublayer in layer.submodules:
-        if type(sublayer) is tf.keras.layers.Dense:
-            sublayer.__class__ = EncoderDense
+    """Makes every Keras Dense inside `layer` (transformers' BERT, say) an EncoderDense
+    (swap.py)."""
+    swap_class(layer, tf.keras.layers.Dense, EncoderDense)

@@ -24,6 +24,8 @@ import numbers
 
 import tensorflow as tf
 
+from components.trainer.swap import swap_class
+
 
 @tf.keras.utils.register_keras_serializable(package="bertpipe")
 class MaskDropout(tf.keras.layers.Dropout):
@@ -54,12 +56,6 @@ def _refuse_noise_shape(dropout: tf.keras.layers.Dropout) -> None:
 
 
 def use_mask_dropout(layer: tf.keras.layers.Layer) -> None:
-    """Makes every Keras Dropout inside `layer` (transformers' BERT, say) a MaskDropout.
-
-    The layers keep their rates and random generators; only the class that computes the dropout
-    changes. Call it before the model first runs.
-    """
-    for sublayer in layer.submodules:
-        if type(sublayer) is tf.keras.layers.Dropout:
-            _refuse_noise_shape(sublayer)
-            sublayer.__class__ = MaskDropout
+    """Makes every Keras Dropout inside `layer` (transformers' BERT, say) a MaskDropout, with
+    its rate and random generator (swap.py)."""
+    swap_class(layer, tf.keras.layers.Dropout, MaskDropout, _refuse_noise_shape)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from components.trainer.swap import swap_class
+
 
 def _normalize(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float):
     """LayerNorm over the last axis of [positions, width] `inputs`, in float32, and its
@@ -90,11 +92,5 @@ def _refuse_unsupported(layer: tf.keras.layers.LayerNormalization, rank: int | N
 
 def use_encoder_layer_norm(layer: tf.keras.layers.Layer) -> None:
     """Makes every Keras LayerNormalization inside `layer` (transformers' BERT, say) an
-    EncoderLayerNorm.
-
-    The layers keep their weights, epsilon and names; only the class that computes them changes.
-    Call it before the model first runs.
-    """
-    for sublayer in layer.submodules:
-        if type(sublayer) is tf.keras.layers.LayerNormalization:
-            sublayer.__class__ = EncoderLayerNorm
+    EncoderLayerNorm (swap.py)."""
+    swap_class(layer, tf.keras.layers.LayerNormalization, EncoderLayerNorm)

@@ -259,8 +259,8 @@ def learning_rate_schedule(train_config: TrainConfig) -> WarmupLinearDecay:
 
 def make_optimizer(train_config: TrainConfig, fused: bool = True) -> tf.keras.optimizers.Optimizer:
     """AdamW with the warmup/decay schedule, no weight decay on LayerNorm and biases: the update
-    of a step as one XLA program (optimizer.FusedAdamW), or with `fused=False` tf-keras's AdamW
-    op by op (the same arithmetic)."""
+    of a step in a few XLA programs (optimizer.FusedAdamW), or with `fused=False` tf-keras's
+    AdamW op by op (the same arithmetic)."""
     optimizer = (FusedAdamW if fused else AdamW)(
         learning_rate=learning_rate_schedule(train_config),
         weight_decay=train_config.weight_decay,

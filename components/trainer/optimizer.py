@@ -71,7 +71,7 @@ class AdamW(tf.keras.optimizers.AdamW):
 
 @tf.keras.utils.register_keras_serializable(package="bertpipe")
 class FusedAdamW(AdamW):
-    """AdamW, one XLA program per step (see the module docstring)."""
+    """AdamW, its update of a step in a few XLA programs (see the module docstring)."""
 
     # Variables are updated in consecutive groups of about this many numbers, one XLA program
     # each (see the module docstring): about one encoder layer of the default checkpoint.
